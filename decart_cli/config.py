@@ -1,0 +1,71 @@
+"""Settings, one frozen object per command, built by the CLI.
+
+Nothing below the CLI reads the environment or the command line: it is
+given one of these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Fit = Literal["crop", "pad", "stretch"]
+
+DEFAULT_PORT = 8765
+HOSTED_URL = "wss://api3.decart.ai"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where input frames come from and how they are shaped."""
+
+    spec: str = "test"
+    """Camera index (``0``), device path, video file, or ``test`` (built-in pattern)."""
+    width: int = 1280
+    height: int = 704
+    fps: float = 25.0
+    fit: Fit = "crop"
+    """How to reach the model's size: ``crop`` (fill, cut edges), ``pad`` (letterbox), ``stretch``."""
+    mirror: bool = False
+    """Flip horizontally before sending (front-facing cameras)."""
+    loop: bool = False
+    """Start a file again at its end instead of ending the session."""
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """Everything one ``decart edit`` session needs."""
+
+    source: SourceConfig
+    model: str = "lucy_v2v_720p_rt"
+    url: str | None = None
+    """Server base URL; None runs the embedded local server."""
+    api_key: str = ""
+    prompt: str | None = None
+    enhance: bool = True
+    output: Path | None = None
+    show: bool = False
+    duration: float | None = None
+    read_stdin: bool = True
+    connect_timeout: float = 15.0
+    ack_timeout: float = 15.0
+    drain_timeout: float = 3.0
+    """After a file input ends: how long to wait for the last edited frames."""
+    ice_servers: tuple[str, ...] | None = None
+    """STUN/TURN URLs; None keeps aiortc's default (unused on loopback)."""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything ``decart serve`` needs."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    api_key: str | None = None
+    """When set, clients must present this key; otherwise any key is accepted."""
+    engine: str | None = None
+    """``module:Class`` of a custom engine; None uses the built-in one."""
+    max_message_bytes: int = 2 * 1024 * 1024
+    max_prompt_length: int = 1000

@@ -1,0 +1,95 @@
+"""The one exception tree of decart.
+
+Every failure a user can meet is a :class:`DecartError`; each knows the
+one-line message to show and the exit code to leave with. They become
+output only at the CLI edge (``decart_cli.cli``); below it they are raised
+and caught like any exception.
+
+::
+
+    DecartError                      exit 1: a runtime failure
+    ├── UsageError                   exit 2: the command line asks for something impossible
+    │   ├── UnknownModelError        --model names no realtime model
+    │   ├── SourceError              --input is missing, unreadable or not video
+    │   └── BadURLError              --url is not a ws(s)/http(s) URL
+    ├── ProtocolError                a message that does not follow the protocol
+    ├── ConnectError                 the server cannot be reached or does not answer
+    ├── AuthError                    the server rejected the API key (permanent)
+    ├── ServerError                  the server sent an ``error`` message
+    ├── PromptRejected               the server refused a prompt (``prompt_ack success=false``)
+    ├── SessionClosed                the server ended an established session
+    └── EngineError                  the editing engine failed
+        └── UnsupportedPrompt        the engine cannot do what the prompt asks
+
+Messages never contain the API key: URLs are redacted before they are
+put in a message (see :func:`decart_cli.protocol.redact_url`).
+"""
+
+from __future__ import annotations
+
+
+class DecartError(Exception):
+    """Base of every decart failure; ``str(err)`` is the user's message."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def user_message(self) -> str:
+        """The one line shown to the user: what went wrong and how to fix it."""
+        if self.hint:
+            return f"{self.message}: {self.hint}"
+        return self.message
+
+
+class UsageError(DecartError):
+    """The command line asks for something that cannot be done."""
+
+    exit_code = 2
+
+
+class UnknownModelError(UsageError):
+    """The model name is not in the registry."""
+
+
+class SourceError(UsageError):
+    """The input source cannot be opened or read as video."""
+
+
+class BadURLError(UsageError):
+    """The server URL cannot be used."""
+
+
+class ProtocolError(DecartError):
+    """A message that is not valid for the protocol."""
+
+
+class ConnectError(DecartError):
+    """The server could not be reached, or did not answer in time."""
+
+
+class AuthError(DecartError):
+    """The server rejected the API key. Permanent: never retried."""
+
+
+class ServerError(DecartError):
+    """The server reported an error."""
+
+
+class PromptRejected(DecartError):
+    """The server refused a prompt."""
+
+
+class SessionClosed(DecartError):
+    """The server closed an established session."""
+
+
+class EngineError(DecartError):
+    """The editing engine failed."""
+
+
+class UnsupportedPrompt(EngineError):
+    """The engine cannot carry out this instruction; the message says what it can do."""
