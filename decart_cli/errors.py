@@ -18,8 +18,9 @@ and caught like any exception.
     ├── ServerError                  the server sent an ``error`` message
     ├── PromptRejected               the server refused a prompt (``prompt_ack success=false``)
     ├── SessionClosed                the server ended an established session
-    └── EngineError                  the editing engine failed
-        └── UnsupportedPrompt        the engine cannot do what the prompt asks
+    ├── EngineError                  the editing engine failed
+    │   └── UnsupportedPrompt        the engine cannot do what the prompt asks
+    └── Interrupted                  exit 130: stopped by the user before the session started
 
 Messages never contain the API key: URLs are redacted before they are
 put in a message (see :func:`decart_cli.protocol.redact_url`).
@@ -93,3 +94,9 @@ class EngineError(DecartError):
 
 class UnsupportedPrompt(EngineError):
     """The engine cannot carry out this instruction; the message says what it can do."""
+
+
+class Interrupted(DecartError):
+    """The user stopped the session (Ctrl-C, SIGTERM) before it had started."""
+
+    exit_code = 130

@@ -1,0 +1,93 @@
+"""The command line: ``decart edit``, ``decart serve``, ``decart models``.
+
+This is the only place that reads the environment and the command line,
+and the only place where exceptions become messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from ..errors import DecartError
+from ..protocol import redact_url
+
+app = typer.Typer(
+    name="decart",
+    help="Realtime AI video editing: webcam or file in, edited video out, prompts from stdin.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+err_console = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RedactingFilter(logging.Filter):
+    """Hides API keys in log records (websockets logs request lines at debug level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_url(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def setup_logging(verbose: int) -> None:
+    """Log to stderr: warnings by default, info with -v, debug with -vv."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if verbose < 2:
+        # aiortc and aioice are chatty at info level.
+        for name in ("aiortc", "aioice", "websockets"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the Exit to raise."""
+    err_console.print(Text.assemble(("error: ", "bold red"), redact_url(message)), soft_wrap=True)
+    return typer.Exit(code)
+
+
+def user_errors(fn: F) -> F:
+    """Turn DecartError (and Ctrl-C) into one line on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DecartError as exc:
+            raise fail(exc.user_message(), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _root() -> None:
+    """Realtime AI video editing from the command line."""
+
+
+from . import edit as _edit  # noqa: E402,F401  (registers commands)
+from . import serve as _serve  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

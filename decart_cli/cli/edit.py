@@ -1,0 +1,129 @@
+"""``decart edit`` and ``decart models``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..config import HOSTED_URL, EditConfig, SourceConfig
+from ..errors import UsageError
+from ..models import DEFAULT_MODEL, MODELS, get_model
+from ..ui import ConsoleReporter, render_summary
+from . import app, setup_logging, user_errors
+
+
+class Fit(str):
+    """Accepted --fit values."""
+
+    choices = ("crop", "pad", "stretch")
+
+
+def _fit(value: str) -> str:
+    if value not in Fit.choices:
+        raise typer.BadParameter(f"use one of {', '.join(Fit.choices)}")
+    return value
+
+
+def display_available() -> bool:
+    """Whether a window can be shown: a display server on Linux/BSD, always elsewhere."""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+@app.command()
+@user_errors
+def edit(
+    prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Initial edit instruction, applied before the first frame."),
+    input: str = typer.Option("0", "-i", "--input", help="Camera index (0) or device path, a video file, or 'test' (built-in pattern)."),
+    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", help="Realtime model (see `decart models`)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
+    show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
+    duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of edited video."),
+    fit: str = typer.Option("crop", "--fit", callback=_fit, help="Fit the input to the model's size: crop, pad or stretch."),
+    mirror: bool = typer.Option(False, "--mirror", help="Flip the input horizontally (front-facing cameras)."),
+    loop: bool = typer.Option(False, "--loop", help="Play a file input again and again."),
+    enhance: bool = typer.Option(True, "--enhance/--no-enhance", help="Let the server enhance prompts."),
+    url: Optional[str] = typer.Option(None, "--url", help="Server base URL, e.g. wss://api3.decart.ai or ws://127.0.0.1:8765."),
+    local: bool = typer.Option(False, "--local", help="Use the built-in local server even when an API key is set."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service."),
+    connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
+    stdin: bool = typer.Option(True, "--stdin/--no-stdin", help="Read new prompts from standard input, one per line."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
+) -> None:
+    """Edit a camera or video file live: show it, record it, change the prompt from stdin."""
+    setup_logging(verbose)
+    chosen = get_model(model)
+    if show is None:
+        show = display_available()
+    elif show and not display_available():
+        raise UsageError("cannot open a window: no display", "use --no-show, or run where DISPLAY is set")
+    if not show and output is None:
+        raise UsageError("nothing to do: no window and no recording", "add -o FILE.mp4, or --show")
+    key = (api_key or "").strip()
+    if local:
+        server_url = None
+    elif url:
+        server_url = url
+    elif key:
+        server_url = HOSTED_URL
+    else:
+        server_url = None
+    config = EditConfig(
+        source=SourceConfig(spec=input, width=chosen.width, height=chosen.height, fps=chosen.fps, fit=fit, mirror=mirror, loop=loop),  # type: ignore[arg-type]
+        model=chosen.name,
+        url=server_url,
+        api_key=key,
+        prompt=prompt,
+        enhance=enhance,
+        output=output,
+        show=show,
+        duration=duration,
+        read_stdin=stdin,
+        connect_timeout=connect_timeout,
+        ack_timeout=connect_timeout,
+    )
+    reporter = ConsoleReporter()
+    stats = asyncio.run(_run(config, chosen, reporter))
+    reporter.console.print(render_summary(stats), soft_wrap=True)
+
+
+async def _run(config: EditConfig, model, reporter: ConsoleReporter):  # type: ignore[no-untyped-def]
+    from ..session import EditSession
+
+    session = EditSession(config, model, reporter)
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str, signum: int) -> None:
+        # First signal: stop gracefully. A second one falls through to the
+        # default handler, for when the user really wants out now.
+        session.request_stop(name)
+        loop.remove_signal_handler(signum)
+
+    for signum, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+        try:
+            loop.add_signal_handler(signum, on_signal, name, signum)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            pass
+    return await session.run()
+
+
+@app.command()
+def models() -> None:
+    """List the realtime models: name, frame rate and size."""
+    table = Table(title="realtime models")
+    table.add_column("model")
+    table.add_column("fps", justify="right")
+    table.add_column("size")
+    table.add_column("what it does")
+    for m in MODELS.values():
+        table.add_row(m.name + (" (default)" if m.name == DEFAULT_MODEL else ""), str(m.fps), f"{m.width}x{m.height}", m.description)
+    Console().print(table)

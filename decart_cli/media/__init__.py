@@ -1,0 +1,1 @@
+"""Frame sources, sinks and the plumbing between them."""

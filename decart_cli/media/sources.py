@@ -1,0 +1,692 @@
+"""Input sources (camera, video file, test pattern) as paced aiortc video tracks.
+
+::
+
+    capture thread ──fit_frame + BGR→I420──▶ newest-frame slot ──▶ SourceTrack.recv()
+    (reads at the source's own rate)          (one frame, no queue)   (ticks at cfg.fps)
+
+The thread and the track run on separate clocks on purpose: the thread
+follows the source (a camera's delivery rate, a file's own frame rate, the
+test pattern's ``cfg.fps``), and ``recv()`` follows the model's frame rate
+by taking whatever frame is newest at each tick. A fast source therefore
+drops frames, a slow or stalled one repeats its last frame, and neither
+ever blocks the stream or builds a backlog.
+
+:func:`open_source` does all the probing up front, so a bad ``--input``
+fails before any network work with a :class:`~decart_cli.errors.SourceError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import glob
+import logging
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
+
+from decart_cli.config import SourceConfig
+from decart_cli.errors import SourceError
+from decart_cli.media.fit import fit_frame
+
+__all__ = ["SourceTrack", "open_source", "CLOCK_RATE", "TIME_BASE"]
+
+log = logging.getLogger(__name__)
+
+CLOCK_RATE = 90000
+"""RTP video clock: pts count 1/90000 s, as aiortc's own tracks do."""
+TIME_BASE = fractions.Fraction(1, CLOCK_RATE)
+
+FILE_FALLBACK_FPS = 25.0
+CAMERA_FALLBACK_FPS = 30.0
+MAX_LAG = 0.5
+"""Seconds ``recv()`` may fall behind its schedule before it skips ticks.
+
+Without this, a consumer that stalled (a blocked loop, a slow encoder)
+would be handed a burst of back-to-back frames to "catch up", adding load
+exactly when the system is already behind.
+"""
+CAMERA_WARMUP = 3.0
+"""Seconds a freshly opened camera gets to deliver its first frame."""
+
+_SOURCE_HINT = "use -i 0 for a camera, a video file path, or -i test for the built-in test pattern"
+
+# OpenCV's log level is process-global, so concurrent probes must not
+# restore each other's saved level out of order.
+_cv_log_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own stderr warnings while probing devices and files.
+
+    Probing a missing camera makes OpenCV print several WARN/ERROR lines
+    (one per backend it tries); the user gets our one-line SourceError instead.
+    """
+    with _cv_log_lock:
+        try:
+            previous = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        except Exception:  # pragma: no cover - very old OpenCV without the logging API
+            previous = None
+        try:
+            yield
+        finally:
+            if previous is not None:
+                cv2.utils.logging.setLogLevel(previous)
+
+
+def open_source(cfg: SourceConfig) -> SourceTrack:
+    """Open the source named by ``cfg.spec`` now and return its track.
+
+    ``test`` is the built-in pattern, all digits a camera index, ``/dev/...``
+    a camera device, anything else a video file. The first frame is read
+    here, so a missing, unreadable or non-video input raises
+    :class:`~decart_cli.errors.SourceError` (message plus a hint) before the
+    caller connects anywhere. Opening a camera can block for a second or
+    more: call it via ``asyncio.to_thread`` from async code.
+
+    Nothing is captured or played until the first ``recv()``: a file starts
+    at its beginning when the stream starts, however long connecting took.
+    """
+    if cfg.width <= 0 or cfg.height <= 0 or cfg.width % 2 or cfg.height % 2:
+        raise SourceError(
+            f"invalid frame size {cfg.width}x{cfg.height}",
+            hint="width and height must be positive and even (I420 needs even sizes)",
+        )
+    if not (cfg.fps > 0 and math.isfinite(cfg.fps)):
+        raise SourceError(f"invalid frame rate {cfg.fps}", hint="the frame rate must be a positive number")
+
+    spec = cfg.spec.strip()
+    if spec == "test":
+        return SourceTrack(cfg, _TestPatternReader(cfg))
+    if spec.isdigit():
+        return SourceTrack(cfg, _open_camera(int(spec), cfg))
+    if spec.startswith("/dev/"):
+        return SourceTrack(cfg, _open_camera(spec, cfg))
+    return SourceTrack(cfg, _open_file(spec, cfg))
+
+
+class SourceTrack(MediaStreamTrack):
+    """A video track that delivers the source's newest frame at ``cfg.fps``.
+
+    ``recv()`` returns ``yuv420p`` :class:`av.VideoFrame` objects of exactly
+    ``cfg.width`` x ``cfg.height`` with ``pts`` in a 1/90000 time base,
+    paced in real time from the first ``recv()`` (like aiortc's
+    ``VideoStreamTrack``). A separate daemon thread captures, fits and
+    converts frames; the track samples the newest one at each tick and
+    re-sends the previous frame when nothing new arrived. When a file ends
+    (without ``loop``) or a camera stops delivering, the next ``recv()``
+    after the last frame raises ``MediaStreamError`` and the track ends.
+
+    Counters (read them from the event loop; they are updated without
+    locking from two threads, which is fine for display purposes):
+
+    ``frames_captured``
+        frames taken from the source by the capture thread;
+    ``frames_sent``
+        frames returned by ``recv()``, repeats included;
+    ``frames_repeated``
+        ticks at which no new frame had arrived, so the last one was re-sent;
+    ``frames_dropped``
+        captured frames never sent: overwritten in the slot by a newer
+        one, or skipped because reading fell behind the file's clock.
+
+    ``source_fps`` is the source's native rate (``cfg.fps`` for the test
+    pattern), ``source_size`` its native ``(width, height)``, and ``label``
+    a short human description. ``error`` says why a source ended early.
+    Call :meth:`stop` when done; it is idempotent.
+    """
+
+    kind = "video"
+
+    def __init__(self, cfg: SourceConfig, reader: _Reader) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self._reader = reader
+        self.label: str = reader.label
+        self.source_fps: float = reader.fps
+        self.source_size: tuple[int, int] = reader.size
+        self.error: str | None = None
+
+        self.frames_captured = 0
+        self.frames_sent = 0
+        self.frames_repeated = 0
+        self.frames_dropped = 0
+
+        self._lock = threading.Lock()
+        self._fresh: VideoFrame | None = None  # newest frame not yet sent
+        self._fresh_i420: np.ndarray | None = None
+        self._last_i420: np.ndarray | None = None  # what was sent last, for repeats
+        self._source_ended = False
+
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._start: float | None = None
+        self._tick = 0
+
+        # The probe frame read by open_source is the first frame delivered,
+        # so the first recv() never waits for a slow camera to warm up.
+        self._publish(self._prepare(reader.first_frame()))
+
+    async def recv(self) -> VideoFrame:
+        """Wait for the next tick and return the newest frame (or the last one again)."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        fps = self.cfg.fps
+        if self._start is None:
+            self._start = time.monotonic()
+            self._tick = 0
+            self._start_thread(self._start)
+        else:
+            self._tick += 1
+            wait = self._start + self._tick / fps - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif -wait > MAX_LAG:
+                # Jump to the current tick: pts then keep matching wall time.
+                self._tick = int((time.monotonic() - self._start) * fps)
+            if self.readyState != "live":
+                raise MediaStreamError
+
+        with self._lock:
+            frame, i420 = self._fresh, self._fresh_i420
+            self._fresh = self._fresh_i420 = None
+            ended = self._source_ended
+        if frame is not None:
+            self._last_i420 = i420
+        elif ended or self._last_i420 is None:
+            self.stop()
+            raise MediaStreamError
+        else:
+            # A fresh VideoFrame per tick: consumers may hold on to earlier
+            # frames, and a shared object would see its pts change under it.
+            frame = VideoFrame.from_ndarray(self._last_i420, format="yuv420p")
+            self.frames_repeated += 1
+
+        frame.pts = round(self._tick * CLOCK_RATE / fps)
+        frame.time_base = TIME_BASE
+        self.frames_sent += 1
+        return frame
+
+    def stop(self) -> None:
+        """Stop capturing, release the device or file and end the track (idempotent)."""
+        if not self._stopped:
+            self._stopped = True
+            self._stop_event.set()
+            thread = self._thread
+            if thread is not None and thread is not threading.current_thread():
+                # The thread releases the capture itself on its way out, so a
+                # read that outlives this timeout cannot race the release.
+                thread.join(timeout=2.0)
+                if thread.is_alive():
+                    log.warning("capture thread for %s did not stop within 2 s", self.label)
+            elif thread is None:
+                self._reader.close()
+        super().stop()
+
+    # -- capture thread ---------------------------------------------------
+
+    def _start_thread(self, t0: float) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(t0,), name=f"decart-source {self.label}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, t0: float) -> None:
+        try:
+            self._reader.run(self, t0)
+        except Exception as exc:  # a failed read must end the track, not kill the process
+            log.exception("capture from %s failed", self.label)
+            self.error = f"{self.label}: {exc}"
+        finally:
+            self._reader.close()
+            with self._lock:
+                self._source_ended = True
+
+    def _prepare(self, img: np.ndarray) -> tuple[VideoFrame, np.ndarray]:
+        """Fit, mirror and convert one BGR image: the only pixel work per frame.
+
+        Runs in the capture thread, ahead of the frame's due time, so that
+        publishing it is just a swap under the lock.
+        """
+        cfg = self.cfg
+        bgr = fit_frame(img, cfg.width, cfg.height, cfg.fit, cfg.mirror)
+        i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+        return VideoFrame.from_ndarray(i420, format="yuv420p"), i420
+
+    def _publish(self, prepared: tuple[VideoFrame, np.ndarray]) -> None:
+        """Make a prepared frame the newest, dropping an unsent older one."""
+        with self._lock:
+            if self._fresh is not None:
+                self.frames_dropped += 1
+            self._fresh, self._fresh_i420 = prepared
+            self.frames_captured += 1
+
+    def _count_skipped(self) -> None:
+        with self._lock:
+            self.frames_captured += 1
+            self.frames_dropped += 1
+
+    def _sleep_until(self, due: float) -> bool:
+        """Sleep until ``due`` (monotonic); False when the track is stopping."""
+        delay = due - time.monotonic()
+        if delay > 0:
+            return not self._stop_event.wait(delay)
+        return not self._stop_event.is_set()
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stop_event.is_set()
+
+
+# -- readers: one per kind of source --------------------------------------
+
+
+class _Reader:
+    """What SourceTrack needs from a source: a probe frame and a capture loop."""
+
+    label: str
+    fps: float
+    size: tuple[int, int]
+
+    def first_frame(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def run(self, track: SourceTrack, t0: float) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the reader holds; may be called more than once."""
+
+
+class _CaptureReader(_Reader):
+    """A camera or a file behind a cv2.VideoCapture."""
+
+    def __init__(self, cap: cv2.VideoCapture, first: np.ndarray, label: str, fps: float) -> None:
+        self.cap: cv2.VideoCapture | None = cap
+        self._first = first
+        self.label = label
+        self.fps = fps
+        self.size = (first.shape[1], first.shape[0])
+        self._close_lock = threading.Lock()
+
+    def first_frame(self) -> np.ndarray:
+        return self._first
+
+    def close(self) -> None:
+        with self._close_lock:
+            cap, self.cap = self.cap, None
+        if cap is not None:
+            with contextlib.suppress(Exception):
+                cap.release()
+
+
+class _CameraReader(_CaptureReader):
+    def run(self, track: SourceTrack, t0: float) -> None:
+        cap = self.cap
+        failures = 0
+        while cap is not None and not track._stopping:
+            # read() blocks until the camera delivers: no pacing needed here.
+            ok, img = cap.read()
+            if ok and img is not None:
+                failures = 0
+                track._publish(track._prepare(img))
+                continue
+            failures += 1
+            # A single failed read happens (USB hiccups); many in a row mean
+            # the camera is gone, and the session should end, not hang.
+            if failures >= 25:
+                track.error = f"{self.label} stopped delivering frames"
+                return
+            track._stop_event.wait(0.02)
+
+
+class _FileReader(_CaptureReader):
+    def __init__(self, cap: cv2.VideoCapture, first: np.ndarray, label: str, fps: float, path: str, loop: bool) -> None:
+        super().__init__(cap, first, label, fps)
+        self.path = path
+        self.loop = loop
+
+    def run(self, track: SourceTrack, t0: float) -> None:
+        period = 1.0 / self.fps
+        # Frame i is published half a period before its nominal time, so that
+        # when the file's rate equals the model's, each frame lands clearly
+        # before the recv() tick that should take it instead of racing it.
+        index = 1  # frame 0 was the probe frame, already in the slot
+        rewound = False  # a read right after a rewind failed too: nothing to play
+        while not track._stopping:
+            due = t0 + (index - 0.5) * period
+            if time.monotonic() > due + period:
+                # Behind the file's clock (decoding too slow): skip this frame;
+                # grab() decodes but skips the colour conversion and our fit.
+                img = None
+                got = self.cap is not None and bool(self.cap.grab())
+            else:
+                img = self._read()
+                got = img is not None
+            if not got:
+                if rewound or not self._rewind():
+                    return
+                rewound = True
+                continue
+            rewound = False
+            if img is None:
+                track._count_skipped()
+            else:
+                prepared = track._prepare(img)
+                if not track._sleep_until(due):
+                    return
+                track._publish(prepared)
+            index += 1
+
+    def _read(self) -> np.ndarray | None:
+        cap = self.cap
+        if cap is None:
+            return None
+        ok, img = cap.read()
+        return img if ok and img is not None and img.size else None
+
+    def _rewind(self) -> bool:
+        """At the end of the file: seek back to its start when looping; False ends the track."""
+        if not self.loop or self.cap is None:
+            return False
+        with _quiet_opencv():
+            ok = False
+            with contextlib.suppress(cv2.error):
+                ok = bool(self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0))
+            if not ok:
+                # Some containers cannot seek; reopening always starts at 0.
+                self.close()
+                cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+                if not cap.isOpened():
+                    log.warning("cannot reopen %s to loop it", self.path)
+                    return False
+                with self._close_lock:
+                    self.cap = cap
+        return True
+
+
+class _TestPatternReader(_Reader):
+    def __init__(self, cfg: SourceConfig) -> None:
+        self.pattern = TestPattern(cfg.width, cfg.height, cfg.fps)
+        self.label = "test pattern"
+        self.fps = cfg.fps
+        self.size = (cfg.width, cfg.height)
+
+    def first_frame(self) -> np.ndarray:
+        return self.pattern.render(0)
+
+    def run(self, track: SourceTrack, t0: float) -> None:
+        period = 1.0 / self.fps
+        index = 1
+        while not track._stopping:
+            late = time.monotonic() - (t0 + (index - 0.5) * period)
+            if late > period:
+                # Generation fell behind: jump to now rather than trail forever.
+                index += int(late / period)
+            due = t0 + (index - 0.5) * period
+            prepared = track._prepare(self.pattern.render(index))
+            if not track._sleep_until(due):
+                return
+            track._publish(prepared)
+            index += 1
+
+
+class TestPattern:
+    """A moving, colourful, grainy test picture, cheap to render.
+
+    Rows: a scrolling full-saturation hue sweep whose brightness falls from
+    full to mid-tones, then static colour bars (white, yellow, cyan, green,
+    magenta, red, blue, black) and a grey ramp. On top: a bouncing ball, a
+    spinning square, a sweeping bar and a frame counter, then film grain so
+    that frames are not trivially compressible (a real encoder has work to
+    do, as with a camera). The returned buffer is reused by the next
+    :meth:`render`; copy it to keep it.
+    """
+
+    __test__ = False  # not a pytest test class despite the name
+
+    GRAIN_SIGMA = 7.0
+    _GRAIN_MARGIN = 64
+
+    def __init__(self, width: int, height: int, fps: float = 25.0, seed: int = 0) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self._rng = np.random.default_rng(seed)
+        self._bands_top = int(height * 0.72)
+        self._scroll = self._hue_field(width, self._bands_top)
+        self._static = self._bars_and_ramp(width, height - self._bands_top)
+        self._buf = np.empty((height, width, 3), dtype=np.uint8)
+
+        # Grain: one gaussian field split into its positive and negative
+        # parts (two saturating uint8 ops beat int16 arithmetic); each frame
+        # takes a window at a random offset, so the grain moves.
+        m = self._GRAIN_MARGIN
+        field = self._rng.standard_normal((height + m, width + m, 1), dtype=np.float32) * self.GRAIN_SIGMA
+        field = np.repeat(field, 3, axis=2)  # luma grain, like film
+        self._grain_pos = np.clip(field, 0, 255).astype(np.uint8)
+        self._grain_neg = np.clip(-field, 0, 255).astype(np.uint8)
+
+    def render(self, index: int) -> np.ndarray:
+        """Draw frame number ``index`` (BGR, ``height`` x ``width``)."""
+        w, h, buf = self.width, self.height, self._buf
+        t = index / self.fps
+        scale = h / 704.0
+
+        # Background: the hue field is two periods wide, so scrolling is a slice.
+        offset = int(index * max(2, w // 200)) % w
+        buf[: self._bands_top] = self._scroll[:, offset : offset + w]
+        buf[self._bands_top :] = self._static
+
+        # Moving shapes.
+        radius = max(4, int(60 * scale))
+        cx = int((w - 2 * radius) * (0.5 + 0.5 * math.sin(t * 1.3))) + radius
+        cy = int((self._bands_top - 2 * radius) * abs(math.sin(t * 2.1))) + radius
+        cv2.circle(buf, (cx, cy), radius, (245, 245, 245), -1, cv2.LINE_AA)
+        cv2.circle(buf, (cx, cy), radius, (20, 20, 20), max(1, int(4 * scale)), cv2.LINE_AA)
+
+        side = 90 * scale
+        sx = w * (0.5 + 0.35 * math.cos(t * 0.7))
+        sy = self._bands_top * (0.5 + 0.3 * math.sin(t * 0.9))
+        angle = t * 1.7
+        corners = np.array(
+            [
+                (sx + side * math.cos(angle + k * math.pi / 2), sy + side * math.sin(angle + k * math.pi / 2))
+                for k in range(4)
+            ],
+            dtype=np.int32,
+        )
+        cv2.fillPoly(buf, [corners], (200, 30, 200), cv2.LINE_AA)
+        cv2.polylines(buf, [corners], True, (0, 230, 255), max(1, int(5 * scale)), cv2.LINE_AA)
+
+        bar_x = int((index * 7) % w)
+        cv2.rectangle(buf, (bar_x, 0), (min(w - 1, bar_x + max(2, int(12 * scale))), h - 1), (40, 40, 40), -1)
+
+        # Frame counter, on a box so it stays legible over any background.
+        text = f"decart test  frame {index:06d}  t={t:7.2f}s"
+        font_scale = max(0.35, 0.9 * scale)
+        thickness = max(1, int(2 * scale))
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        pad = max(2, int(10 * scale))
+        cv2.rectangle(buf, (pad, pad), (min(w - 1, 3 * pad + tw), 3 * pad + th + base), (16, 16, 16), -1)
+        cv2.putText(
+            buf, text, (2 * pad, 2 * pad + th), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+            (255, 255, 255), thickness, cv2.LINE_AA,
+        )
+
+        # Grain last, so it covers shapes and text like sensor noise would.
+        dy, dx = (int(v) for v in self._rng.integers(0, self._GRAIN_MARGIN, 2))
+        cv2.add(buf, self._grain_pos[dy : dy + h, dx : dx + w], dst=buf)
+        cv2.subtract(buf, self._grain_neg[dy : dy + h, dx : dx + w], dst=buf)
+        return buf
+
+    @staticmethod
+    def _hue_field(width: int, height: int) -> np.ndarray:
+        x = np.arange(2 * width)
+        hue = ((x % width) * 180 // width).astype(np.uint8)  # OpenCV hue is 0..179
+        # Value falls from 255 to ~110 down the field: saturated colours at
+        # the top, mid-tones further down (edits must show on both).
+        value = np.linspace(255, 110, height).astype(np.uint8)
+        # Diagonal stripes in saturation give the flat field some texture.
+        stripes = ((x[None, :] + np.arange(height)[:, None]) // max(4, width // 40)) % 2
+        saturation = np.where(stripes == 0, 200, 255).astype(np.uint8)
+        hsv = cv2.merge(
+            [
+                np.broadcast_to(hue[None, :], (height, 2 * width)).copy(),
+                saturation,
+                np.broadcast_to(value[:, None], (height, 2 * width)).copy(),
+            ]
+        )
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+
+    @staticmethod
+    def _bars_and_ramp(width: int, height: int) -> np.ndarray:
+        bars = [
+            (255, 255, 255), (0, 255, 255), (255, 255, 0), (0, 255, 0),
+            (255, 0, 255), (0, 0, 255), (255, 0, 0), (0, 0, 0),
+        ]  # BGR: white, yellow, cyan, green, magenta, red, blue, black
+        img = np.empty((height, width, 3), dtype=np.uint8)
+        bar_h = height * 3 // 5
+        for k, colour in enumerate(bars):
+            img[:bar_h, k * width // len(bars) : (k + 1) * width // len(bars)] = colour
+        ramp = np.linspace(0, 255, width).astype(np.uint8)
+        img[bar_h:] = ramp[None, :, None]
+        return img
+
+
+# -- opening ----------------------------------------------------------------
+
+
+def _open_camera(device: int | str, cfg: SourceConfig) -> _CameraReader:
+    name = f"camera {device}"
+    hint = _camera_hint()
+    if isinstance(device, str) and not os.path.exists(device):
+        raise SourceError(f"{name} not found", hint=hint)
+    with _quiet_opencv():
+        try:
+            if isinstance(device, str) and sys.platform.startswith("linux"):
+                cap = cv2.VideoCapture(device, cv2.CAP_V4L2)
+                if not cap.isOpened():
+                    cap = cv2.VideoCapture(device)
+            else:
+                cap = cv2.VideoCapture(device)
+        except cv2.error:
+            raise SourceError(f"{name} not found", hint=hint) from None
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"{name} not found", hint=hint)
+        try:
+            _request_camera_format(cap, cfg)
+            first = None
+            deadline = time.monotonic() + CAMERA_WARMUP
+            while first is None and time.monotonic() < deadline:
+                ok, img = cap.read()
+                if ok and img is not None and img.size:
+                    first = img
+                else:
+                    time.sleep(0.05)
+            fps = _valid_fps(cap.get(cv2.CAP_PROP_FPS)) or CAMERA_FALLBACK_FPS
+        except cv2.error:
+            first = None
+            fps = CAMERA_FALLBACK_FPS
+    if first is None:
+        cap.release()
+        raise SourceError(
+            f"{name} opened but delivered no picture",
+            hint="is another program using it? try another camera, a video file, or -i test",
+        )
+    w, h = first.shape[1], first.shape[0]
+    return _CameraReader(cap, first, f"{name} ({w}x{h})", fps)
+
+
+def _request_camera_format(cap: cv2.VideoCapture, cfg: SourceConfig) -> None:
+    """Ask the camera for a size near the model's; it picks the closest it has.
+
+    MJPG first: at 720p many USB cameras only reach their full frame rate
+    compressed. Each request is a hint a camera may ignore; fit_frame copes
+    with whatever arrives.
+    """
+    with contextlib.suppress(cv2.error):
+        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
+        cap.set(cv2.CAP_PROP_FPS, max(cfg.fps, 30.0))
+        # A one-frame driver buffer: a stale frame there is pure latency.
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+
+
+def _camera_hint() -> str:
+    if sys.platform.startswith("linux"):
+        devices = sorted(glob.glob("/dev/video*"))
+        if not devices:
+            return "no cameras found on this machine; use a video file or -i test"
+        return f"cameras here: {', '.join(devices)}; or use a video file or -i test"
+    return "try -i 0 for the default camera, a video file, or -i test"
+
+
+def _open_file(spec: str, cfg: SourceConfig) -> _FileReader:
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise SourceError(f"no such file: {spec}", hint=f"check the path; or {_SOURCE_HINT}")
+    if path.is_dir():
+        raise SourceError(f"{spec} is a directory, not a video file", hint=f"give a video file; or {_SOURCE_HINT}")
+    if not os.access(path, os.R_OK):
+        raise SourceError(f"cannot read {spec}: permission denied", hint="check the file's permissions")
+    not_video = SourceError(
+        f"{spec} is not a video that can be read",
+        hint="check that it plays in a video player, or convert it: ffmpeg -i IN -c:v libx264 out.mp4",
+    )
+    with _quiet_opencv():
+        try:
+            cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            if not cap.isOpened():
+                cap.release()
+                cap = cv2.VideoCapture(str(path))
+            if not cap.isOpened() or _is_text_art(cap):
+                cap.release()
+                raise not_video
+            ok, first = cap.read()
+            fps = _valid_fps(cap.get(cv2.CAP_PROP_FPS)) or FILE_FALLBACK_FPS
+        except cv2.error:
+            raise not_video from None
+    if not ok or first is None or not first.size:
+        cap.release()
+        raise not_video
+    w, h = first.shape[1], first.shape[0]
+    label = f"{path.name} ({w}x{h} @ {fps:g} fps)"
+    return _FileReader(cap, first, label, fps, str(path), cfg.loop)
+
+
+# FFmpeg's tty demuxer "plays" .txt/.nfo/.ans files as ANSI-art video, and
+# its bintext family does the same for text-mode art: a text file passed by
+# mistake would otherwise stream as a picture of its own text.
+_TEXT_ART_CODECS = (b"ansi", b"bint", b"xbin", b"idf")
+
+
+def _is_text_art(cap: cv2.VideoCapture) -> bool:
+    try:
+        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
+    except (cv2.error, ValueError, OverflowError):
+        return False
+    tag = fourcc.to_bytes(4, "little").rstrip(b"\0 ").lower()
+    return bool(tag) and any(tag.startswith(name) for name in _TEXT_ART_CODECS)
+
+
+def _valid_fps(value: float) -> float | None:
+    """A usable frame rate, or None: files and drivers report 0, NaN or nonsense."""
+    if value and math.isfinite(value) and 0.5 <= value <= 1000:
+        return float(value)
+    return None

@@ -1,0 +1,208 @@
+"""The client's WebSocket: connect, send and receive protocol messages, acks.
+
+:class:`Signaling` owns one WebSocket to the server. A reader task parses
+every message (unknown types are logged and ignored), resolves waiters for
+``answer`` and ``prompt_ack``, and hands everything else to ``on_message``.
+Failures are raised as the errors of :mod:`decart_cli.errors`; nothing here
+prints, and no URL leaves this module unredacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from . import protocol as p
+from .errors import AuthError, ConnectError, DecartError, PromptRejected, ProtocolError, ServerError, SessionClosed
+
+log = logging.getLogger(__name__)
+
+AUTH_MARKERS = ("invalid api key", "unauthorized", "401", "permission denied", "not allowed")
+
+
+def is_auth_failure(text: str) -> bool:
+    """True when a server's error text means the API key was refused (permanent)."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in AUTH_MARKERS)
+
+
+def error_from_server(text: str) -> DecartError:
+    """The exception for a server's ``error`` message or close reason."""
+    if is_auth_failure(text):
+        return AuthError(f"the server rejected the API key ({text})", "check --api-key or DECART_API_KEY")
+    return ServerError(f"server error: {text}")
+
+
+class Signaling:
+    """One WebSocket session with a realtime server."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 15.0,
+        on_message: Callable[[p.Message], None] | None = None,
+        max_size: int = 2**22,
+    ) -> None:
+        self._url = url
+        self._connect_timeout = connect_timeout
+        self._max_size = max_size
+        self.on_message = on_message
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._answer: asyncio.Future[p.Answer] | None = None
+        self._acks: dict[str, list[asyncio.Future[p.PromptAck]]] = {}
+        self._last_error: str | None = None
+        self.closed: asyncio.Future[DecartError] | None = None
+        """Resolves with the error that ended the socket (SessionClosed after a clean close)."""
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL with the API key hidden, fit for messages and logs."""
+        return p.redact_url(self._url)
+
+    async def connect(self) -> None:
+        """Open the WebSocket; raise ConnectError, AuthError or BadURLError on failure."""
+        loop = asyncio.get_running_loop()
+        self.closed = loop.create_future()
+        where = self.redacted_url
+        try:
+            self._ws = await asyncio.wait_for(
+                websockets.connect(self._url, open_timeout=None, max_size=self._max_size, proxy=None, compression=None),
+                self._connect_timeout,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise AuthError(f"the server at {where} rejected the API key (HTTP {status})", "check --api-key or DECART_API_KEY") from None
+            raise ConnectError(f"the server at {where} refused the connection (HTTP {status})", "check --url and --model") from None
+        except InvalidURI:
+            raise ConnectError(f"cannot connect to {where}: not a WebSocket URL", "use ws:// or wss://") from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ConnectError(f"no answer from {where} within {self._connect_timeout:g} s", "check --url, or raise --connect-timeout") from None
+        except (OSError, InvalidHandshake) as exc:
+            reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+            raise ConnectError(f"cannot connect to {where} ({reason})", "check --url and that the server is running") from None
+        self._reader = asyncio.create_task(self._read(), name="signaling-reader")
+
+    async def send(self, message: p.Message) -> None:
+        """Send one message; raise SessionClosed if the socket is gone."""
+        if self._ws is None:
+            raise SessionClosed("not connected")
+        try:
+            await self._ws.send(p.serialize(message))
+        except ConnectionClosed:
+            raise self._closed_error() from None
+
+    async def request_prompt(self, text: str, *, enhance: bool = True, timeout: float = 15.0) -> p.PromptAck:
+        """Send a prompt and wait for its ``prompt_ack`` (matched by text).
+
+        Raises PromptRejected when the server refuses it, ServerError on timeout.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[p.PromptAck] = loop.create_future()
+        self._acks.setdefault(text, []).append(waiter)
+        try:
+            await self.send(p.Prompt(prompt=text, enhance_prompt=enhance))
+            ack = await self._wait(waiter, timeout, f"no prompt_ack within {timeout:g} s")
+        finally:
+            waiters = self._acks.get(text, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._acks.pop(text, None)
+        if not ack.success:
+            raise PromptRejected(f"prompt refused: {ack.error or 'no reason given'}")
+        return ack
+
+    async def wait_answer(self, timeout: float) -> p.Answer:
+        """Wait for the server's ``answer`` to our offer."""
+        if self._answer is None or self._answer.done():
+            self._answer = asyncio.get_running_loop().create_future()
+        return await self._wait(self._answer, timeout, f"no answer to the offer within {timeout:g} s")
+
+    def expect_answer(self) -> None:
+        """Start listening for an answer (call before sending the offer)."""
+        self._answer = asyncio.get_running_loop().create_future()
+
+    async def _wait(self, future: asyncio.Future, timeout: float, what: str):  # type: ignore[no-untyped-def]
+        assert self.closed is not None
+        done, _ = await asyncio.wait({future, self.closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if future in done:
+            return future.result()
+        if self.closed in done:
+            raise self.closed.result()
+        raise ServerError(f"{what} from {self.redacted_url}")
+
+    async def _read(self) -> None:
+        assert self._ws is not None and self.closed is not None
+        error: DecartError | None = None
+        try:
+            async for raw in self._ws:
+                try:
+                    message = p.parse(raw)
+                except ProtocolError as exc:
+                    log.warning("ignoring a malformed message from the server: %s", exc)
+                    continue
+                error = self._dispatch(message)
+                if error is not None:
+                    break
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # pragma: no cover - defensive: the reader must settle `closed`
+            log.debug("signaling reader failed", exc_info=True)
+            error = SessionClosed(f"connection to {self.redacted_url} failed ({exc.__class__.__name__})")
+        if error is None:
+            error = self._closed_error()
+        if not self.closed.done():
+            self.closed.set_result(error)
+
+    def _dispatch(self, message: p.Message) -> DecartError | None:
+        if isinstance(message, p.Answer):
+            if self._answer is not None and not self._answer.done():
+                self._answer.set_result(message)
+            return None
+        if isinstance(message, p.PromptAck):
+            for waiter in self._acks.get(message.prompt, []):
+                if not waiter.done():
+                    waiter.set_result(message)
+                    return None
+            log.debug("prompt_ack for a prompt nobody waits for")
+            return None
+        if isinstance(message, p.Error):
+            self._last_error = message.error
+            error = error_from_server(message.error)
+            if isinstance(error, AuthError):
+                return error
+            if self.on_message is not None:
+                self.on_message(message)
+            return None
+        if isinstance(message, p.Unknown):
+            log.debug("ignoring message of unknown type %r", message.kind)
+        if self.on_message is not None:
+            self.on_message(message)
+        return None
+
+    def _closed_error(self) -> DecartError:
+        ws = self._ws
+        reason = ""
+        if ws is not None and ws.close_reason:
+            reason = ws.close_reason
+        if reason and is_auth_failure(reason):
+            return error_from_server(reason)
+        if self._last_error:
+            return error_from_server(self._last_error)
+        detail = f": {reason}" if reason else ""
+        return SessionClosed(f"the server closed the connection{detail}")
+
+    async def close(self) -> None:
+        """Close the socket and stop the reader (idempotent)."""
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)

@@ -1,0 +1,88 @@
+"""The client's media connection: our track out, the edited track back.
+
+:class:`Transport` makes the offer, sends it over :class:`~decart_cli.signaling.Signaling`,
+applies the answer and the server's trickled candidates, and returns the
+remote (edited) video track.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiortc import MediaStreamTrack
+
+from . import protocol as p
+from .errors import ConnectError, SessionClosed
+from .peer import Peer
+from .signaling import Signaling
+
+log = logging.getLogger(__name__)
+
+
+class Transport:
+    """One peer connection to the server for one video track."""
+
+    def __init__(
+        self,
+        signaling: Signaling,
+        *,
+        loopback: bool,
+        ice_servers: tuple[str, ...] | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        self._signaling = signaling
+        self._peer = Peer(loopback=loopback, ice_servers=ice_servers)
+        self._timeout = timeout
+        self._remote: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+        self.failed = asyncio.Event()
+        """Set when the peer connection fails or closes from the other side."""
+        self.connection_state = "new"
+        pc = self._peer.pc
+        pc.on("track", self._on_track)
+        pc.on("connectionstatechange", self._on_state)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video" and not self._remote.done():
+            self._remote.set_result(track)
+
+    async def _on_state(self) -> None:
+        self.connection_state = self._peer.pc.connectionState
+        log.debug("peer connection %s", self.connection_state)
+        if self.connection_state in ("failed", "closed"):
+            self.failed.set()
+
+    async def start(self, track: MediaStreamTrack) -> MediaStreamTrack:
+        """Send ``track``; return the server's edited track once media is connected."""
+        self._peer.pc.addTransceiver(track, direction="sendrecv")
+        offer = await self._peer.offer()
+        self._signaling.expect_answer()
+        await self._signaling.send(p.Offer(sdp=offer.sdp))
+        answer = await self._signaling.wait_answer(self._timeout)
+        await self._peer.set_remote(answer.sdp, "answer")
+        try:
+            remote = await asyncio.wait_for(asyncio.shield(self._remote), self._timeout)
+        except asyncio.TimeoutError:
+            raise ConnectError("the server's answer carried no video track", "is this a realtime video server?") from None
+        if self.failed.is_set():
+            raise SessionClosed("the media connection failed")
+        return remote
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait until ICE and DTLS are up; raise ConnectError if they are not in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._peer.pc.connectionState != "connected":
+            if self.failed.is_set():
+                raise ConnectError("the media connection failed", "check that UDP can reach the server")
+            if loop.time() > deadline:
+                raise ConnectError(f"the media connection did not come up within {timeout:g} s", "check that UDP can reach the server")
+            await asyncio.sleep(0.02)
+
+    async def add_candidate(self, candidate: p.Candidate | None) -> None:
+        """Add a candidate the server trickled."""
+        await self._peer.add_candidate(candidate)
+
+    async def close(self) -> None:
+        """Close the peer connection (idempotent)."""
+        await self._peer.close()

@@ -1,0 +1,120 @@
+"""What the user sees in the terminal while a session runs.
+
+:class:`SessionStats` is the state of a session; :func:`render_status` is a
+pure function of it (the status line). :class:`ConsoleReporter` shows the
+line with rich on a terminal and prints events (acks, errors, notices)
+above it; on a pipe it prints only the events, one per line.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.text import Text
+
+STATES = ("connecting", "connected", "generating", "reconnecting", "disconnected")
+
+
+@dataclass
+class SessionStats:
+    """Counters and state of one editing session."""
+
+    state: str = "connecting"
+    prompt: str = ""
+    model: str = ""
+    frames_sent: int = 0
+    frames_received: int = 0
+    frames_recorded: int = 0
+    fps_in: float = 0.0
+    fps_out: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    media_started: float | None = None
+    ended: float | None = None
+    output: Path | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of edited video so far (since the first edited frame)."""
+        if self.media_started is None:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.media_started
+
+
+_STATE_STYLE = {
+    "connecting": "yellow",
+    "connected": "cyan",
+    "generating": "green",
+    "reconnecting": "yellow",
+    "disconnected": "red",
+}
+
+
+def render_status(stats: SessionStats) -> Text:
+    """The one-line status view of ``stats``."""
+    line = Text()
+    line.append(f"● {stats.state}", style=_STATE_STYLE.get(stats.state, "white"))
+    line.append(f"  {stats.elapsed:5.1f}s", style="dim")
+    line.append(f"  in {stats.fps_in:4.1f} fps  out {stats.fps_out:4.1f} fps")
+    line.append(f"  sent {stats.frames_sent}  received {stats.frames_received}", style="dim")
+    if stats.output is not None:
+        line.append(f"  rec {stats.frames_recorded}", style="red")
+    prompt = stats.prompt or "(no edit)"
+    if len(prompt) > 60:
+        prompt = prompt[:57] + "..."
+    line.append(f"  prompt: {prompt}", style="bold")
+    return line
+
+
+def render_summary(stats: SessionStats) -> str:
+    """The one-line summary printed when a session ends."""
+    parts = [
+        f"sent {stats.frames_sent} frames",
+        f"received {stats.frames_received}",
+        f"{stats.elapsed:.1f} s",
+    ]
+    if stats.output is not None:
+        parts.append(f"recorded {stats.frames_recorded} frames to {stats.output}")
+    return "done: " + ", ".join(parts)
+
+
+class ConsoleReporter:
+    """Shows a session in the terminal: a live status line and event lines."""
+
+    def __init__(self, console: Console | None = None, *, live: bool | None = None) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self._use_live = self.console.is_terminal if live is None else live
+        self._live: Live | None = None
+
+    def start(self, stats: SessionStats) -> None:
+        """Begin showing the status line (on a terminal)."""
+        if self._use_live and self._live is None:
+            self._live = Live(render_status(stats), console=self.console, refresh_per_second=4, transient=True)
+            self._live.start()
+
+    def update(self, stats: SessionStats) -> None:
+        """Refresh the status line."""
+        if self._live is not None:
+            self._live.update(render_status(stats))
+
+    def stop(self) -> None:
+        """Remove the status line."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def event(self, text: str, style: str = "") -> None:
+        """Print one event line (above the status line when it is shown)."""
+        self.console.print(Text(text, style=style) if style else escape(text), soft_wrap=True)
+
+    def notice(self, text: str) -> None:
+        """Something the user should know, not a problem."""
+        self.event(text, "cyan")
+
+    def warning(self, text: str) -> None:
+        """Something went wrong but the session goes on."""
+        self.event(text, "yellow")

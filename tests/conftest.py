@@ -1,0 +1,196 @@
+"""Shared fixtures: a real `decart serve` child process, the CLI as a child, clips."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+URL_RE = re.compile(r"ws://127\.0\.0\.1:(\d+)")
+
+
+def decart_cmd(*args: str) -> list[str]:
+    """The command line that runs this checkout's `decart` with ``args``."""
+    return [sys.executable, "-m", "decart_cli", *args]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child `decart`: no API key, no display unless given."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DECART_API_KEY", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ServeProcess:
+    """A running `decart serve` child and what it printed."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    lines: list[str]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+@contextlib.contextmanager
+def serve(*args: str, port: int = 0, timeout: float = 30.0) -> Iterator[ServeProcess]:
+    """Run `decart serve --port PORT ARGS` until the block ends; yield it once it listens."""
+    proc = subprocess.Popen(
+        decart_cmd("serve", "--host", "127.0.0.1", "--port", str(port), *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=child_env(),
+    )
+    lines: list[str] = []
+    found: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            match = URL_RE.search(line)
+            if match and not found:
+                found.append(match.group(0))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        if not ready.wait(timeout) or not found:
+            raise RuntimeError("decart serve did not start:\n" + "".join(lines))
+        yield ServeProcess(proc, found[0], lines)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServeProcess]:
+    """One `decart serve` (any key accepted) shared by the tests that only need a server."""
+    with serve() as running:
+        yield running
+
+
+def run_decart(*args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run `decart ARGS` to completion; stdout and stderr are captured separately."""
+    return subprocess.run(
+        decart_cmd(*args),
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        env=env or child_env(),
+        timeout=timeout,
+    )
+
+
+def write_clip(path: Path, frame_at: Callable[[int], np.ndarray], *, frames: int, fps: int = 25) -> Path:
+    """Encode ``frames`` BGR images ``frame_at(i)`` to an H.264 file at ``fps``."""
+    first = frame_at(0)
+    height, width = first.shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "18"}
+        for i in range(frames):
+            img = first if i == 0 else frame_at(i)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@dataclass
+class Decoded:
+    """A recording decoded back with PyAV."""
+
+    frames: list[np.ndarray]
+    times: list[float]
+    codec: str
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        return self.times[-1] - self.times[0] if len(self.times) > 1 else 0.0
+
+
+def decode(path: Path) -> Decoded:
+    """All frames of ``path`` as BGR arrays, with their presentation times in seconds."""
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="bgr24"))
+            times.append(float(frame.pts * frame.time_base) if frame.pts is not None else float("nan"))
+        return Decoded(frames, times, stream.codec_context.name, stream.codec_context.width, stream.codec_context.height)
+
+
+def halves_clip(path: Path, *, frames: int = 50, size: tuple[int, int] = (1280, 704), left=(30, 30, 200), right=(200, 60, 30), fps: int = 25) -> Path:
+    """A clip whose left half is one colour and right half another (BGR), with light noise."""
+    width, height = size
+    rng = np.random.default_rng(1)
+    base = np.zeros((height, width, 3), np.uint8)
+    base[:, : width // 2] = left
+    base[:, width // 2 :] = right
+
+    def frame_at(i: int) -> np.ndarray:
+        noise = rng.integers(-8, 9, size=base.shape, dtype=np.int16)
+        return np.clip(base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+    return write_clip(path, frame_at, frames=frames, fps=fps)
+
+
+def mean_bgr(img: np.ndarray) -> np.ndarray:
+    """Mean colour of an image region as float BGR."""
+    return img.reshape(-1, 3).mean(axis=0)
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    """A failure is one `error:` line with the given words, the exit code, and no traceback."""
+    output = result.stdout + result.stderr
+    assert result.returncode == code, output
+    assert "Traceback" not in output, output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    for needle in needles:
+        assert needle.lower() in errors[0].lower(), output
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

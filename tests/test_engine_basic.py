@@ -1,0 +1,306 @@
+"""The built-in engine's edits on I420 frames, and loading engines by spec."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+import decart_cli.engine.base as engine_base
+from decart_cli.engine import BuiltinEngine, Engine, load_engine
+from decart_cli.engine.builtin import COLORS, rgb_to_yuv
+from decart_cli.errors import EngineError, UnsupportedPrompt, UsageError
+
+H, W = 64, 128
+STRIPES = {  # name: (column slice, BGR)
+    "gray": (slice(0, 32), (128, 128, 128)),
+    "red": (slice(32, 64), (0, 0, 255)),
+    "green": (slice(64, 96), (0, 255, 0)),
+    "blue": (slice(96, 128), (255, 0, 0)),
+}
+
+
+def make_frame() -> np.ndarray:
+    """A 64x128 I420 frame of four vertical stripes: gray, red, green, blue."""
+    bgr = np.zeros((H, W, 3), np.uint8)
+    for cols, colour in STRIPES.values():
+        bgr[:, cols] = colour
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+
+
+def to_bgr(i420: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+
+
+def stripe_mean(bgr: np.ndarray, name: str) -> np.ndarray:
+    """Mean (B, G, R) of a stripe, away from its edges (chroma is shared by 2x2 blocks)."""
+    cols = STRIPES[name][0]
+    return bgr[4:-4, cols.start + 4 : cols.stop - 4].reshape(-1, 3).mean(axis=0)
+
+
+def planes(i420: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(luma, chroma) of an I420 frame; chroma is U then V, flat."""
+    return i420[:H], i420[H:].reshape(-1)
+
+
+def edited(prompt: str, frame: np.ndarray | None = None) -> np.ndarray:
+    engine = BuiltinEngine()
+    engine.set_prompt(prompt)
+    return engine.process((make_frame() if frame is None else frame).copy())
+
+
+# --- edits -----------------------------------------------------------------
+
+
+def test_passthrough_is_identical():
+    """A new engine and an empty prompt return the frame unchanged."""
+    frame = make_frame()
+    engine = BuiltinEngine()
+    assert np.array_equal(engine.process(frame.copy()), frame)
+    engine.set_prompt("invert")
+    engine.set_prompt("   ")
+    assert engine.describe() == "passthrough"
+    assert np.array_equal(engine.process(frame.copy()), frame)
+
+
+def test_invert_negates_every_byte():
+    """'invert the colors' maps every Y, U and V byte x to 255 - x."""
+    frame = make_frame()
+    assert np.array_equal(edited("invert the colors", frame), 255 - frame)
+
+
+def test_black_and_white_sets_chroma_to_neutral_and_keeps_luma():
+    """'black and white' sets U and V to 128 and leaves Y untouched."""
+    frame = make_frame()
+    out = edited("black and white", frame)
+    luma, chroma = planes(out)
+    assert np.all(chroma == 128)
+    assert np.array_equal(luma, planes(frame)[0])
+
+
+@pytest.mark.parametrize(
+    "prompt, dominant",
+    [("tint it red", 2), ("tint it blue", 0), ("tint it green", 1)],
+)
+def test_tint_turns_gray_toward_the_colour_and_keeps_luma(prompt, dominant):
+    """A tint makes a gray region clearly that colour (by 40+ levels) and keeps luma."""
+    frame = make_frame()
+    out = edited(prompt, frame)
+    mean = stripe_mean(to_bgr(out), "gray")
+    others = [mean[i] for i in range(3) if i != dominant]
+    assert mean[dominant] > max(others) + 40, mean
+    assert np.array_equal(planes(out)[0], planes(frame)[0])
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in COLORS if n not in ("black", "white", "gray", "silver")]
+)
+def test_every_chromatic_colour_moves_chroma_toward_it(name):
+    """Each colour's tint moves a gray region's (U, V) toward that colour's (U, V)."""
+    out = edited(f"tint it {name}")
+    _, u_target, v_target = rgb_to_yuv(*COLORS[name])
+    _, chroma = planes(out)
+    # gray stripe = first 16 of every 64 chroma columns; U rows then V rows
+    u_plane, v_plane = chroma.reshape(2, H // 2, W // 2)
+    du = u_plane[:, 2:14].mean() - 128
+    dv = v_plane[:, 2:14].mean() - 128
+    target = np.array([u_target - 128, v_target - 128])
+    moved = np.array([du, dv])
+    cosine = moved @ target / (np.linalg.norm(moved) * np.linalg.norm(target))
+    assert cosine > 0.99 and np.linalg.norm(moved) > 0.5 * np.linalg.norm(target)
+
+
+def test_achromatic_tints_adjust_luma_and_desaturate():
+    """White brightens, black darkens, gray and silver drain colour from a red region."""
+    frame = make_frame()
+    luma = planes(frame)[0].astype(int)
+    red_saturation = np.ptp(stripe_mean(to_bgr(frame), "red"))
+    assert planes(edited("make it white"))[0].astype(int).mean() > luma.mean() + 20
+    assert planes(edited("make it black"))[0].astype(int).mean() < luma.mean() - 20
+    for name in ("gray", "silver", "white", "black"):
+        red = stripe_mean(to_bgr(edited(f"tint it {name}")), "red")
+        assert np.ptp(red) < 0.5 * red_saturation, (name, red)
+
+
+@pytest.mark.parametrize(
+    "prompt, description",
+    [
+        ("Invert the colours!", "invert the colors"),
+        ("invert colours", "invert the colors"),
+        ("  INVERT  ", "invert the colors"),
+        ("TINT IT BLUE.", "tint blue"),
+        ("tint red", "tint red"),
+        ("make it green", "tint green"),
+        ("Make it grey!", "tint gray"),
+        ("tint it magenta", "tint fuchsia"),
+        ("tint it cyan", "tint aqua"),
+        ("greyscale", "black and white"),
+        ("Grayscale.", "black and white"),
+        ("monochrome", "black and white"),
+        ("Black & White", "black and white"),
+        ("make it black and white", "black and white"),
+        ("", "passthrough"),
+    ],
+)
+def test_phrasing_variants_parse(prompt, description):
+    """Case, punctuation, spacing and listed synonyms do not change the edit chosen."""
+    engine = BuiltinEngine()
+    engine.set_prompt(prompt)
+    assert engine.describe() == description
+
+
+@pytest.mark.parametrize("prompt", ["remove the tree", "tint it chartreuse", "invert the tree"])
+def test_unsupported_prompt_lists_capabilities_and_keeps_previous_edit(prompt):
+    """An unknown prompt raises UnsupportedPrompt listing what it can do; the last edit stays."""
+    engine = BuiltinEngine()
+    engine.set_prompt("tint it red")
+    with pytest.raises(UnsupportedPrompt) as info:
+        engine.set_prompt(prompt)
+    message = str(info.value)
+    assert f"cannot do '{prompt}'" in message
+    for capability in ("invert the colors", "black and white", "tint it <color>", "red", "blue"):
+        assert capability in message
+    assert isinstance(info.value, EngineError)
+    assert engine.describe() == "tint red"
+    frame = make_frame()
+    assert np.array_equal(engine.process(frame.copy()), edited("tint it red", frame))
+
+
+def test_process_rejects_a_frame_that_is_not_i420():
+    """A BGR (H, W, 3) array given to the I420 engine raises EngineError, not garbage."""
+    engine = BuiltinEngine()
+    engine.set_prompt("invert")
+    with pytest.raises(EngineError, match="I420"):
+        engine.process(np.zeros((H, W, 3), np.uint8))
+
+
+def test_edits_are_fast_on_a_1280x704_frame():
+    """Every edit takes well under 3 ms (median) on a 1280x704 I420 frame."""
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (704 * 3 // 2, 1280), dtype=np.uint8)
+    engine = BuiltinEngine()
+    for prompt in ("invert", "black and white", "tint it red", "make it white"):
+        engine.set_prompt(prompt)
+        times = []
+        for _ in range(30):
+            start = time.perf_counter()
+            engine.process(frame)
+            times.append(time.perf_counter() - start)
+        assert np.median(times) < 0.003, (prompt, np.median(times))
+
+
+# --- load_engine ---------------------------------------------------------------
+
+DOUBLER = '''
+import numpy as np
+
+class Doubler:
+    pixel_format = "bgr24"
+
+    def set_prompt(self, prompt):
+        self.prompt = prompt
+
+    def process(self, image):
+        return np.minimum(image.astype(np.uint16) * 2, 255).astype(np.uint8)
+
+    def describe(self):
+        return "double"
+
+class NoProcess:
+    pixel_format = "bgr24"
+    def set_prompt(self, prompt): pass
+    def describe(self): return ""
+
+class BadFormat(Doubler):
+    pixel_format = "rgba"
+
+class Explodes(Doubler):
+    def __init__(self):
+        raise RuntimeError("no GPU here")
+
+def factory():
+    return Doubler()
+'''
+
+
+@pytest.fixture
+def engine_module(tmp_path, monkeypatch):
+    """A module ``tmp_engines_for_test`` on sys.path holding Doubler and broken engines."""
+    (tmp_path / "tmp_engines_for_test.py").write_text(DOUBLER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tmp_engines_for_test", raising=False)
+    return "tmp_engines_for_test"
+
+
+def test_load_engine_none_gives_builtin():
+    """load_engine(None) returns a BuiltinEngine that satisfies the Engine protocol."""
+    engine = load_engine(None)
+    assert isinstance(engine, BuiltinEngine)
+    assert isinstance(engine, Engine)
+    assert engine.pixel_format == "yuv420p"
+
+
+def test_load_engine_imports_module_class(engine_module):
+    """'module:Class' imports the module and instantiates the class with no arguments."""
+    engine = load_engine(f"{engine_module}:Doubler")
+    assert type(engine).__name__ == "Doubler"
+    engine.set_prompt("anything")
+    image = np.full((4, 4, 3), 100, np.uint8)
+    assert np.all(engine.process(image) == 200)
+    assert engine.describe() == "double"
+
+
+def test_load_engine_finds_modules_in_the_current_directory(tmp_path, monkeypatch):
+    """A module file in the current directory loads even when that directory is not on sys.path."""
+    (tmp_path / "cwd_engine_for_test.py").write_text(DOUBLER)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "cwd_engine_for_test", raising=False)
+    assert type(load_engine("cwd_engine_for_test:Doubler")).__name__ == "Doubler"
+
+
+def test_docstring_example_engine_works(tmp_path, monkeypatch):
+    """The custom engine shown in the engine.base docstring loads and behaves as described."""
+    doc = engine_base.__doc__
+    block = re.search(r"::\n\n((?:    .*\n|\n)+)", doc).group(1)
+    (tmp_path / "my_engines.py").write_text(textwrap.dedent(block))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_engines", raising=False)
+    engine = load_engine("my_engines:Mirror")
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    engine.set_prompt("Mirror ")
+    assert np.array_equal(engine.process(image.copy()), image[:, ::-1])
+    with pytest.raises(UnsupportedPrompt):
+        engine.set_prompt("explode")
+    assert engine.describe() == "mirror"
+
+
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ("nope", "bad engine spec 'nope'"),
+        ("a:b:c", "bad engine spec"),
+        ("no_such_mod:X", "cannot import engine module 'no_such_mod'"),
+        ("os:path", "is a module, not a class"),
+        ("os:NoSuchEngine", "has no attribute 'NoSuchEngine'"),
+        ("{mod}:NoProcess", "lacks process"),
+        ("{mod}:BadFormat", "pixel_format 'rgba'"),
+        ("{mod}:Explodes", "RuntimeError: no GPU here"),
+        ("{mod}:factory", "is a function, not a class"),
+    ],
+)
+def test_load_engine_bad_specs_raise_usage_error(engine_module, spec, fragment):
+    """Each way a spec can be wrong raises a one-line UsageError (exit 2) with a hint."""
+    with pytest.raises(UsageError) as info:
+        load_engine(spec.format(mod=engine_module))
+    err = info.value
+    assert fragment in err.message
+    assert err.exit_code == 2
+    assert err.hint
+    assert "\n" not in err.user_message()
+    assert err.__suppress_context__ or err.__context__ is None
