@@ -281,6 +281,15 @@ def redact_url(url: str) -> str:
     )
 
 
+def display_url(url: str) -> str:
+    """``url`` without its query (which holds the key): scheme, host, port and path."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_url(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) or redact_url(url)
+
+
 def url_host(url: str) -> str:
     """The host part of ``url`` (empty when there is none)."""
     try:

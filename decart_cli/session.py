@@ -126,17 +126,21 @@ class EditSession:
             await self._until_closed(transport.wait_connected(cfg.connect_timeout))
             self.stats.state = "connected"
 
+            # Drain the remote track from now on (aiortc's receive queue is
+            # unbounded); each sink has its own bounded buffer in the relay.
             relay = Relay(remote, on_frame=self._on_frame)
             stack.push_async_callback(relay.stop)
             if recorder is not None:
                 recorder.addTrack(relay.subscribe(maxsize=50, name="recorder"))
+            if window is not None:
+                window.addTrack(relay.subscribe(maxsize=1, name="window"))
+            await relay.start()
+            if recorder is not None:
                 stack.push_async_callback(recorder.stop)
                 await recorder.start()
             if window is not None:
-                window.addTrack(relay.subscribe(maxsize=1, name="window"))
                 stack.push_async_callback(window.stop)
-                await window.start()
-            await relay.start()
+                await self._until_closed(self._open_window(window))
 
             prompts: asyncio.Queue[str] = asyncio.Queue()
             if self._stdin is not None:
@@ -176,6 +180,12 @@ class EditSession:
         if self._signaling.closed in done:
             raise self._signaling.closed.result()
         raise Interrupted(f"{self._stop_reason} before the session started")
+
+    async def _open_window(self, window) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await asyncio.wait_for(window.start(), self.config.connect_timeout)
+        except asyncio.TimeoutError:
+            raise DecartError(f"the window did not open within {self.config.connect_timeout:g} s", "use --no-show, or check DISPLAY") from None
 
     async def _wait_first_frame(self, signaling: Signaling, transport: Transport) -> None:
         first = asyncio.ensure_future(self._first_frame.wait())

@@ -63,8 +63,8 @@ class Signaling:
 
     @property
     def redacted_url(self) -> str:
-        """The URL with the API key hidden, fit for messages and logs."""
-        return p.redact_url(self._url)
+        """The URL without its query (the API key), fit for messages and logs."""
+        return p.display_url(self._url)
 
     async def connect(self) -> None:
         """Open the WebSocket; raise ConnectError, AuthError or BadURLError on failure."""

@@ -84,7 +84,7 @@ def edit(
         api_key=key,
         prompt=prompt,
         enhance=enhance,
-        output=output,
+        output=output.expanduser().absolute() if output is not None else None,
         show=show,
         duration=duration,
         read_stdin=stdin,

@@ -1,0 +1,327 @@
+"""Record the edited stream to an H.264 file (.mp4 or .mkv), in real time.
+
+The sink has aiortc's shape (``addTrack``, ``start``, ``stop``), and a
+plain thread-safe :meth:`Recorder.write` for feeding it without a track::
+
+    track.recv() ──▶ write(frame) ──(bounded queue, drop oldest)──▶
+        encoder thread: copy → pts from arrival time → libx264 → mux → file
+
+- **Real time.** A frame's pts is the moment it *arrived* (monotonic clock)
+  relative to the first frame, so a 2 s stall in the stream shows as the
+  held frame lasting 2 s, and the file lasts as long as the session did.
+  The stream's nominal rate is ``fps``; the timestamps are variable.
+- **Crash-safe.** ``.mp4`` is written fragmented (``frag_keyframe +
+  empty_moov + default_base_moof``) and ``.mkv`` in clusters of at most
+  0.5 s, with a keyframe at least every second and the file flushed after
+  every packet: a killed process loses about the last second, and what is
+  on disk decodes.
+- **Never blocks the loop.** Encoding runs in one dedicated thread fed by a
+  queue of ``2 * fps`` frames; under overload the oldest queued frame is
+  dropped and counted in ``frames_dropped``.
+- **Nothing recorded, no file.** The file is created at the first frame; if
+  no frame ever arrived, :meth:`stop` leaves no file (and leaves alone any
+  file already at ``path``). An existing file is overwritten once a frame
+  arrives.
+
+Frames are never modified: the recorder encodes its own copy (frames may be
+shared with other sinks, see :mod:`decart_cli.media.relay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+from av.video.frame import PictureType
+
+from decart_cli.errors import DecartError, UsageError
+
+__all__ = ["Recorder", "CONTAINERS"]
+
+CONTAINERS = {".mp4": "mp4", ".mkv": "matroska"}
+"""Supported file suffixes and the FFmpeg muxer each one uses."""
+
+_MP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
+_KEYFRAME_INTERVAL = 1.0
+"""Longest media time between keyframes (s): what a killed process may lose."""
+_QUEUE_SECONDS = 2.0
+"""How much the encoder may fall behind (in frames at ``fps``) before dropping."""
+
+
+class Recorder:
+    """Write the frames of one video track (or of :meth:`write`) to ``path``.
+
+    ``path`` must end in ``.mp4`` or ``.mkv`` and its directory must exist
+    and be writable; otherwise the constructor raises
+    :class:`~decart_cli.errors.UsageError`. ``fps`` is the nominal rate
+    (it also sets the keyframe interval, ``gop = fps``); ``codec``,
+    ``preset`` and ``crf`` choose the encoder (``preset`` and ``crf`` apply
+    to libx264/libx265 only).
+
+    Counters: ``frames_written`` (encoded into the file) and
+    ``frames_dropped`` (discarded because the encoder fell behind). If
+    encoding or writing fails, ``error`` holds a
+    :class:`~decart_cli.errors.DecartError`, later frames are ignored, and
+    :meth:`stop` raises it once.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        fps: float = 25,
+        codec: str = "libx264",
+        preset: str = "veryfast",
+        crf: int = 20,
+    ) -> None:
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in CONTAINERS:
+            shown = suffix or f"{path.name!r} (no suffix)"
+            raise UsageError(f"cannot record to {shown}", hint="use .mp4 or .mkv")
+        if path.is_dir():
+            raise UsageError(f"cannot record to {path}: it is a directory", hint="give a file name ending in .mp4 or .mkv")
+        parent = path.parent
+        if not parent.is_dir():
+            raise UsageError(f"cannot record to {path}: directory {parent} does not exist", hint="create it first")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot record to {path}: directory {parent} is not writable", hint="choose another path")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UsageError(f"cannot record to {path}: the file is not writable", hint="choose another path")
+        if not fps or fps <= 0:
+            raise UsageError(f"cannot record at {fps} fps", hint="give a positive frame rate")
+        try:
+            av.codec.Codec(codec, "w")
+        except Exception:  # noqa: BLE001 - PyAV raises several kinds for an unknown codec
+            raise UsageError(f"cannot record: no video encoder named {codec!r}", hint="use libx264") from None
+
+        self._path = path
+        self._format = CONTAINERS[suffix]
+        self._fps = float(fps)
+        self._codec = codec
+        self._preset = preset
+        self._crf = crf
+        self._gop = max(1, round(self._fps))
+        # Matroska stores milliseconds; MP4 gets the finer 90 kHz clock.
+        self._time_base = Fraction(1, 1000) if self._format == "matroska" else Fraction(1, 90000)
+
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self.error: DecartError | None = None
+
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[float, Any]] = collections.deque()
+        self._maxlen = max(2, round(_QUEUE_SECONDS * self._fps))
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._error_raised = False
+
+        self._track: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+        # Encoder-thread state.
+        self._container: Any = None
+        self._stream: Any = None
+        self._size: tuple[int, int] | None = None
+        self._t0: float | None = None
+        self._last_pts = -1
+        self._last_key_t = 0.0
+        self._since_key = 0
+
+    @property
+    def path(self) -> Path:
+        """The file being written."""
+        return self._path
+
+    # ------------------------------------------------------------------ aiortc sink shape
+
+    def addTrack(self, track: Any) -> None:  # noqa: N802 - aiortc's name
+        """Record ``track`` (video) once :meth:`start` runs; audio tracks are ignored."""
+        if getattr(track, "kind", "video") != "video":
+            return
+        if self._track is not None:
+            raise RuntimeError("Recorder records one video track")
+        self._track = track
+
+    async def start(self) -> None:
+        """Start reading the added track (if any) into the file."""
+        if self._track is not None and self._task is None and not self._closed:
+            self._task = asyncio.ensure_future(self._pump(self._track))
+
+    async def stop(self) -> None:
+        """Stop reading, encode what is queued, finish the file. Idempotent.
+
+        Raises the recording's :class:`~decart_cli.errors.DecartError` (once)
+        if encoding or writing failed.
+        """
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    # ------------------------------------------------------------------ plain API
+
+    def write(self, frame: Any) -> None:
+        """Queue one ``av.VideoFrame`` (any thread; never blocks); its arrival time is now.
+
+        When the queue is full the oldest queued frame is dropped. Frames
+        written after :meth:`stop`/:meth:`close`, or after a failure, are
+        ignored.
+        """
+        now = time.monotonic()
+        with self._cond:
+            if self._closing or self.error is not None:
+                return
+            if len(self._queue) >= self._maxlen:
+                self._queue.popleft()
+                self.frames_dropped += 1
+            self._queue.append((now, frame))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="decart-recorder", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Blocking :meth:`stop` for callers without an event loop (the track is not touched)."""
+        with self._close_lock:
+            with self._cond:
+                self._closing = True
+                self._cond.notify()
+            if self._thread is not None:
+                self._thread.join()
+            self._closed = True
+            if self.error is not None and not self._error_raised:
+                self._error_raised = True
+                raise self.error
+
+    # ------------------------------------------------------------------ internals
+
+    async def _pump(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if isinstance(frame, av.VideoFrame):
+                self.write(frame)
+
+    def _run(self) -> None:
+        """The encoder thread: encode queued frames until closing and the queue is empty."""
+        try:
+            while True:
+                with self._cond:
+                    while not self._queue and not self._closing:
+                        self._cond.wait()
+                    if not self._queue:
+                        break
+                    arrival, frame = self._queue.popleft()
+                self._encode(arrival, frame)
+        except Exception as exc:  # noqa: BLE001 - reported through .error / stop()
+            self._fail(exc)
+        finally:
+            self._finish()
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._cond:
+            self.error = DecartError(f"recording to {self._path} failed: {exc}")
+            self._queue.clear()
+
+    def _open(self, width: int, height: int) -> None:
+        if self._format == "mp4":
+            options = {"movflags": _MP4_FLAGS, "flush_packets": "1"}
+        else:
+            # A cluster reaches the file only when it closes: keep them short.
+            options = {"cluster_time_limit": "500", "flush_packets": "1"}
+        container = av.open(str(self._path), "w", format=self._format, container_options=options)
+        try:
+            stream = container.add_stream(self._codec, rate=Fraction(self._fps).limit_denominator(1001))
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            ctx = stream.codec_context
+            ctx.time_base = self._time_base
+            ctx.gop_size = self._gop
+            # No B-frames: with them MP4 shifts every pts by the reorder delay
+            # (no edit list in a fragmented file), and the encoder holds more
+            # frames back (more to lose in a crash).
+            ctx.max_b_frames = 0
+            if self._codec in ("libx264", "libx265"):
+                stream.options = {"preset": self._preset, "crf": str(self._crf), "forced-idr": "1"}
+        except Exception:
+            container.close()
+            raise
+        self._container, self._stream, self._size = container, stream, (width, height)
+
+    def _encode(self, arrival: float, frame: Any) -> None:
+        if self._container is None:
+            # x264 needs even dimensions for 4:2:0.
+            self._open(frame.width - frame.width % 2, frame.height - frame.height % 2)
+            self._t0 = arrival
+        assert self._size is not None and self._t0 is not None
+        width, height = self._size
+        own = frame
+        if frame.format.name != "yuv420p" or (frame.width, frame.height) != (width, height):
+            own = frame.reformat(width=width, height=height, format="yuv420p")
+        if own is frame:
+            # Our own copy (0.25 ms): the caller's frame may be shared with other sinks.
+            own = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+
+        t = arrival - self._t0
+        pts = max(round(t / self._time_base), self._last_pts + 1)
+        self._last_pts = pts
+        own.pts = pts
+        own.time_base = self._time_base
+        own.pict_type = self._pict_type(float(pts * self._time_base))
+
+        for packet in self._stream.encode(own):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def _pict_type(self, t: float) -> PictureType:
+        """Force a keyframe when the encoder would not place one within ``_KEYFRAME_INTERVAL``.
+
+        The encoder puts a keyframe every ``gop`` frames by itself; at a
+        lower frame rate that is more than a second apart, so a keyframe is
+        forced by media time (keeping fragments, and a crash's loss, ~1 s).
+        """
+        if self.frames_written == 0:
+            self._last_key_t, self._since_key = t, 0
+            return PictureType.NONE  # the first frame is always a keyframe
+        self._since_key += 1
+        if self._since_key >= self._gop:  # the encoder places one here itself
+            self._last_key_t, self._since_key = t, 0
+            return PictureType.NONE
+        if t - self._last_key_t >= _KEYFRAME_INTERVAL:
+            self._last_key_t, self._since_key = t, 0
+            return PictureType.I
+        return PictureType.NONE
+
+    def _finish(self) -> None:
+        """Flush the encoder and close the container (on the encoder thread)."""
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            if self.error is None:
+                for packet in self._stream.encode(None):
+                    container.mux(packet)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc)
+        finally:
+            try:
+                container.close()
+            except Exception as exc:  # noqa: BLE001
+                if self.error is None:
+                    self._fail(exc)

@@ -1,0 +1,463 @@
+"""Show the edited stream in an OpenCV window.
+
+The sink has aiortc's shape (``addTrack``, ``start``, ``stop``), and a
+thread-safe :meth:`Window.show` for feeding it without a track::
+
+    track.recv() ──▶ show(frame) ──(one slot, newest wins)──▶
+        GUI thread: VideoFrame → BGR → cv2.imshow → cv2.waitKey(1)
+
+**One GUI thread per process.** OpenCV's Qt backend creates its
+``QApplication`` in the first thread that calls highgui, and every later
+highgui call must come from that same thread (a second thread's
+``namedWindow`` hangs once the first thread has gone). So all highgui calls
+of every :class:`Window` run in one daemon thread, started on first use and
+kept for the life of the process; a window's ``stop()`` has that thread
+destroy the window and waits until it has. The asyncio side only drops the
+newest frame into a slot; the conversion to BGR happens in the GUI thread.
+
+**No display, no abort.** Qt aborts the whole process when it cannot reach
+the display, so :meth:`Window.start` first checks the X server itself
+(``xcb_connect``, as Qt does) and raises
+:class:`~decart_cli.errors.UsageError` instead.
+
+**Import cv2 before av.** The opencv-python and PyAV wheels both bundle
+``libxcb-shm``/``-shape``/``-xfixes`` under the *same* file names, each
+linked to its own ``libxcb``. Whichever wheel loads first provides them to
+the process; if it is PyAV, Qt's X connection (made with the system
+``libxcb``) is handed to PyAV's copy and ``cv2.namedWindow`` hangs forever.
+This module imports cv2 at the top for that reason, and the program should
+import it before anything imports ``av`` or ``aiortc``. If the clash is
+already there, :meth:`Window.start` raises a
+:class:`~decart_cli.errors.DecartError` instead of hanging.
+
+``q``, ``Q``, Esc or closing the window sets :attr:`Window.closed`; the
+session awaits :meth:`Window.wait_closed`. (``cv2.waitKey`` reports keys of
+any OpenCV window, so with several windows open a key closes all of them.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import concurrent.futures
+import contextlib
+import ctypes
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2  # before anything loads PyAV, see the module docstring
+import numpy as np
+
+from decart_cli.errors import DecartError, UsageError
+
+__all__ = ["Window", "display_available"]
+
+_CLOSE_KEYS = {ord("q"), ord("Q"), 27}
+_NO_DISPLAY_HINT = "use --no-show, or set DISPLAY"
+_PROBE_TIMEOUT = 5.0
+_STOP_TIMEOUT = 5.0
+_OPEN_TIMEOUT = 10.0
+_IDLE_TICK = 0.01
+"""How often (s) the GUI thread polls keys and window state while a window is open."""
+
+
+def _uses_x11() -> bool:
+    """Whether windows on this platform go through an X server (Linux and the BSDs)."""
+    return not (sys.platform == "darwin" or sys.platform.startswith(("win", "cygwin")))
+
+
+def display_available() -> bool:
+    """Whether a display is configured: on Linux DISPLAY or WAYLAND_DISPLAY is set; elsewhere True.
+
+    A cheap check of the environment only; :meth:`Window.start` checks that
+    the display can really be reached.
+    """
+    if not _uses_x11():
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _qt_platform_plugins() -> set[str] | None:
+    """The Qt platform plugins bundled with this OpenCV (e.g. ``{"xcb"}``), or None if not a Qt build."""
+    # Importing cv2 set QT_QPA_PLATFORM_PLUGIN_PATH to its bundled Qt plugins.
+    plugin_path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
+    if not plugin_path:
+        return None
+    platforms = Path(plugin_path) / "platforms"
+    if not platforms.is_dir():
+        return None
+    names = set()
+    for lib in platforms.glob("libq*.so*"):
+        names.add(lib.name.split(".")[0].removeprefix("libq"))
+    return names or None
+
+
+def _x_server_reachable(display: str) -> bool:
+    """Connect to ``display`` with libxcb, as Qt's xcb plugin will, and hang up."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return False  # Qt's xcb plugin needs it too: no window possible
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.restype = ctypes.c_int
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(display.encode(), None)
+    if not conn:
+        return False
+    try:
+        return xcb.xcb_connection_has_error(conn) == 0
+    finally:
+        xcb.xcb_disconnect(conn)
+
+
+def _shadowed_library() -> str | None:
+    """A library bundled with OpenCV that the process loaded from elsewhere (PyAV's wheel), or None.
+
+    OpenCV's Qt would use that copy, and hang (see the module docstring).
+    """
+    libs = Path(cv2.__file__).resolve().parent.parent / "opencv_python.libs"
+    if not libs.is_dir():
+        return None
+    ours = {lib.name for lib in libs.glob("libxcb*")}
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) < 6 or not fields[5].startswith("/"):
+            continue
+        mapped = Path(fields[5])
+        if mapped.name in ours and mapped.parent.resolve() != libs:
+            return str(mapped)
+    return None
+
+
+def _check_display() -> None:
+    """Raise unless a window can be opened here (blocking: it connects to the X server).
+
+    :class:`~decart_cli.errors.UsageError` when there is no reachable
+    display; :class:`~decart_cli.errors.DecartError` when OpenCV's X11
+    libraries are shadowed (opening a window would hang).
+    """
+    if not _uses_x11():
+        return
+    display = os.environ.get("DISPLAY", "")
+    wayland = os.environ.get("WAYLAND_DISPLAY", "")
+    plugins = _qt_platform_plugins()
+    if plugins is not None:
+        # OpenCV's bundled Qt: a QT_QPA_PLATFORM naming a plugin it lacks
+        # (often "wayland" on Wayland desktops) would abort the process.
+        wanted = [p.strip().split(":")[0] for p in os.environ.get("QT_QPA_PLATFORM", "").split(";") if p.strip()]
+        if wanted and not any(p in plugins for p in wanted) and "xcb" in plugins:
+            os.environ["QT_QPA_PLATFORM"] = "xcb"
+        if not display and "xcb" in plugins and "wayland" not in plugins:
+            if wayland:
+                message = "cannot open a window: no X display (this OpenCV needs X11 or Xwayland)"
+                raise UsageError(message, hint=_NO_DISPLAY_HINT)
+            raise UsageError("cannot open a window: no display", hint=_NO_DISPLAY_HINT)
+    if not display and not wayland:
+        raise UsageError("cannot open a window: no display", hint=_NO_DISPLAY_HINT)
+    if display and not _x_server_reachable(display):
+        raise UsageError(f"cannot open a window: cannot connect to display {display}", hint="use --no-show, or check DISPLAY")
+    shadowed = _shadowed_library()
+    if shadowed is not None:
+        raise DecartError(
+            f"cannot open a window: OpenCV's X11 libraries are shadowed by {shadowed}",
+            hint="a bug in decart (cv2 must be imported before av); use --no-show meanwhile",
+        )
+
+
+class _GuiThread:
+    """The process's one highgui thread: runs submitted calls, draws and polls open windows."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._calls: collections.deque[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = collections.deque()
+        self._thread: threading.Thread | None = None
+        self._exiting = False
+        self.windows: list[Window] = []  # touched only in the GUI thread
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        """Run ``fn()`` in the GUI thread; the future holds its result."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            if self._exiting:
+                future.set_exception(RuntimeError("the GUI thread has shut down"))
+                return future
+            self._calls.append((fn, future))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="decart-gui", daemon=True)
+                self._thread.start()
+        self._wake.set()
+        return future
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def shutdown(self) -> None:
+        """At interpreter exit: destroy every window and end the thread (bounded wait)."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or self._exiting:
+                return
+            self._calls.append((cv2.destroyAllWindows, concurrent.futures.Future()))
+            self._exiting = True
+        self._wake.set()
+        thread.join(timeout=2.0)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(_IDLE_TICK if self.windows else None)
+            self._wake.clear()
+            while True:
+                with self._lock:
+                    if not self._calls:
+                        exiting = self._exiting
+                        break
+                    fn, future = self._calls.popleft()
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(exc)
+            if exiting:
+                return
+            if not self.windows:
+                continue
+            for window in list(self.windows):
+                window._gui_guarded(window._gui_draw)
+            key = cv2.waitKey(1)
+            for window in list(self.windows):
+                window._gui_guarded(window._gui_poll, key)
+
+
+_GUI = _GuiThread()
+atexit.register(_GUI.shutdown)
+
+
+class Window:
+    """An OpenCV window showing the newest frame of one video track (or of :meth:`show`).
+
+    ``size`` is the initial ``(width, height)`` of the window; by default it
+    is the size of the first frame. The window keeps the frame's aspect
+    ratio when resized.
+
+    ``closed`` turns true when the user presses ``q``/``Q``/Esc or closes
+    the window (``close_reason`` is then ``"key"`` or ``"window"``), when
+    showing a frame failed (``"error"``, the exception is in ``error``), and
+    also once :meth:`stop` has run (``"stop"``). Counters: ``frames_shown``,
+    and ``frames_dropped`` (replaced by a newer frame before they were shown).
+
+    One window per title: two Windows with the same title share one OpenCV
+    window.
+    """
+
+    display_available = staticmethod(display_available)
+
+    def __init__(self, title: str = "decart", *, size: tuple[int, int] | None = None) -> None:
+        self.title = title
+        self.size = size
+        self.frames_shown = 0
+        self.frames_dropped = 0
+        self.close_reason: str | None = None
+        self.error: BaseException | None = None
+
+        self._slot_lock = threading.Lock()
+        self._slot: Any = None
+        self._closed = False
+        self._closed_event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._stopped = False
+        self._track: Any = None
+        self._task: asyncio.Task[None] | None = None
+        # GUI-thread state.
+        self._open = False
+        self._visible_seen = False
+        self._sized = False
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def closed(self) -> bool:
+        """True once the user closed the window (key or close button) or :meth:`stop` ran."""
+        return self._closed
+
+    async def wait_closed(self) -> None:
+        """Return when :attr:`closed` turns true."""
+        await self._closed_event.wait()
+
+    # ------------------------------------------------------------------ aiortc sink shape
+
+    def addTrack(self, track: Any) -> None:  # noqa: N802 - aiortc's name
+        """Show ``track`` (video) once :meth:`start` runs; audio tracks are ignored."""
+        if getattr(track, "kind", "video") != "video":
+            return
+        if self._track is not None:
+            raise RuntimeError("Window shows one video track")
+        self._track = track
+
+    async def start(self) -> None:
+        """Open the window, then show the added track's frames as they come.
+
+        Raises :class:`~decart_cli.errors.UsageError` if there is no display
+        to open a window on.
+        """
+        if self._started:
+            return
+        loop = asyncio.get_running_loop()
+        probe = loop.run_in_executor(None, _check_display)
+        try:
+            await asyncio.wait_for(probe, _PROBE_TIMEOUT)
+        except asyncio.TimeoutError:
+            display = os.environ.get("DISPLAY", "")
+            raise UsageError(f"cannot open a window: display {display} does not answer", hint="use --no-show, or check DISPLAY") from None
+        self._loop = loop
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(_GUI.submit(self._gui_open)), _OPEN_TIMEOUT)
+        except DecartError:
+            raise
+        except asyncio.TimeoutError:
+            raise DecartError("cannot open a window: the window system does not answer", hint="use --no-show") from None
+        except Exception as exc:  # noqa: BLE001 - cv2.error and friends become one line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"cannot open a window: {first}", hint=_NO_DISPLAY_HINT) from None
+        self._started = True
+        if self._track is not None:
+            self._task = asyncio.ensure_future(self._pump(self._track))
+
+    async def stop(self) -> None:
+        """Stop reading, destroy the window (in the GUI thread) and wait for it. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._started:
+            future = _GUI.submit(self._gui_destroy)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.wrap_future(future), _STOP_TIMEOUT)
+        if not self._closed:
+            self._closed = True
+            self.close_reason = "stop"
+            self._closed_event.set()
+
+    # ------------------------------------------------------------------ plain API
+
+    def show(self, frame: Any) -> None:
+        """Show ``frame`` next; any thread, never blocks. Newest wins.
+
+        ``frame`` is an ``av.VideoFrame`` (converted to BGR in the GUI
+        thread) or a BGR ``numpy`` array.
+        """
+        if self._closed:
+            return
+        with self._slot_lock:
+            if self._slot is not None:
+                self.frames_dropped += 1
+            self._slot = frame
+        _GUI.wake()
+
+    # ------------------------------------------------------------------ internals
+
+    async def _pump(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        while not self._closed:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.show(frame)
+
+    def _mark_closed(self, reason: str) -> None:
+        """From the GUI thread: record why the window closed and wake the waiters."""
+        if self._closed:
+            return
+        self._closed = True
+        self.close_reason = reason
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(self._closed_event.set)
+
+    # The methods below run in the GUI thread only.
+
+    def _gui_guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """Run one drawing/polling step; a failure closes this window, not the GUI thread."""
+        try:
+            step(*args)
+        except Exception as exc:  # noqa: BLE001 - reported through .error / close_reason
+            self.error = exc
+            with contextlib.suppress(Exception):
+                self._gui_remove()
+            self._open = False
+            with contextlib.suppress(ValueError):
+                _GUI.windows.remove(self)
+            self._mark_closed("error")
+
+    def _gui_open(self) -> None:
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        if self.size is not None:
+            cv2.resizeWindow(self.title, int(self.size[0]), int(self.size[1]))
+            self._sized = True
+        self._open = True
+        _GUI.windows.append(self)
+
+    def _gui_draw(self) -> None:
+        with self._slot_lock:
+            frame, self._slot = self._slot, None
+        if frame is None or not self._open:
+            return
+        image = frame if isinstance(frame, np.ndarray) else frame.to_ndarray(format="bgr24")
+        if not self._sized:
+            cv2.resizeWindow(self.title, image.shape[1], image.shape[0])
+            self._sized = True
+        cv2.imshow(self.title, image)
+        self.frames_shown += 1
+
+    def _gui_poll(self, key: int) -> None:
+        if not self._open:
+            return
+        if key != -1 and (key & 0xFF) in _CLOSE_KEYS:
+            self._gui_remove()
+            self._mark_closed("key")
+            return
+        if self.frames_shown == 0:
+            return
+        try:
+            visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
+        except cv2.error:
+            visible = -1
+        if visible >= 1:
+            self._visible_seen = True
+        elif self._visible_seen:
+            self._gui_remove()
+            self._mark_closed("window")
+
+    def _gui_remove(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        with contextlib.suppress(ValueError):
+            _GUI.windows.remove(self)
+        with contextlib.suppress(cv2.error):
+            cv2.destroyWindow(self.title)
+        cv2.waitKey(1)  # let Qt process the destruction
+
+    def _gui_destroy(self) -> None:
+        self._gui_remove()

@@ -1,0 +1,152 @@
+"""Bad input gets one clear `error:` line, the right exit code, no traceback, and never the key."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from conftest import assert_clean_failure, child_env, halves_clip, run_decart, serve
+
+SECRET = "sk-live-THIS-MUST-NOT-LEAK-42"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A nonexistent input file is a usage error naming the file."""
+    result = run_decart("edit", "-i", str(tmp_path / "nope.mp4"), "--no-show", "-o", str(tmp_path / "o.mp4"))
+    assert_clean_failure(result, 2, "no such file", "nope.mp4")
+
+
+def test_text_file_is_not_video(tmp_path: Path) -> None:
+    """A text file given as video is a usage error saying it cannot be read as video."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n" * 100)
+    result = run_decart("edit", "-i", str(notes), "--no-show", "-o", str(tmp_path / "o.mp4"))
+    assert_clean_failure(result, 2, "notes.txt", "video")
+
+
+def test_unknown_camera(tmp_path: Path) -> None:
+    """A camera index that does not exist is a usage error that suggests another input."""
+    result = run_decart("edit", "-i", "7", "--no-show", "-o", str(tmp_path / "o.mp4"))
+    assert_clean_failure(result, 2, "camera 7")
+    assert "-i test" in result.stderr or "file" in result.stderr
+
+
+def test_unknown_model(tmp_path: Path) -> None:
+    """An unknown model is a usage error listing the known ones."""
+    result = run_decart("edit", "-i", "test", "-m", "lucy_9000", "--no-show", "-o", str(tmp_path / "o.mp4"))
+    assert_clean_failure(result, 2, "lucy_9000", "lucy_v2v_720p_rt", "mirage")
+
+
+def test_unreachable_server(tmp_path: Path) -> None:
+    """A server that refuses connections is a runtime failure that says to check --url."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_decart("edit", "-i", "test", "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", f"ws://127.0.0.1:{port}", "--api-key", SECRET)
+    assert_clean_failure(result, 1, "cannot connect", "--url")
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_bad_url_scheme(tmp_path: Path) -> None:
+    """A URL that is not ws/wss/http/https is a usage error."""
+    result = run_decart("edit", "-i", "test", "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", f"ftp://example.com?api_key={SECRET}")
+    assert_clean_failure(result, 2, "ws://")
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_rejected_key_never_shows_the_key(tmp_path: Path) -> None:
+    """A wrong key is a runtime failure saying to check the key; the key appears nowhere, even with -vv."""
+    with serve("--api-key", "the-right-key") as server:
+        result = run_decart(
+            "edit", "-vv", "-i", "test", "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", server.url,
+            env=child_env(DECART_API_KEY=SECRET),
+        )
+        server_output = server.output()
+    assert_clean_failure(result, 1, "rejected the api key", "DECART_API_KEY")
+    assert SECRET not in result.stdout + result.stderr
+    assert SECRET not in server_output and "the-right-key" not in server_output
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_refused_initial_prompt(server, tmp_path: Path) -> None:
+    """An initial prompt the server cannot do fails with the server's reason (what it can do)."""
+    result = run_decart("edit", "-i", "test", "-p", "remove the tree", "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", server.url)
+    assert_clean_failure(result, 1, "prompt refused", "remove the tree", "invert")
+
+
+def test_too_long_prompt(server, tmp_path: Path) -> None:
+    """A prompt over 1,000 characters is refused before it is sent."""
+    result = run_decart("edit", "-i", "test", "-p", "x" * 10_000, "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", server.url)
+    assert_clean_failure(result, 1, "limit is 1000")
+
+
+def test_bad_output_suffix(tmp_path: Path) -> None:
+    """Recording to an unsupported container is a usage error naming the ones that work."""
+    result = run_decart("edit", "-i", "test", "--no-show", "-o", str(tmp_path / "o.avi"))
+    assert_clean_failure(result, 2, ".mp4", ".mkv")
+
+
+def test_output_directory_missing(tmp_path: Path) -> None:
+    """Recording into a directory that does not exist is a usage error."""
+    result = run_decart("edit", "-i", "test", "--no-show", "-o", str(tmp_path / "no" / "such" / "o.mp4"))
+    assert_clean_failure(result, 2, "director")
+
+
+def test_show_without_display(tmp_path: Path) -> None:
+    """--show with no display is a usage error suggesting --no-show."""
+    result = run_decart("edit", "-i", "test", "--show", "-o", str(tmp_path / "o.mp4"))
+    assert_clean_failure(result, 2, "no display", "--no-show")
+
+
+def test_nothing_to_do() -> None:
+    """No window and no recording is a usage error that says what to add."""
+    result = run_decart("edit", "-i", "test", "--no-show")
+    assert_clean_failure(result, 2, "-o")
+
+
+def test_bad_fit_is_a_usage_error() -> None:
+    """An unknown --fit value is rejected by the option parser with exit 2."""
+    result = run_decart("edit", "-i", "test", "--no-show", "--fit", "squash", "-o", "x.mp4")
+    assert result.returncode == 2
+    assert "crop" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_port_in_use() -> None:
+    """`decart serve` on a busy port fails with one line suggesting another port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_decart("serve", "--port", str(port))
+    assert_clean_failure(result, 1, "already in use", "--port")
+
+
+def test_serve_bad_engine() -> None:
+    """`decart serve --engine` with an unloadable engine is a usage error."""
+    result = run_decart("serve", "--port", "0", "--engine", "no_such_module:Engine")
+    assert_clean_failure(result, 2, "no_such_module")
+
+
+def test_help_does_not_show_the_key() -> None:
+    """`decart edit --help` names DECART_API_KEY but never prints its value."""
+    result = run_decart("edit", "--help", env=child_env(DECART_API_KEY=SECRET))
+    assert result.returncode == 0
+    assert "DECART_API_KEY" in result.stdout and SECRET not in result.stdout
+
+
+def test_models_lists_the_registry() -> None:
+    """`decart models` prints each model with its fps and size."""
+    result = run_decart("models")
+    assert result.returncode == 0
+    for row in ("lucy_v2v_720p_rt", "1280x704", "mirage_v2", "22", "lucy_2_rt", "1280x720"):
+        assert row in result.stdout
+
+
+def test_refused_prompt_mid_session_keeps_going(server, tmp_path: Path) -> None:
+    """A refused prompt on stdin is reported as a warning; the session and recording go on."""
+    clip = halves_clip(tmp_path / "c.mp4", frames=25)
+    out = tmp_path / "o.mp4"
+    result = run_decart("edit", "-i", str(clip), "--loop", "--no-show", "-o", str(out), "--duration", "2", "--url", server.url, input="remove the tree\n")
+    assert result.returncode == 0, result.stderr
+    assert "remove the tree" in result.stderr and "previous edit stays" in result.stderr
+    assert out.stat().st_size > 10_000

@@ -1,0 +1,156 @@
+"""`decart edit` end to end: a real CLI child against a real `decart serve` child, over loopback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from conftest import child_env, decart_cmd, decode, halves_clip, mean_bgr, run_decart, wait_for, write_clip
+from decart_cli.media.sources import TestPattern
+
+LEFT = (30, 30, 200)  # BGR: red-ish
+RIGHT = (200, 60, 30)  # BGR: blue-ish
+BARS = slice(515, 615)  # rows of the test pattern's static colour bars
+
+
+def bar_means(img: np.ndarray) -> np.ndarray:
+    """Mean BGR of each of the test pattern's eight colour bars."""
+    width = img.shape[1]
+    return np.array([mean_bgr(img[BARS, i * width // 8 + 20 : (i + 1) * width // 8 - 20]) for i in range(8)])
+
+
+def test_recording_of_test_source_shows_the_edit(server, tmp_path: Path) -> None:
+    """-i test -p 'invert the colors' --duration 3 records ~75 inverted 1280x704 H.264 frames in ~3 s."""
+    out = tmp_path / "out.mp4"
+    result = run_decart("edit", "-i", "test", "-p", "invert the colors", "--no-show", "-o", str(out), "--duration", "3", "--url", server.url)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    video = decode(out)
+    assert video.codec == "h264" and (video.width, video.height) == (1280, 704)
+    assert 60 <= len(video.frames) <= 90, len(video.frames)
+    assert 2.5 <= video.duration <= 3.6, video.duration
+    source = bar_means(TestPattern(1280, 704).render(0))
+    for frame in (video.frames[10], video.frames[-5]):
+        edited = bar_means(frame)
+        assert np.abs(edited - (255 - source)).max() < 40, (edited, source)
+    assert "prompt: invert the colors" in result.stderr
+    assert f"recorded {len(video.frames)} frames to {out}" in result.stderr
+
+
+def test_black_and_white_removes_colour(server, tmp_path: Path) -> None:
+    """'black and white' leaves every recorded pixel grey (B ~ G ~ R) while the source is colourful."""
+    out = tmp_path / "bw.mkv"
+    result = run_decart("edit", "-i", "test", "-p", "black and white", "--no-show", "-o", str(out), "--duration", "2", "--url", server.url)
+    assert result.returncode == 0, result.stderr
+    frame = decode(out).frames[-5].astype(int)
+    spread = (frame.max(axis=2) - frame.min(axis=2)).mean()
+    assert spread < 8, spread
+    source = TestPattern(1280, 704).render(0).astype(int)
+    assert (source.max(axis=2) - source.min(axis=2)).mean() > 80
+
+
+def test_prompt_from_stdin_changes_the_edit_mid_session(server, tmp_path: Path) -> None:
+    """A prompt piped on stdin during the session is acknowledged and changes the recorded pixels."""
+    clip = halves_clip(tmp_path / "halves.mp4", frames=50, left=LEFT, right=RIGHT)
+    out = tmp_path / "out.mp4"
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as errors:
+        proc = subprocess.Popen(
+            decart_cmd("edit", "-i", str(clip), "--loop", "--no-show", "-o", str(out), "--duration", "5", "--url", server.url),
+            stdin=subprocess.PIPE,
+            stderr=errors,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=child_env(),
+        )
+        assert proc.stdin is not None
+        time.sleep(3.0)  # let unedited frames be recorded first
+        proc.stdin.write("invert the colors\n")
+        proc.stdin.close()  # end of stdin must not end the session
+        proc.wait(timeout=60)
+    stderr = log.read_text()
+    assert proc.returncode == 0, stderr
+    assert "prompt: invert the colors" in stderr
+    video = decode(out)
+    assert video.duration > 4.5, video.duration
+    first, last = video.frames[5], video.frames[-5]
+    half = first.shape[1] // 2
+    assert np.abs(mean_bgr(first[:, :half]) - LEFT).max() < 25
+    assert np.abs(mean_bgr(last[:, :half]) - (255 - np.array(LEFT))).max() < 25
+    assert np.abs(mean_bgr(last[:, half:]) - (255 - np.array(RIGHT))).max() < 25
+
+
+def _run_geometry(server, tmp_path: Path, *args: str) -> np.ndarray:
+    clip = halves_clip(tmp_path / "vga.mp4", frames=25, size=(640, 480), left=LEFT, right=RIGHT)
+    out = tmp_path / "geometry.mp4"
+    result = run_decart("edit", "-i", str(clip), "--loop", "--no-show", "-o", str(out), "--duration", "1.5", "--url", server.url, *args)
+    assert result.returncode == 0, result.stderr
+    return decode(out).frames[-3]
+
+
+def test_fit_pad_letterboxes_and_mirror_swaps_sides(server, tmp_path: Path) -> None:
+    """--fit pad keeps 4:3 inside 1280x704 with black side bars; --mirror puts the right half on the left."""
+    frame = _run_geometry(server, tmp_path, "--fit", "pad", "--mirror")
+    assert frame.shape == (704, 1280, 3)
+    inner = round(640 * 704 / 480)  # 939 px of picture, centred
+    bar = (1280 - inner) // 2
+    assert mean_bgr(frame[:, : bar - 10]).max() < 20 and mean_bgr(frame[:, -(bar - 10) :]).max() < 20
+    assert np.abs(mean_bgr(frame[:, bar + 20 : 640 - 20]) - RIGHT).max() < 25  # mirrored
+    assert np.abs(mean_bgr(frame[:, 640 + 20 : 1280 - bar - 20]) - LEFT).max() < 25
+
+
+def test_fit_crop_fills_the_frame(server, tmp_path: Path) -> None:
+    """--fit crop (the default) fills 1280x704 from a 4:3 input: no bars, halves meet in the middle."""
+    frame = _run_geometry(server, tmp_path)
+    assert np.abs(mean_bgr(frame[:, 20:600]) - LEFT).max() < 25
+    assert np.abs(mean_bgr(frame[:, 680:1260]) - RIGHT).max() < 25
+
+
+def test_fit_stretch_fills_the_frame(server, tmp_path: Path) -> None:
+    """--fit stretch fills 1280x704 from a 4:3 input without bars."""
+    frame = _run_geometry(server, tmp_path, "--fit", "stretch")
+    assert np.abs(mean_bgr(frame[:, :20]) - LEFT).max() < 30
+    assert np.abs(mean_bgr(frame[:, -20:]) - RIGHT).max() < 30
+
+
+def test_end_of_file_ends_session_with_embedded_server(tmp_path: Path) -> None:
+    """Without --url or a key the local server starts in-process; a 2 s file ends the session with ~50 frames."""
+    clip = write_clip(tmp_path / "two.mp4", lambda i: np.full((352, 640, 3), (i * 5) % 255, np.uint8), frames=60, fps=30)
+    out = tmp_path / "out.mp4"
+    started = time.monotonic()
+    result = run_decart("edit", "-i", str(clip), "--no-show", "-o", str(out), "-p", "tint it red")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "local server" in result.stderr
+    assert elapsed < 20
+    video = decode(out)
+    assert 40 <= len(video.frames) <= 56, len(video.frames)
+    b, g, r = mean_bgr(video.frames[len(video.frames) // 2])
+    assert r > b + 20 and r > g + 20
+
+
+def test_sigterm_and_sigint_stop_gracefully(server, tmp_path: Path) -> None:
+    """SIGTERM or SIGINT mid-recording ends the session with exit 0 and a complete, playable file."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        out = tmp_path / f"sig{signum}.mp4"
+        proc = subprocess.Popen(
+            decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", server.url),
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        assert wait_for(lambda: out.exists() and out.stat().st_size > 50_000, 30)
+        time.sleep(1.0)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0, stderr
+        assert "Traceback" not in stderr
+        video = decode(out)
+        assert len(video.frames) >= 25
+        assert f"recorded {len(video.frames)} frames" in stderr

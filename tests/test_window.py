@@ -1,0 +1,357 @@
+"""Window: shows the newest frame on a real X server (Xvfb), closes on q/Esc/close, fails cleanly without one.
+
+The window itself runs in a child Python (as `decart` would run it, cv2
+imported before av): this test process has PyAV loaded first (conftest),
+whose X libraries would shadow OpenCV's (see decart_cli.media.window).
+
+Needs the Debian packages ``xvfb``, ``xdotool`` and ``imagemagick``
+(screenshots). Without them the X tests are skipped, except when ``CI`` is
+set: then they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from decart_cli.errors import UsageError
+from decart_cli.media.window import Window, display_available
+
+REPO = Path(__file__).resolve().parent.parent
+LEFT, RIGHT = (0, 0, 220), (220, 60, 0)  # BGR: red | blue
+WIDTH, HEIGHT = 1280, 704
+
+
+def require(*tools: str) -> None:
+    """Skip (or, when CI is set, fail) unless every tool is on PATH."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        reason = f"needs {', '.join(missing)} (apt-get install xvfb xdotool imagemagick)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    """A private Xvfb (1600x1000x24) on a free display number; yields its DISPLAY."""
+    require("Xvfb", "xdotool", "import")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            timer = threading.Timer(10, proc.kill)
+            timer.start()
+            number = pipe.readline().strip()
+            timer.cancel()
+        if not number:
+            pytest.fail("Xvfb did not start")
+        yield f":{number.decode()}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+CHILD = textwrap.dedent(
+    """
+    import cv2  # first, as decart does: see decart_cli.media.window
+    import asyncio, json, sys, threading, time
+    import av, numpy as np
+    from aiortc import MediaStreamTrack
+    from decart_cli.media.window import Window
+
+    title, size = sys.argv[1], sys.argv[2]
+    size = None if size == "none" else tuple(int(v) for v in size.split("x"))
+    img = np.empty((704, 1280, 3), np.uint8)
+    img[:, :640], img[:, 640:] = (0, 0, 220), (220, 60, 0)
+    FRAME = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")
+
+    class Solid(MediaStreamTrack):
+        kind = "video"
+        async def recv(self):
+            await asyncio.sleep(0.04)
+            return FRAME
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        told_to_stop = asyncio.Event()
+        threading.Thread(target=lambda: (sys.stdin.readline(), loop.call_soon_threadsafe(told_to_stop.set)), daemon=True).start()
+        window = Window(title, size=size)
+        window.addTrack(Solid())
+        await window.start()
+        while window.frames_shown < 3:
+            await asyncio.sleep(0.02)
+        print("READY", flush=True)
+        closed = asyncio.ensure_future(window.wait_closed())
+        stop = asyncio.ensure_future(told_to_stop.wait())
+        await asyncio.wait({closed, stop}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        print("RESULT", json.dumps({"closed": window.closed, "reason": window.close_reason, "shown": window.frames_shown}), flush=True)
+        await window.stop()
+        await window.stop()
+        print("STOPPED", json.dumps({"closed": window.closed, "reason": window.close_reason}), flush=True)
+        stop.cancel()
+
+    asyncio.run(main())
+    """
+)
+
+
+class Child:
+    """The CHILD script showing a window on ``display``; read its lines with :meth:`expect`."""
+
+    def __init__(self, display: str, title: str, size: str = "none") -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, title, size],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "DISPLAY": display, "PYTHONUNBUFFERED": "1"},
+        )
+        self.title = title
+        self.display = display
+        self.timer = threading.Timer(30, self.proc.kill)
+        self.timer.start()
+
+    def expect(self, tag: str) -> dict | None:
+        """Read stdout up to the line starting with ``tag``; return its JSON payload (if any)."""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(tag):
+                payload = line[len(tag) :].strip()
+                return json.loads(payload) if payload else None
+        raise AssertionError(f"child ended before {tag}: {self.finish()}")
+
+    def tell_stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("stop\n")
+        self.proc.stdin.flush()
+
+    def finish(self) -> str:
+        """Wait for the child to exit; return its stderr."""
+        try:
+            _, err = self.proc.communicate(timeout=20)
+        finally:
+            self.timer.cancel()
+            if self.proc.poll() is None:
+                self.proc.kill()
+        return err
+
+    def window_id(self) -> str:
+        out = subprocess.run(
+            ["xdotool", "search", "--name", f"^{self.title}$"],
+            capture_output=True, text=True, env={**os.environ, "DISPLAY": self.display}, timeout=10,
+        ).stdout.split()
+        assert out, f"no X window named {self.title}"
+        return out[0]
+
+
+def screenshot(display: str, path: Path) -> np.ndarray:
+    """The root window of ``display`` as a BGR image, also saved to ``path``."""
+    subprocess.run(["import", "-display", display, "-window", "root", f"png:{path}"], check=True, timeout=20)
+    shot = os.environ.get("DECART_WINDOW_SHOT")
+    if shot:
+        shutil.copy(path, shot)
+    image = cv2.imread(str(path))
+    assert image is not None
+    return image
+
+
+def matching(image: np.ndarray, bgr: tuple[int, int, int], tolerance: int = 12) -> np.ndarray:
+    """Boolean mask of the pixels within ``tolerance`` of ``bgr`` in every channel."""
+    return np.all(np.abs(image.astype(np.int16) - np.array(bgr, np.int16)) <= tolerance, axis=2)
+
+
+def assert_clean(stderr: str) -> None:
+    """No traceback and no Qt chatter on the child's stderr."""
+    noisy = [line for line in stderr.splitlines() if "Traceback" in line or line.startswith(("QObject", "qt.", "Qt", "QStandardPaths"))]
+    assert not noisy, stderr
+
+
+@pytest.mark.parametrize(("size", "expected"), [("none", (WIDTH, HEIGHT)), ("640x352", (640, 352))])
+def test_window_shows_the_frame(xvfb: str, tmp_path: Path, size: str, expected: tuple[int, int]) -> None:
+    """The window's content is the frame (red left half, blue right half) at the frame's size or the given one."""
+    child = Child(xvfb, "decart-show", size)
+    try:
+        child.expect("READY")
+        image = screenshot(xvfb, tmp_path / "shot.png")
+    finally:
+        child.tell_stop()
+    result = child.expect("RESULT")
+    stopped = child.expect("STOPPED")
+    stderr = child.finish()
+
+    red, blue = matching(image, LEFT), matching(image, RIGHT)
+    width, height = expected
+    for mask, name in ((red, "red"), (blue, "blue")):
+        assert mask.sum() > 0.9 * (width // 2) * height, f"too little {name} in {tmp_path / 'shot.png'}"
+    assert np.nonzero(red)[1].mean() < np.nonzero(blue)[1].mean(), "red is not left of blue"
+    ys, xs = np.nonzero(red | blue)
+    assert xs.max() - xs.min() + 1 == pytest.approx(width, abs=3)
+    assert ys.max() - ys.min() + 1 == pytest.approx(height, abs=3)
+
+    assert result == {"closed": False, "reason": None, "shown": result["shown"]} and result["shown"] >= 3
+    assert stopped == {"closed": True, "reason": "stop"}
+    assert child.proc.returncode == 0
+    assert_clean(stderr)
+
+
+@pytest.mark.parametrize("key", ["q", "Escape"])
+def test_key_closes_the_window(xvfb: str, key: str) -> None:
+    """Pressing q or Esc in the window sets closed (reason "key") and wakes wait_closed()."""
+    child = Child(xvfb, f"decart-key-{key}")
+    try:
+        child.expect("READY")
+        subprocess.run(
+            ["xdotool", "windowfocus", "--sync", child.window_id(), "key", "--clearmodifiers", key],
+            check=True, timeout=10, env={**os.environ, "DISPLAY": xvfb},
+        )
+        result = child.expect("RESULT")
+    finally:
+        if child.proc.poll() is None:
+            child.tell_stop()
+    stderr = child.finish()
+    assert result is not None and (result["closed"], result["reason"]) == (True, "key")
+    assert child.proc.returncode == 0
+    assert_clean(stderr)
+
+
+class XClientMessageEvent(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("serial", ctypes.c_ulong),
+        ("send_event", ctypes.c_int),
+        ("display", ctypes.c_void_p),
+        ("window", ctypes.c_ulong),
+        ("message_type", ctypes.c_ulong),
+        ("format", ctypes.c_int),
+        ("data", ctypes.c_long * 5),
+    ]
+
+
+class XEvent(ctypes.Union):
+    _fields_ = [("xclient", XClientMessageEvent), ("pad", ctypes.c_long * 24)]
+
+
+def send_wm_delete(display: str, window: int) -> None:
+    """Ask ``window`` to close, as a window manager's close button does (WM_DELETE_WINDOW)."""
+    x11 = ctypes.CDLL("libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(XEvent)]
+    x11.XFlush.argtypes = [ctypes.c_void_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    dpy = x11.XOpenDisplay(display.encode())
+    assert dpy, f"cannot open {display}"
+    try:
+        event = XEvent()
+        event.xclient.type = 33  # ClientMessage
+        event.xclient.window = window
+        event.xclient.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", False)
+        event.xclient.format = 32
+        event.xclient.data[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", False)
+        event.xclient.data[1] = 0  # CurrentTime
+        assert x11.XSendEvent(dpy, window, False, 0, ctypes.byref(event))
+        x11.XFlush(dpy)
+    finally:
+        x11.XCloseDisplay(dpy)
+
+
+def test_closing_the_window_sets_closed(xvfb: str) -> None:
+    """Closing the window from outside (WM_DELETE_WINDOW, the close button) sets closed (reason "window")."""
+    child = Child(xvfb, "decart-close")
+    try:
+        child.expect("READY")
+        send_wm_delete(xvfb, int(child.window_id()))
+        result = child.expect("RESULT")
+    finally:
+        if child.proc.poll() is None:
+            child.tell_stop()
+    stderr = child.finish()
+    assert result is not None and (result["closed"], result["reason"]) == (True, "window")
+    assert_clean(stderr)
+
+
+def test_display_available_needs_display_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Linux display_available() is false without DISPLAY/WAYLAND_DISPLAY and true with either."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux rule")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert display_available() is False and Window.display_available() is False
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert display_available() is True
+
+
+def test_start_without_display_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """start() with no display raises UsageError('cannot open a window: no display', hint) instead of aborting."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux rule")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(UsageError) as info:
+        asyncio.run(Window().start())
+    assert info.value.user_message() == "cannot open a window: no display: use --no-show, or set DISPLAY"
+
+
+def test_unreachable_display_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """start() with a DISPLAY nobody serves raises UsageError naming it (Qt would abort the process)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux rule")
+    monkeypatch.setenv("DISPLAY", ":4242")
+    with pytest.raises(UsageError) as info:
+        asyncio.run(Window().start())
+    assert "cannot connect to display :4242" in info.value.user_message()
+
+
+CLASH_CHILD = textwrap.dedent(
+    """
+    import asyncio, av  # PyAV first: its X libraries shadow OpenCV's
+    from decart_cli.errors import DecartError
+    from decart_cli.media.window import Window
+    try:
+        asyncio.run(Window().start())
+    except DecartError as err:
+        print("ERROR", err.user_message())
+    else:
+        print("OPENED")
+    """
+)
+
+
+def test_shadowed_x_libraries_fail_instead_of_hanging(xvfb: str) -> None:
+    """With PyAV loaded before OpenCV, start() raises a DecartError at once (namedWindow would hang)."""
+    result = subprocess.run(
+        [sys.executable, "-c", CLASH_CHILD],
+        capture_output=True, text=True, cwd=REPO, timeout=30,
+        env={**os.environ, "DISPLAY": xvfb},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ERROR cannot open a window: OpenCV's X11 libraries are shadowed"), result.stdout
