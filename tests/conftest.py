@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,6 +176,15 @@ def mean_bgr(img: np.ndarray) -> np.ndarray:
     return img.reshape(-1, 3).mean(axis=0)
 
 
+BARS = slice(515, 615)  # rows of the test pattern's static colour bars
+
+
+def bar_means(img: np.ndarray) -> np.ndarray:
+    """Mean BGR of each of the test pattern's eight colour bars."""
+    width = img.shape[1]
+    return np.array([mean_bgr(img[BARS, i * width // 8 + 20 : (i + 1) * width // 8 - 20]) for i in range(8)])
+
+
 def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
     """A failure is one `error:` line with the given words, the exit code, and no traceback."""
     output = result.stdout + result.stderr
@@ -194,3 +204,44 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
             return True
         time.sleep(interval)
     return predicate()
+
+
+def require(*tools: str) -> None:
+    """Skip (or, when CI is set, fail) unless every tool is on PATH."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        reason = f"needs {', '.join(missing)} (apt-get install xvfb xdotool imagemagick)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    """A private Xvfb (1600x1000x24) on a free display number; yields its DISPLAY."""
+    require("Xvfb", "xdotool", "import")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            timer = threading.Timer(10, proc.kill)
+            timer.start()
+            number = pipe.readline().strip()
+            timer.cancel()
+        if not number:
+            pytest.fail("Xvfb did not start")
+        yield f":{number.decode()}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

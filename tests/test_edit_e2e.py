@@ -7,22 +7,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from conftest import child_env, decart_cmd, decode, halves_clip, mean_bgr, run_decart, wait_for, write_clip
+from conftest import bar_means, child_env, decart_cmd, decode, halves_clip, mean_bgr, run_decart, wait_for, write_clip
 from decart_cli.media.sources import TestPattern
 
 LEFT = (30, 30, 200)  # BGR: red-ish
 RIGHT = (200, 60, 30)  # BGR: blue-ish
-BARS = slice(515, 615)  # rows of the test pattern's static colour bars
-
-
-def bar_means(img: np.ndarray) -> np.ndarray:
-    """Mean BGR of each of the test pattern's eight colour bars."""
-    width = img.shape[1]
-    return np.array([mean_bgr(img[BARS, i * width // 8 + 20 : (i + 1) * width // 8 - 20]) for i in range(8)])
-
-
 def test_recording_of_test_source_shows_the_edit(server, tmp_path: Path) -> None:
     """-i test -p 'invert the colors' --duration 3 records ~75 inverted 1280x704 H.264 frames in ~3 s."""
     out = tmp_path / "out.mp4"
@@ -154,3 +146,42 @@ def test_sigterm_and_sigint_stop_gracefully(server, tmp_path: Path) -> None:
         video = decode(out)
         assert len(video.frames) >= 25
         assert f"recorded {len(video.frames)} frames" in stderr
+
+
+def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str, tmp_path: Path) -> None:
+    """Under Xvfb, --show opens a window with the edited (inverted) frames; `q` in it ends the session cleanly."""
+    out = tmp_path / "shown.mp4"
+    shot = tmp_path / "screen.png"
+    log = tmp_path / "stderr.txt"
+    display_env = child_env(DISPLAY=xvfb)
+    with log.open("w") as errors:
+        proc = subprocess.Popen(
+            decart_cmd("edit", "-i", "test", "-p", "invert the colors", "--show", "-o", str(out), "--duration", "60", "--url", server.url),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=display_env,
+        )
+        try:
+            window = ""
+
+            def window_found() -> bool:
+                nonlocal window
+                found = subprocess.run(["xdotool", "search", "--name", "^decart"], capture_output=True, text=True, env=display_env)
+                window = found.stdout.split()[0] if found.stdout.split() else ""
+                return bool(window)
+
+            assert wait_for(window_found, 30), log.read_text()
+            time.sleep(2.0)  # let edited frames reach the window
+            subprocess.run(["import", "-display", xvfb, "-window", "root", f"png:{shot}"], check=True, timeout=20)
+            subprocess.run(["xdotool", "key", "--window", window, "q"], env=display_env, check=True, timeout=10)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    stderr = log.read_text()
+    assert proc.returncode == 0, stderr
+    screen = cv2.imread(str(shot))
+    assert screen is not None
+    # The window sits at the top-left of the bare X screen, at the frame's size.
+    shown = screen[:704, :1280]
+    source = bar_means(TestPattern(1280, 704).render(0))
+    assert np.abs(bar_means(shown) - (255 - source)).max() < 40
+    assert len(decode(out).frames) > 25

@@ -17,7 +17,7 @@ import pytest
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from decart_cli.errors import UsageError
+from decart_cli.errors import DecartError, UsageError
 from decart_cli.media.recorder import Recorder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,6 +162,24 @@ def test_other_sizes_and_formats_are_converted(tmp_path: Path) -> None:
     assert len(frames) == 2 and frames[1].shape == (HEIGHT, WIDTH, 3)
     assert stream.codec_context.pix_fmt == "yuv420p"
     assert np.abs(frames[1].reshape(-1, 3).mean(axis=0) - colour(7)).max() < 4
+
+
+def test_write_failure_surfaces_from_stop(tmp_path: Path) -> None:
+    """When the file cannot be written, stop() raises one DecartError naming it, once, and later frames are ignored."""
+    path = tmp_path / "taken.mp4"
+    recorder = Recorder(path)
+    path.mkdir()  # the file cannot be created any more
+
+    async def main() -> None:
+        recorder.write(make_frame(0))
+        with pytest.raises(DecartError) as info:
+            await recorder.stop()
+        assert f"recording to {path} failed" in info.value.user_message()
+        await recorder.stop()  # reported once
+        recorder.write(make_frame(1))
+
+    asyncio.run(main())
+    assert recorder.error is not None and recorder.frames_written == 0
 
 
 def test_no_frames_leaves_no_file(tmp_path: Path) -> None:

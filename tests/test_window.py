@@ -35,47 +35,6 @@ LEFT, RIGHT = (0, 0, 220), (220, 60, 0)  # BGR: red | blue
 WIDTH, HEIGHT = 1280, 704
 
 
-def require(*tools: str) -> None:
-    """Skip (or, when CI is set, fail) unless every tool is on PATH."""
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        reason = f"needs {', '.join(missing)} (apt-get install xvfb xdotool imagemagick)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {reason}")
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def xvfb() -> Iterator[str]:
-    """A private Xvfb (1600x1000x24) on a free display number; yields its DISPLAY."""
-    require("Xvfb", "xdotool", "import")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    number = b""
-    try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            timer = threading.Timer(10, proc.kill)
-            timer.start()
-            number = pipe.readline().strip()
-            timer.cancel()
-        if not number:
-            pytest.fail("Xvfb did not start")
-        yield f":{number.decode()}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 CHILD = textwrap.dedent(
     """
     import cv2  # first, as decart does: see decart_cli.media.window

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -32,13 +30,6 @@ def _fit(value: str) -> str:
     return value
 
 
-def display_available() -> bool:
-    """Whether a window can be shown: a display server on Linux/BSD, always elsewhere."""
-    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
-
-
 @app.command()
 @user_errors
 def edit(
@@ -61,6 +52,8 @@ def edit(
 ) -> None:
     """Edit a camera or video file live: show it, record it, change the prompt from stdin."""
     setup_logging(verbose)
+    from ..media.window import display_available  # cv2 only, no aiortc
+
     chosen = get_model(model)
     if show is None:
         show = display_available()

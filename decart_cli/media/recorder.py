@@ -66,8 +66,9 @@ class Recorder:
     ``preset`` and ``crf`` choose the encoder (``preset`` and ``crf`` apply
     to libx264/libx265 only).
 
-    Counters: ``frames_written`` (encoded into the file) and
-    ``frames_dropped`` (discarded because the encoder fell behind). If
+    Counters: ``frames_written`` (muxed into the file; lags the input by
+    the encoder's delay until :meth:`stop`) and ``frames_dropped``
+    (discarded because the encoder fell behind). If
     encoding or writing fails, ``error`` holds a
     :class:`~decart_cli.errors.DecartError`, later frames are ignored, and
     :meth:`stop` raises it once.
@@ -135,6 +136,7 @@ class Recorder:
         self._size: tuple[int, int] | None = None
         self._t0: float | None = None
         self._last_pts = -1
+        self._encoded = 0
         self._last_key_t = 0.0
         self._since_key = 0
 
@@ -285,9 +287,10 @@ class Recorder:
         own.time_base = self._time_base
         own.pict_type = self._pict_type(float(pts * self._time_base))
 
+        self._encoded += 1
         for packet in self._stream.encode(own):
             self._container.mux(packet)
-        self.frames_written += 1
+            self.frames_written += 1
 
     def _pict_type(self, t: float) -> PictureType:
         """Force a keyframe when the encoder would not place one within ``_KEYFRAME_INTERVAL``.
@@ -296,7 +299,7 @@ class Recorder:
         lower frame rate that is more than a second apart, so a keyframe is
         forced by media time (keeping fragments, and a crash's loss, ~1 s).
         """
-        if self.frames_written == 0:
+        if self._encoded == 0:
             self._last_key_t, self._since_key = t, 0
             return PictureType.NONE  # the first frame is always a keyframe
         self._since_key += 1
@@ -317,6 +320,7 @@ class Recorder:
             if self.error is None:
                 for packet in self._stream.encode(None):
                     container.mux(packet)
+                    self.frames_written += 1
         except Exception as exc:  # noqa: BLE001
             self._fail(exc)
         finally:

@@ -314,7 +314,7 @@ class Window:
         Raises :class:`~decart_cli.errors.UsageError` if there is no display
         to open a window on.
         """
-        if self._started:
+        if self._started or self._stopped:
             return
         loop = asyncio.get_running_loop()
         probe = loop.run_in_executor(None, _check_display)

@@ -1,0 +1,64 @@
+"""What the terminal shows: the status line, typed prompts at a real TTY (tmux), the summary."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from conftest import REPO, bar_means, decart_cmd, decode, require, wait_for
+from decart_cli.media.sources import TestPattern
+from decart_cli.ui import SessionStats, render_status, render_summary
+
+
+def test_status_line_shows_state_rates_and_prompt() -> None:
+    """The status line is a pure function of the stats: state, fps in/out, counters, prompt."""
+    stats = SessionStats(state="generating", prompt="tint it red", frames_sent=10, frames_received=9, fps_in=25.0, fps_out=24.5)
+    line = render_status(stats).plain
+    for part in ("generating", "in 25.0 fps", "out 24.5 fps", "sent 10", "received 9", "prompt: tint it red"):
+        assert part in line
+    assert " rec " not in line
+    assert "(no edit)" in render_status(SessionStats()).plain
+
+
+def test_summary_names_the_recording() -> None:
+    """The end-of-session summary counts frames and names the output file."""
+    stats = SessionStats(frames_sent=250, frames_received=248, frames_recorded=248, output=Path("/tmp/x.mp4"))
+    summary = render_summary(stats)
+    assert summary.startswith("done: sent 250 frames, received 248")
+    assert "recorded 248 frames to /tmp/x.mp4" in summary
+
+
+def test_prompt_typed_at_a_tty(server, tmp_path: Path) -> None:
+    """At a real terminal (tmux) the status line shows, a typed prompt is acknowledged, and the recording shows it."""
+    require("tmux")
+    out = tmp_path / "tty.mp4"
+    done = tmp_path / "done"
+    command = " ".join(shlex.quote(a) for a in decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "6", "--url", server.url))
+    session = f"decart-test-{time.monotonic_ns()}"
+    tmux = shutil.which("tmux")
+    assert tmux
+    subprocess.run(
+        [tmux, "new-session", "-d", "-s", session, "-x", "220", "-y", "30", f"cd {shlex.quote(str(REPO))} && {command}; touch {shlex.quote(str(done))}; sleep 30"],
+        check=True,
+    )
+
+    def screen() -> str:
+        return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    try:
+        assert wait_for(lambda: "generating" in screen(), 30), screen()
+        assert "fps" in screen()
+        subprocess.run([tmux, "send-keys", "-t", session, "invert the colors", "Enter"], check=True)
+        assert wait_for(lambda: "prompt: invert the colors" in screen(), 15), screen()
+        assert wait_for(done.exists, 30), screen()
+        final = screen()
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+    assert "done: sent" in final and "Traceback" not in final
+    source = bar_means(TestPattern(1280, 704).render(0))
+    assert np.abs(bar_means(decode(out).frames[-5]) - (255 - source)).max() < 40
