@@ -94,6 +94,7 @@ class EditSession:
             source = await asyncio.to_thread(open_source, cfg.source)
             stack.callback(source.stop)
             recorder = Recorder(cfg.output, fps=self.model.fps) if cfg.output is not None else None
+            stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
             window = None
             if cfg.show:
                 from .media.window import Window
@@ -158,11 +159,15 @@ class EditSession:
             await relay.stop()
             if recorder is not None:
                 await recorder.stop()
-                self.stats.frames_recorded = recorder.frames_written
-            self.stats.frames_sent = source.frames_sent
-            self.stats.ended = time.monotonic()
-            self.stats.state = "disconnected"
         return self.stats
+
+    def _final_counts(self, source, recorder: Recorder | None) -> None:  # type: ignore[no-untyped-def]
+        """Settle the stats once everything has stopped, however the session ended."""
+        self.stats.frames_sent = source.frames_sent
+        if recorder is not None:
+            self.stats.frames_recorded = recorder.frames_written
+        self.stats.ended = time.monotonic()
+        self.stats.state = "disconnected"
 
     async def _until_closed(self, awaitable: Awaitable):  # type: ignore[no-untyped-def]
         """Await ``awaitable`` unless the signaling socket closes or a stop is requested first."""

@@ -70,8 +70,8 @@ def render_status(stats: SessionStats) -> Text:
     return line
 
 
-def render_summary(stats: SessionStats) -> str:
-    """The one-line summary printed when a session ends."""
+def render_summary(stats: SessionStats, *, failed: bool = False) -> str:
+    """The one-line summary printed when a session ends (``failed``: it ended on an error)."""
     parts = [
         f"sent {stats.frames_sent} frames",
         f"received {stats.frames_received}",
@@ -79,7 +79,7 @@ def render_summary(stats: SessionStats) -> str:
     ]
     if stats.output is not None:
         parts.append(f"recorded {stats.frames_recorded} frames to {stats.output}")
-    return "done: " + ", ".join(parts)
+    return ("stopped early: " if failed else "done: ") + ", ".join(parts)
 
 
 class ConsoleReporter:

@@ -185,3 +185,27 @@ def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str
     source = bar_means(TestPattern(1280, 704).render(0))
     assert np.abs(bar_means(shown) - (255 - source)).max() < 40
     assert len(decode(out).frames) > 25
+
+
+def test_server_dying_mid_session_keeps_the_recording(tmp_path: Path) -> None:
+    """If the server goes away mid-session the client says so in one line, exits 1, and the recording plays."""
+    from conftest import serve
+
+    out = tmp_path / "cut.mp4"
+    with serve() as dying:
+        log = tmp_path / "stderr.txt"
+        with log.open("w") as errors:
+            proc = subprocess.Popen(
+                decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", dying.url),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(),
+            )
+            assert wait_for(lambda: out.exists() and out.stat().st_size > 50_000, 30), log.read_text()
+            dying.proc.kill()
+            proc.wait(timeout=30)
+    stderr = log.read_text()
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert len([line for line in stderr.splitlines() if line.startswith("error:")]) == 1, stderr
+    frames = len(decode(out).frames)
+    assert frames >= 10
+    assert "stopped early: " in stderr and f"recorded {frames} frames to {out}" in stderr

@@ -18,9 +18,8 @@ Setup, once per machine: `make interop-deps`, which
 
 Without them these tests skip, except under CI (env CI set), where a missing
 tool is a failure. Overrides: DECART_SDK_PYTHON (the SDK venv's python),
-DECART_CHROMIUM (the browser), DECART_INTEROP_SERVER_CMD (a command that
-serves the protocol and prints ws://127.0.0.1:PORT, instead of
-`python -m decart_cli serve --host 127.0.0.1 --port 0`).
+DECART_CHROMIUM (the browser). The server is the session's `decart serve`
+child from conftest.
 
 All traffic stays on 127.0.0.1: the SDK script makes aioice offer 127.0.0.1
 and drops the SDK's public STUN server; the page trickles only loopback
@@ -31,23 +30,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import ServeProcess
 
 REPO = Path(__file__).resolve().parent.parent
 INTEROP = REPO / "tests" / "interop"
 SDK_PYTHON = Path(os.environ.get("DECART_SDK_PYTHON", REPO / ".venv-sdk" / "bin" / "python"))
 CHROMIUM = Path(os.environ.get("DECART_CHROMIUM", "/usr/bin/chromium"))
 PROMPT = "invert the colors"
-SERVER_START_TIMEOUT = 30.0
 
 
 def _missing(reason: str) -> None:
@@ -57,81 +53,7 @@ def _missing(reason: str) -> None:
     pytest.skip(f"{reason}; run `make interop-deps`")
 
 
-class Server:
-    """`decart serve` as a child process, its output collected in the background."""
-
-    def __init__(self) -> None:
-        override = os.environ.get("DECART_INTEROP_SERVER_CMD")
-        if override:
-            cmd = shlex.split(override)
-        else:
-            cmd = [sys.executable, "-m", "decart_cli", "serve", "--host", "127.0.0.1", "--port", "0"]
-        self.cmd = cmd
-        self.lines: list[str] = []
-        self.port: int | None = None
-        self._found = threading.Event()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if self.port is None:
-                match = re.search(r"ws://127\.0\.0\.1:(\d+)", line)
-                if match:
-                    self.port = int(match.group(1))
-                    self._found.set()
-        self._found.set()  # output ended: wake the waiter
-
-    def output(self, last: int = 40) -> str:
-        return "\n".join(self.lines[-last:])
-
-    def wait_for_port(self) -> int:
-        self._found.wait(SERVER_START_TIMEOUT)
-        if self.port is None:
-            state = "exited with %s" % self.proc.poll() if self.proc.poll() is not None else "still running"
-            pytest.fail(
-                f"server {shlex.join(self.cmd)} printed no ws://127.0.0.1:PORT line within "
-                f"{SERVER_START_TIMEOUT:.0f}s ({state}). Its output:\n{self.output()}"
-            )
-        return self.port
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # as Ctrl-C would
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=5)
-
-
-@pytest.fixture
-def server():
-    srv = Server()
-    try:
-        srv.wait_for_port()
-        yield srv
-    finally:
-        srv.stop()
-
-
-def _run_client(cmd: list[str], out: Path, timeout: float, server: Server) -> dict:
+def _run_client(cmd: list[str], out: Path, timeout: float, server: ServeProcess) -> dict:
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, errors="replace", timeout=timeout)
     elapsed = time.monotonic() - started
@@ -146,7 +68,7 @@ def _run_client(cmd: list[str], out: Path, timeout: float, server: Server) -> di
     return result
 
 
-def _describe(result: dict, server: Server) -> str:
+def _describe(result: dict, server: ServeProcess) -> str:
     shown = {k: v for k, v in result.items() if k not in ("local_grid", "remote_grid", "runner")}
     return f"client result:\n{json.dumps(shown, indent=1)[:6000]}\nserver output:\n{server.output()}"
 
@@ -190,6 +112,7 @@ def test_official_sdk_client_gets_edited_frames(sdk_python, server, tmp_path):
     context = _describe(result, server)
 
     assert result["errors"] == [], context
+    assert result["sdk_log"] == [], context  # e.g. no ERROR per trickled candidate it cannot parse
     assert result["messages_sent"][:2] == ["prompt", "offer"], context
     assert "prompt_ack" in result["messages_received"], context
     assert "answer" in result["messages_received"], context

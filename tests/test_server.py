@@ -239,3 +239,23 @@ def test_duplicate_offer_is_refused() -> None:
         await signaling.close()
 
     with_server(test)
+
+
+def test_editor_keeps_pts_and_time_base() -> None:
+    """The server's edited frames carry the input frame's pts and time_base."""
+    from fractions import Fraction
+
+    from decart_cli.engine import BuiltinEngine
+    from decart_cli.server.editor import Editor
+
+    async def main() -> None:
+        editor = Editor(BuiltinEngine())
+        await editor.set_prompt("invert the colors")
+        frame = VideoFrame.from_ndarray(np.full((352, 640, 3), 10, np.uint8), format="bgr24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = 123456, Fraction(1, 90000)
+        edited = await editor.edit(frame)
+        editor.close()
+        assert edited.pts == 123456 and edited.time_base == Fraction(1, 90000)
+        assert edited.to_ndarray(format="bgr24").mean() > 200
+
+    asyncio.run(main())

@@ -84,15 +84,22 @@ def edit(
         connect_timeout=connect_timeout,
         ack_timeout=connect_timeout,
     )
-    reporter = ConsoleReporter()
-    stats = asyncio.run(_run(config, chosen, reporter))
-    reporter.console.print(render_summary(stats), soft_wrap=True)
-
-
-async def _run(config: EditConfig, model, reporter: ConsoleReporter):  # type: ignore[no-untyped-def]
     from ..session import EditSession
 
-    session = EditSession(config, model, reporter)
+    reporter = ConsoleReporter()
+    session = EditSession(config, chosen, reporter)
+    failed = True
+    try:
+        asyncio.run(_run(session))
+        failed = False
+    finally:
+        # Also after a failure: say what was recorded before it.
+        if session.stats.media_started is not None:
+            summary = render_summary(session.stats, failed=failed)
+            reporter.console.print(summary, soft_wrap=True, markup=False, highlight=False)
+
+
+async def _run(session) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
 
     def on_signal(name: str, signum: int) -> None:
@@ -106,7 +113,7 @@ async def _run(config: EditConfig, model, reporter: ConsoleReporter):  # type: i
             loop.add_signal_handler(signum, on_signal, name, signum)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
-    return await session.run()
+    await session.run()
 
 
 @app.command()
