@@ -87,6 +87,10 @@ class ServerSession:
                     await self.handle(message)
                 except ProtocolError as exc:
                     await self.send(p.Error(error=str(exc)))
+                except Exception as exc:  # one bad message must not end the session or the server
+                    log.warning("session %s: %s failed: %s", self.id, message.type or "message", exc.__class__.__name__)
+                    log.debug("session %s: failure detail", self.id, exc_info=True)
+                    await self.send(p.Error(error=f"the server could not handle this {message.type or 'message'} ({exc.__class__.__name__})"))
         except ConnectionClosed:
             pass
         finally:
