@@ -15,7 +15,10 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
+
+from aiortc import MediaStreamTrack, RTCPeerConnection
+from av import VideoFrame
 
 from . import __version__
 from . import protocol as p
@@ -57,11 +60,40 @@ def read_lines(stream: BinaryIO, loop: asyncio.AbstractEventLoop, queue: asyncio
     return thread
 
 
+class SessionProbe(Protocol):
+    """Instrumentation for a session (used by ``decart bench``); every hook runs on the loop."""
+
+    def wrap_source(self, track: MediaStreamTrack) -> MediaStreamTrack:
+        """The track to send in place of the source (e.g. one that stamps frame ids)."""
+        ...
+
+    def on_connected(self, pc: RTCPeerConnection) -> None:
+        """Media is connected over ``pc``."""
+        ...
+
+    def on_message(self, message: p.Message) -> None:
+        """A signaling message arrived."""
+        ...
+
+    def on_frame(self, frame: VideoFrame) -> None:
+        """An edited frame arrived."""
+        ...
+
+
 class EditSession:
     """Runs one editing session described by an :class:`EditConfig`."""
 
-    def __init__(self, config: EditConfig, model: Model, reporter: ConsoleReporter, *, stdin: BinaryIO | None = None) -> None:
+    def __init__(
+        self,
+        config: EditConfig,
+        model: Model,
+        reporter: ConsoleReporter,
+        *,
+        stdin: BinaryIO | None = None,
+        probe: SessionProbe | None = None,
+    ) -> None:
         self.config = config
+        self.probe = probe
         self.model = model
         self.reporter = reporter
         self.stats = SessionStats(prompt=config.prompt or "", model=model.name, output=config.output)
@@ -123,9 +155,12 @@ class EditSession:
 
             self._transport = transport = Transport(signaling, loopback=loopback, ice_servers=cfg.ice_servers, timeout=cfg.connect_timeout)
             stack.push_async_callback(transport.close)
-            remote = await self._until_closed(transport.start(source))
+            outbound = self.probe.wrap_source(source) if self.probe is not None else source
+            remote = await self._until_closed(transport.start(outbound))
             await self._until_closed(transport.wait_connected(cfg.connect_timeout))
             self.stats.state = "connected"
+            if self.probe is not None:
+                self.probe.on_connected(transport.pc)
 
             # Drain the remote track from now on (aiortc's receive queue is
             # unbounded); each sink has its own bounded buffer in the relay.
@@ -164,6 +199,7 @@ class EditSession:
     def _final_counts(self, source, recorder: Recorder | None) -> None:  # type: ignore[no-untyped-def]
         """Settle the stats once everything has stopped, however the session ended."""
         self.stats.frames_sent = source.frames_sent
+        self.stats.frames_dropped_source = source.frames_dropped
         if recorder is not None:
             self.stats.frames_recorded = recorder.frames_written
         self.stats.ended = time.monotonic()
@@ -260,6 +296,8 @@ class EditSession:
             await asyncio.sleep(0.05)
 
     def _on_frame(self, frame) -> None:  # type: ignore[no-untyped-def]
+        if self.probe is not None:
+            self.probe.on_frame(frame)
         self.stats.frames_received += 1
         self._last_frame_at = time.monotonic()
         if not self._first_frame.is_set():
@@ -268,6 +306,8 @@ class EditSession:
                 self.stats.state = "generating"
 
     def _on_message(self, message: p.Message) -> None:
+        if self.probe is not None:
+            self.probe.on_message(message)
         if isinstance(message, p.IceCandidate):
             if self._transport is not None:
                 self._spawn(self._transport.add_candidate(message.candidate), "decart-candidate")

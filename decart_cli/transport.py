@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from . import protocol as p
 from .errors import ConnectError, SessionClosed
@@ -41,6 +41,11 @@ class Transport:
         pc = self._peer.pc
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_state)
+
+    @property
+    def pc(self) -> RTCPeerConnection:
+        """The underlying peer connection (for stats)."""
+        return self._peer.pc
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video" and not self._remote.done():

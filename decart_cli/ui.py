@@ -30,6 +30,8 @@ class SessionStats:
     frames_sent: int = 0
     frames_received: int = 0
     frames_recorded: int = 0
+    frames_dropped_source: int = 0
+    """Frames the source captured but replaced with a newer one before sending."""
     fps_in: float = 0.0
     fps_out: float = 0.0
     started: float = field(default_factory=time.monotonic)

@@ -26,3 +26,25 @@ def test_engine_bench_bad_input_is_a_usage_error(tmp_path: Path) -> None:
     """A missing input file is one error line with exit 2."""
     result = run_decart("bench", "engine", "-i", str(tmp_path / "none.mp4"))
     assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_session_bench_reports_every_figure(tmp_path: Path) -> None:
+    """`decart bench` runs a real session against a child server and reports latency, fps, drops, bitrate, PSNR, CPU."""
+    out = tmp_path / "session.json"
+    result = run_decart("bench", "--duration", "2", "--warmup", "0.5", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert set(report) >= {
+        "machine", "server", "model", "connect_to_ready", "ready_to_first_frame", "connect_to_first_frame",
+        "latency_ms", "output_fps", "frames_sent", "frames_received", "dropped", "bitrate_kbps", "psnr_db", "cpu_percent",
+    }
+    assert "local child process" in report["server"]
+    assert 0 < report["connect_to_ready"] < report["connect_to_first_frame"] < 15
+    lat = report["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["max"] < 5000
+    assert report["frames_received"] > 10 and report["output_fps"] > 5
+    assert set(report["dropped"]) == {"source", "network_or_server", "unreadable"}
+    assert report["bitrate_kbps"]["up"] > 50 and report["bitrate_kbps"]["down"] > 50
+    assert report["psnr_db"]["mean"] > 20
+    assert report["cpu_percent"]["client"] > 0 and report["cpu_percent"]["server"] > 0
+    assert "glass-to-glass" in result.stdout

@@ -15,7 +15,7 @@ from rich.table import Table
 from ..models import DEFAULT_MODEL, get_model
 from . import app, user_errors
 
-bench_app = typer.Typer(help="Measure decart on this machine.", no_args_is_help=True)
+bench_app = typer.Typer(help="Measure decart on this machine: a live session (default) or the engine alone (`bench engine`).")
 app.add_typer(bench_app, name="bench")
 
 
@@ -74,3 +74,84 @@ def bench_engine(
         console.print(f"wrote {json_out}")
     if over:
         console.print(f"[yellow]{len(over)} of {len(results)} over budget or refused[/]")
+
+
+@bench_app.callback(invoke_without_command=True)
+@user_errors
+def bench_session(
+    ctx: typer.Context,
+    duration: float = typer.Option(10.0, "--duration", min=1.0, help="Seconds to measure, after the warm-up."),
+    warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="Seconds after the first edited frame before measuring."),
+    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", help="Realtime model (size and rate of the source)."),
+    prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Edit to apply (default: none, so PSNR compares like with like)."),
+    url: Optional[str] = typer.Option(None, "--url", help="Server to measure (default: a local `decart serve` child process)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key, with --url."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also record the edited stream (measures the recorder's cost)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
+) -> None:
+    """Run a session with a moving, grainy test source and report latency, fps, drops, bitrate, PSNR and CPU."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..bench.run import BenchConfig, run_bench
+    from ..ui import ConsoleReporter
+
+    config = BenchConfig(
+        model=get_model(model),
+        duration=duration,
+        warmup=warmup,
+        url=url,
+        api_key=(api_key or "").strip(),
+        prompt=prompt,
+        output=output.expanduser().absolute() if output else None,
+        connect_timeout=connect_timeout,
+    )
+    console = Console(stderr=True)
+    machine = machine_description()
+    with Progress(TextColumn("measuring"), BarColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("bench", total=1.0)
+        report = asyncio.run(
+            run_bench(config, ConsoleReporter(console, live=False), machine, on_progress=lambda f: bar.update(task, completed=f))
+        )
+    Console().print(render_report(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2))
+        console.print(f"wrote {json_out}")
+
+
+def _fmt(value: object, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def render_report(report) -> Table:  # type: ignore[no-untyped-def]
+    """The bench report as a table."""
+    table = Table(title=f"decart bench: {report.model} via {report.server}, {report.duration:.0f} s after {report.warmup:g} s warm-up")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    lat = report.latency_ms
+    rows = [
+        ("connect → ready", _fmt(report.connect_to_ready, " s", 3)),
+        ("ready → first edited frame", _fmt(report.ready_to_first_frame, " s", 3)),
+        ("connect → first edited frame", _fmt(report.connect_to_first_frame, " s", 3)),
+        ("glass-to-glass p50 / p95 / max", f"{_fmt(lat['p50'])} / {_fmt(lat['p95'])} / {_fmt(lat['max'])} ms"),
+        ("output fps", _fmt(report.output_fps, "", 2)),
+        ("frames sent / received", f"{report.frames_sent} / {report.frames_received}"),
+        ("dropped: source / network+server / unreadable", f"{report.dropped['source']} / {report.dropped['network_or_server']} / {report.dropped['unreadable']}"),
+        ("bitrate up / down", f"{_fmt(report.bitrate_kbps['up'], '', 0)} / {_fmt(report.bitrate_kbps['down'], '', 0)} kbit/s"),
+        ("PSNR-Y mean / min", f"{_fmt(report.psnr_db['mean'])} / {_fmt(report.psnr_db['min'])} dB"),
+        ("CPU client / server", f"{_fmt(report.cpu_percent['client'], '%', 0)} / {_fmt(report.cpu_percent['server'], '%', 0)} of a core"),
+    ]
+    if report.recorded:
+        rows.append(("recorded", f"{report.recorded['frames']} frames to {report.recorded['path']}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    table.caption = f"machine: {report.machine}"
+    return table

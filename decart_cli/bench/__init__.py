@@ -1,0 +1,1 @@
+"""Measuring a session: frame markers, latency, throughput, quality."""
