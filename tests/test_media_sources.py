@@ -183,6 +183,25 @@ def test_loop_keeps_playing_past_the_end(tmp_path, opened):
     assert changes >= 5
 
 
+def test_sample_input_plays_the_bundled_clip_and_loops(opened):
+    """-i sample opens the shipped 1280x704 25 fps clip of a person, plays it like a file, and keeps going with loop."""
+    from decart_cli.assets import sample_clip
+
+    assert sample_clip().is_file() and sample_clip().stat().st_size < 3_000_000
+    track = opened(spec="sample", width=320, height=176, fps=25, loop=True)
+    assert track.source_size == (1280, 704)
+    assert track.source_fps == pytest.approx(25)
+    assert "sample" in track.label
+    frames = [bgr(f) for f in asyncio.run(read_n(track, 6))]
+    assert frames[0].shape == (176, 320, 3)
+    # The orange suit is in the picture: a real frame of the clip, not the test pattern.
+    hsv = cv2.cvtColor(frames[0], cv2.COLOR_BGR2HSV)
+    orange = (hsv[..., 0] >= 3) & (hsv[..., 0] <= 20) & (hsv[..., 1] > 120)
+    assert orange.mean() > 0.05
+    assert track.readyState == "live"
+    assert track._reader.loop  # type: ignore[attr-defined]
+
+
 def test_fit_and_mirror_apply_through_the_track(tmp_path, opened):
     """The track fits file frames to the configured size, and mirror swaps left and right."""
     path = write_video(tmp_path / "rb.mp4", 30, 6, 320, 240, red_left_blue_right(320, 240))

@@ -1,234 +1,206 @@
-"""The built-in engine: simple colour edits on I420 frames, with no model.
+"""The built-in engine: everyday edit instructions carried out on I420 frames, on the CPU.
 
-It understands a handful of prompts (case, punctuation and surrounding
-whitespace do not matter):
+A prompt becomes a *plan* in :meth:`BuiltinEngine.set_prompt`:
 
-- ``""`` (or ``reset`` / ``none`` / ``original``): no edit;
-- ``invert the colors`` / ``invert colours`` / ``invert`` / ``negative``;
-- ``black and white`` / ``grayscale`` / ``greyscale`` / ``monochrome``;
-- ``tint it <color>`` / ``tint <color>`` / ``make it <color>`` /
-  ``turn it <color>`` / ``<color>``, for the colours in :data:`COLORS`.
+1. :func:`.instructions.parse` turns the English into :class:`~.frame.EditSpec`
+   values ("black and white with sunglasses" -> ``black_and_white``,
+   ``sunglasses``);
+2. each spec's ``kind`` is looked up in :data:`REGISTRY` (the ``EDITS`` of
+   :mod:`.styles`, :mod:`.regions`, :mod:`.overlays` and :mod:`.scene`,
+   merged) and its factory makes the :class:`~.frame.Edit`;
+3. the edits are sorted by :attr:`~.frame.Edit.stage` (regions, styles,
+   objects, scene, privacy; ties keep the prompt's order).
 
-Every edit is a per-plane lookup table (or a fill) applied in place to the
-Y, U and V planes of the I420 buffer: no BGR conversion, well under a
-millisecond per 1280x704 frame. Colours are converted with BT.601 limited
-range, which is what libavcodec/aiortc use for ``yuv420p``.
+:meth:`BuiltinEngine.process` wraps each frame in a
+:class:`~.frame.FrameContext`, runs the :class:`~.face.FaceTracker` when
+some edit of the plan ``needs_face``, and applies the edits in order, in
+place. Anything the engine cannot do is refused with
+:class:`~decart_cli.errors.UnsupportedPrompt` listing what it can do, and the
+previous plan stays.
+
+Time: ``ctx.t`` is frame-based, ``index / FPS`` with :data:`FPS` = 25 (the
+realtime models' rate), not wall-clock: animations (snow, rain, the bird)
+advance the same amount per edited frame whatever the machine's speed, and
+tests are deterministic. When the server drops frames under load,
+animations slow down rather than jump.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from decart_cli.errors import EngineError, UnsupportedPrompt
 
-TINT_STRENGTH = 0.6
-"""How far a tint pulls the chroma planes toward the colour (0 = none, 1 = flat colour)."""
+from . import overlays, regions, scene, styles
+from .face import FaceTracker
+from .frame import Edit, EditSpec, Face, FrameContext
+from .instructions import describe, parse, refusal
 
-COLORS: dict[str, tuple[int, int, int]] = {
-    # the 16 CSS basic colours, as RGB
-    "black": (0, 0, 0),
-    "silver": (192, 192, 192),
-    "gray": (128, 128, 128),
-    "white": (255, 255, 255),
-    "maroon": (128, 0, 0),
-    "red": (255, 0, 0),
-    "purple": (128, 0, 128),
-    "fuchsia": (255, 0, 255),
-    "green": (0, 128, 0),
-    "lime": (0, 255, 0),
-    "olive": (128, 128, 0),
-    "yellow": (255, 255, 0),
-    "navy": (0, 0, 128),
-    "blue": (0, 0, 255),
-    "teal": (0, 128, 128),
-    "aqua": (0, 255, 255),
-    # and a few more everyday ones
-    "orange": (255, 165, 0),
-    "pink": (255, 192, 203),
-    "brown": (165, 42, 42),
-    "gold": (255, 215, 0),
-}
-"""Colour names a tint understands, as RGB."""
+log = logging.getLogger("decart.engine")
 
-COLOR_ALIASES = {"grey": "gray", "magenta": "fuchsia", "cyan": "aqua"}
-"""Other spellings of names in :data:`COLORS`."""
+FPS = 25.0
+"""Frames per second assumed for ``ctx.t`` (frame-based time, see the module docstring)."""
 
-_ACHROMATIC = {
-    # name: (chroma strength toward neutral, luma strength toward the colour's Y)
-    "white": (TINT_STRENGTH, 0.5),  # washed out, brighter
-    "black": (TINT_STRENGTH, 0.5),  # muted, darker
-    "gray": (1.0, 0.3),  # colourless, lower contrast
-    "silver": (1.0, 0.3),  # colourless, lighter
-}
+NO_FACE_GRACE = 25
+"""Frames without a face (1 s at :data:`FPS`) before "no face found" is logged: the tracker
+needs a couple of frames to confirm a face, which is not worth a log line."""
 
-_PASSTHROUGH = {"", "reset", "none", "no edit", "original", "passthrough", "clear"}
-_INVERT_RE = re.compile(
-    r"^(?:(?:invert|negate)(?: the| all(?: the)?)?(?: colou?rs?| image| picture| video)?"
-    r"|(?:make it )?(?:a |photo )?negative)$"
-)
-_GRAY_RE = re.compile(
-    r"^(?:(?:make|turn|convert) (?:it )?(?:to |into |in )?)?"
-    r"(?:black and white|b and w|b w|gr[ae]y ?scale|monochrome|desaturated?)$"
-)
-_TINT_RE = re.compile(
-    r"^(?:(?:tint|colou?r|make|turn|paint)(?: it| everything| the (?:image|picture|video|scene))?"
-    r"(?: to| in| into)? )?(?P<color>[a-z]+)(?: tint| tinted)?$"
-)
+Factory = Callable[[EditSpec], Edit]
 
 
-def rgb_to_yuv(r: float, g: float, b: float) -> tuple[float, float, float]:
-    """BT.601 limited-range Y, U (Cb), V (Cr) of an 8-bit RGB colour."""
-    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
-    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
-    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
-    return y, u, v
+def merge_registries(*tables: Mapping[str, Factory]) -> dict[str, Factory]:
+    """One ``kind -> factory`` table from several; a kind defined twice is a bug (ValueError)."""
+    merged: dict[str, Factory] = {}
+    for table in tables:
+        for kind, factory in table.items():
+            if kind in merged:
+                raise ValueError(f"edit kind {kind!r} is registered twice")
+            merged[kind] = factory
+    return merged
 
 
-def _blend_lut(target: float, strength: float) -> np.ndarray | None:
-    """Lookup table x -> x + (target - x) * strength, or None when it is the identity."""
-    if strength == 0:
-        return None
-    x = np.arange(256, dtype=np.float64)
-    return np.clip(np.rint(x + (target - x) * strength), 0, 255).astype(np.uint8)
+REGISTRY: dict[str, Factory] = merge_registries(styles.EDITS, regions.EDITS, overlays.EDITS, scene.EDITS)
+"""Every edit the built-in engine can make, by :attr:`EditSpec.kind`."""
 
 
 @dataclass(frozen=True, eq=False)
-class _Edit:
-    """One edit, fixed at set_prompt time; process() only applies it."""
+class Plan:
+    """What one prompt asks for, ready to run: specs and their edits in running order."""
 
+    specs: tuple[EditSpec, ...]
+    edits: tuple[Edit, ...]
     description: str
-    kind: str  # "pass" | "invert" | "gray" | "lut"
-    y_lut: np.ndarray | None = None
-    u_lut: np.ndarray | None = None
-    v_lut: np.ndarray | None = None
+
+    @property
+    def needs_face(self) -> bool:
+        return any(edit.needs_face for edit in self.edits)
 
 
-_NO_EDIT = _Edit("passthrough", "pass")
-
-
-def _tint(name: str) -> _Edit:
-    """The edit for ``tint it <name>``."""
-    y, u, v = rgb_to_yuv(*COLORS[name])
-    if name in _ACHROMATIC:
-        chroma_strength, luma_strength = _ACHROMATIC[name]
-        return _Edit(
-            f"tint {name}",
-            "lut",
-            y_lut=_blend_lut(y, luma_strength),
-            u_lut=_blend_lut(128, chroma_strength),
-            v_lut=_blend_lut(128, chroma_strength),
-        )
-    return _Edit(
-        f"tint {name}",
-        "lut",
-        u_lut=_blend_lut(u, TINT_STRENGTH),
-        v_lut=_blend_lut(v, TINT_STRENGTH),
-    )
-
-
-def normalize_prompt(prompt: str) -> str:
-    """Lower-case, ``&`` read as ``and``, punctuation dropped, spaces collapsed, ``please`` dropped."""
-    text = prompt.lower().replace("&", " and ")
-    text = " ".join(re.sub(r"[^a-z0-9\s]+", " ", text).split())
-    text = re.sub(r"^please |(?:^| )please$", "", text).strip()
-    return text
-
-
-def parse_prompt(prompt: str) -> _Edit | None:
-    """The edit a prompt asks for, or None when the built-in engine cannot do it."""
-    text = normalize_prompt(prompt)
-    if text in _PASSTHROUGH:
-        return _NO_EDIT
-    if _INVERT_RE.match(text):
-        return _Edit("invert the colors", "invert")
-    if _GRAY_RE.match(text):
-        return _Edit("black and white", "gray")
-    match = _TINT_RE.match(text)
-    if match:
-        name = COLOR_ALIASES.get(match["color"], match["color"])
-        if name in COLORS:
-            return _tint(name)
-    return None
-
-
-CAPABILITIES = (
-    "invert the colors, black and white, tint it <color> ("
-    + ", ".join(COLORS)
-    + "), or an empty prompt for no edit"
-)
-"""What the built-in engine can do, as shown to users."""
+PASSTHROUGH = Plan((), (), "passthrough")
+"""The plan of an empty prompt: frames pass unchanged."""
 
 
 class BuiltinEngine:
-    """Colour edits on ``yuv420p`` frames: passthrough, invert, black and white, tint.
+    """Instruction-driven edits on ``yuv420p`` frames (see the module docstring).
 
-    ``set_prompt`` swaps the current edit in one assignment, so it is safe to
-    call while another thread runs ``process``.
+    ``registry`` replaces :data:`REGISTRY` (for tests and experiments).
+    :meth:`set_prompt` builds the whole new plan first and then swaps it in
+    one assignment, so a frame being edited on another thread sees either
+    the old plan or the new one. Face tracking and frame counting belong to
+    :meth:`process`, which must be called from one thread at a time (the
+    server uses one worker thread per session for both calls).
     """
 
     pixel_format = "yuv420p"
 
-    def __init__(self) -> None:
-        self._edit = _NO_EDIT
+    def __init__(self, registry: Mapping[str, Factory] | None = None) -> None:
+        self.registry: Mapping[str, Factory] = REGISTRY if registry is None else registry
+        self._plan = PASSTHROUGH
+        self._index = 0
+        self._tracker: FaceTracker | None = None
+        self._tracked_last_frame = False
+        self._face_plan: Plan | None = None  # the plan the face log notes below are about
+        self._faceless = 0
+        self._face_note = ""  # "" | "missing" (logged) | "found" (logged after missing)
+        self._failed: set[int] = set()  # id() of edits whose failure was logged
+
+    # -- prompts ---------------------------------------------------------------
+
+    def plan(self, prompt: str) -> Plan:
+        """The plan for ``prompt`` without switching to it; raises UnsupportedPrompt."""
+        specs = parse(prompt)
+        built: list[tuple[EditSpec, Edit]] = []
+        for spec in specs:
+            factory = self.registry.get(spec.kind)
+            if factory is None:
+                raise refusal(spec.text or spec.kind, prompt)
+            try:
+                edit = factory(spec)
+            except UnsupportedPrompt:
+                raise
+            except Exception as exc:
+                log.exception("cannot make the %s edit for %r", spec.kind, spec.text)
+                raise UnsupportedPrompt(f"the local engine failed to set up '{spec.text or spec.kind}' ({type(exc).__name__}: {exc})") from exc
+            built.append((spec, edit))
+        built.sort(key=lambda pair: pair[1].stage)  # stable: ties keep the prompt's order
+        ordered = tuple(spec for spec, _ in built)
+        return Plan(ordered, tuple(edit for _, edit in built), describe(list(ordered)))
 
     def set_prompt(self, prompt: str) -> None:
-        """Switch to the edit ``prompt`` asks for.
+        """Switch to the edits ``prompt`` asks for ("" = none).
 
-        Raises :class:`UnsupportedPrompt` naming what it cannot do and
-        listing what it can; the previous edit stays in effect.
+        Raises :class:`UnsupportedPrompt` naming the part it cannot do and
+        listing what it can; the previous edits stay in effect.
         """
-        edit = parse_prompt(prompt)
-        if edit is None:
-            shown = " ".join(prompt.split())
-            if len(shown) > 80:
-                shown = shown[:77] + "..."
-            raise UnsupportedPrompt(
-                f"the local engine cannot do {shown!r}; it can: {CAPABILITIES}"
-            )
-        self._edit = edit
+        self._plan = self.plan(prompt)
 
     def describe(self) -> str:
-        """The current edit, e.g. ``"tint red"`` or ``"passthrough"``."""
-        return self._edit.description
+        """The current plan in a few words, e.g. ``"black and white + sunglasses"`` or ``"passthrough"``."""
+        return self._plan.description
+
+    @property
+    def specs(self) -> tuple[EditSpec, ...]:
+        """The current plan's specs, in running order."""
+        return self._plan.specs
+
+    # -- frames ----------------------------------------------------------------
 
     def process(self, image: np.ndarray) -> np.ndarray:
-        """Apply the current edit to an I420 ``(H*3//2, W)`` uint8 frame, in place when it can.
+        """Apply the current plan to an I420 ``(H*3//2, W)`` uint8 frame, in place.
 
-        Returns the same array (or a contiguous copy when ``image`` was not
-        contiguous). Raises :class:`EngineError` for an array that is not I420.
+        Returns the same array (or an edited contiguous copy when ``image``
+        was not contiguous or writeable). Raises :class:`EngineError` for an
+        array that is not I420.
         """
-        edit = self._edit  # read once: set_prompt may swap it meanwhile
-        if edit.kind == "pass":
-            return image
-        if image.dtype != np.uint8 or image.ndim != 2 or image.shape[0] % 3 or image.shape[1] % 2:
+        plan = self._plan  # read once: set_prompt may swap it meanwhile
+        index = self._index
+        self._index += 1
+        if image.dtype != np.uint8 or image.ndim != 2 or image.shape[0] % 3 or image.shape[1] % 2 or image.shape[0] < 3:
             raise EngineError(
                 "the built-in engine needs an I420 (yuv420p) uint8 frame of shape (H*3/2, W), "
                 f"got {image.dtype} {image.shape}"
             )
-        if not image.flags.c_contiguous:
-            image = np.ascontiguousarray(image)
-
-        if edit.kind == "invert":
-            cv2.bitwise_not(image, dst=image)
+        if not plan.edits:
+            self._tracked_last_frame = False
             return image
-
-        height = image.shape[0] * 2 // 3
-        chroma = image.reshape(-1)[height * image.shape[1] :]  # U plane then V plane
-        if edit.kind == "gray":
-            chroma.fill(128)
-            return image
-
-        if edit.y_lut is not None:
-            luma = image[:height]
-            cv2.LUT(luma, edit.y_lut, dst=luma)
-        planes = chroma.reshape(2, -1)
-        u, v = planes[0:1], planes[1:2]
-        if edit.u_lut is not None:
-            cv2.LUT(u, edit.u_lut, dst=u)
-        if edit.v_lut is not None:
-            cv2.LUT(v, edit.v_lut, dst=v)
+        if not image.flags.c_contiguous or not image.flags.writeable:
+            image = np.array(image, order="C")
+        ctx = FrameContext.wrap(image, index=index, t=index / FPS)
+        if plan.needs_face:
+            ctx.face = self._track(ctx, plan)
+        else:
+            self._tracked_last_frame = False
+        for edit in plan.edits:
+            try:
+                edit.apply(ctx)
+            except Exception:  # one broken edit must not end the stream
+                if id(edit) not in self._failed:
+                    self._failed.add(id(edit))
+                    log.exception("edit %r failed; it is skipped on frames where it fails", edit)
         return image
+
+    def _track(self, ctx: FrameContext, plan: Plan) -> Face | None:
+        """The tracked face for this frame, logging once when none is found (and once when one is)."""
+        if self._tracker is None:
+            self._tracker = FaceTracker(fps=FPS)
+        elif not self._tracked_last_frame:
+            self._tracker.reset()  # frames went by untracked: the old box is stale
+        self._tracked_last_frame = True
+        if plan is not self._face_plan:
+            self._face_plan, self._faceless, self._face_note = plan, 0, ""
+        face = self._tracker.update(ctx)
+        if face is None:
+            self._faceless += 1
+            if self._faceless >= NO_FACE_GRACE and not self._face_note:
+                self._face_note = "missing"
+                log.info("no face found: face-anchored edits wait for one")
+        else:
+            self._faceless = 0
+            if self._face_note == "missing":
+                self._face_note = "found"
+                log.info("face found: face-anchored edits follow it")
+        return face

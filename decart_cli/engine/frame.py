@@ -99,8 +99,8 @@ class FrameContext:
 
     @classmethod
     def wrap(cls, image: np.ndarray, **kwargs: Any) -> "FrameContext":
-        """A context for an I420 buffer; raises ValueError if it is not one."""
-        if image.ndim != 2 or image.dtype != np.uint8 or image.shape[0] % 3 or image.shape[1] % 2:
+        """A context for a contiguous I420 buffer; raises ValueError if it is not one."""
+        if image.ndim != 2 or image.dtype != np.uint8 or image.shape[0] % 3 or image.shape[1] % 2 or not image.flags.c_contiguous:
             raise ValueError(f"expected an (H*3/2, W) uint8 I420 image, got {image.shape} {image.dtype}")
         height = image.shape[0] * 2 // 3
         return cls(image=image, width=image.shape[1], height=height, **kwargs)
@@ -110,17 +110,22 @@ class FrameContext:
         """Luma plane, H x W (a view)."""
         return self.image[: self.height]
 
+    def _chroma(self, index: int) -> np.ndarray:
+        # The chroma planes follow luma back to back; when H/2 is odd a plane
+        # does not start on a row of the (H*3/2, W) array, so slice it flat.
+        size = (self.height // 2) * (self.width // 2)
+        flat = self.image.reshape(-1)[self.height * self.width :]
+        return flat[index * size : (index + 1) * size].reshape(self.height // 2, self.width // 2)
+
     @property
     def u(self) -> np.ndarray:
         """Cb plane, H/2 x W/2 (a view)."""
-        q = self.height // 4
-        return self.image[self.height : self.height + q].reshape(self.height // 2, self.width // 2)
+        return self._chroma(0)
 
     @property
     def v(self) -> np.ndarray:
         """Cr plane, H/2 x W/2 (a view)."""
-        q = self.height // 4
-        return self.image[self.height + q :].reshape(self.height // 2, self.width // 2)
+        return self._chroma(1)
 
 
 class Edit(Protocol):

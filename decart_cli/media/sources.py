@@ -1,4 +1,4 @@
-"""Input sources (camera, video file, test pattern) as paced aiortc video tracks.
+"""Input sources (camera, video file, test pattern, sample clip) as paced aiortc video tracks.
 
 ::
 
@@ -61,7 +61,7 @@ exactly when the system is already behind.
 CAMERA_WARMUP = 3.0
 """Seconds a freshly opened camera gets to deliver its first frame."""
 
-_SOURCE_HINT = "use -i 0 for a camera, a video file path, or -i test for the built-in test pattern"
+_SOURCE_HINT = "use -i 0 for a camera, a video file path, -i sample for the bundled sample clip, or -i test for the built-in test pattern"
 
 # OpenCV's log level is process-global, so concurrent probes must not
 # restore each other's saved level out of order.
@@ -91,8 +91,10 @@ def _quiet_opencv() -> Iterator[None]:
 def open_source(cfg: SourceConfig) -> SourceTrack:
     """Open the source named by ``cfg.spec`` now and return its track.
 
-    ``test`` is the built-in pattern, all digits a camera index, ``/dev/...``
-    a camera device, anything else a video file. The first frame is read
+    ``test`` is the built-in pattern, ``sample`` the bundled sample clip
+    (:func:`decart_cli.assets.sample_clip`, played like a file, so ``loop``
+    applies), all digits a camera index, ``/dev/...`` a camera device,
+    anything else a video file. The first frame is read
     here, so a missing, unreadable or non-video input raises
     :class:`~decart_cli.errors.SourceError` (message plus a hint) before the
     caller connects anywhere. Opening a camera can block for a second or
@@ -112,6 +114,8 @@ def open_source(cfg: SourceConfig) -> SourceTrack:
     spec = cfg.spec.strip()
     if spec == "test":
         return SourceTrack(cfg, _TestPatternReader(cfg))
+    if spec == "sample":
+        return SourceTrack(cfg, _open_sample(cfg))
     if spec.isdigit():
         return SourceTrack(cfg, _open_camera(int(spec), cfg))
     if spec.startswith("/dev/"):
@@ -668,6 +672,18 @@ def _open_file(spec: str, cfg: SourceConfig) -> _FileReader:
     w, h = first.shape[1], first.shape[0]
     label = f"{path.name} ({w}x{h} @ {fps:g} fps)"
     return _FileReader(cap, first, label, fps, str(path), cfg.loop)
+
+
+def _open_sample(cfg: SourceConfig) -> _FileReader:
+    from decart_cli.assets import sample_clip
+
+    try:
+        path = sample_clip()
+    except FileNotFoundError as exc:
+        raise SourceError(str(exc), hint="reinstall decart; or use a video file or -i test") from None
+    reader = _open_file(str(path), cfg)
+    reader.label = "sample clip " + reader.label
+    return reader
 
 
 # FFmpeg's tty demuxer "plays" .txt/.nfo/.ans files as ANSI-art video, and

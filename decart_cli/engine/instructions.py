@@ -1,0 +1,570 @@
+"""Everyday English edit instructions -> a list of :class:`EditSpec`. Pure: no numpy, no I/O.
+
+:func:`parse` reads a prompt the way a person writes it::
+
+    >>> [s.kind for s in parse("Make it black & white, with sunglasses!")]
+    ['black_and_white', 'sunglasses']
+    >>> s = parse("change his jacket to dark blue")[0]
+    >>> (s.kind, s.target, s.color.name)
+    ('recolor_region', 'shirt', 'navy')
+
+How a prompt is read:
+
+1. **Normalise**: lower case; ``&`` and ``+`` read as "and"/"plus";
+   possessives dropped ("the person's hair" -> "the person hair"); "colour"
+   -> "color", "moustache" -> "mustache"; hyphens, slashes and other
+   punctuation become spaces, while ``, ; . ! ?`` separate instructions.
+   Phrases that contain a joining word are protected first
+   (:data:`PROTECTED`: "black and white", "b&w", "pen and ink").
+2. **Split** on the joining words of :data:`JOINERS` ("and", "with",
+   "plus", "then", "also", "as well as", commas, ...).
+3. **Read each part** against :data:`RULES`, a table of
+   ``(pattern, builder)`` rows tried in order; the first pattern that
+   matches the whole part builds the spec. Polite filler ("please", "can
+   you", "for me", "to the video") is ignored. A part that matches nothing
+   is retried (a) joined with the next part, for "replace the background
+   with blue", and (b) with the previous part's verb, for "make the shirt
+   red and the hair blonde".
+4. Parts that mean "no edit" ("reset", "none", "original", "") add nothing;
+   a later spec of the same ``(kind, target)`` replaces an earlier one.
+
+If any part is not understood the whole prompt is refused with
+:class:`NotUnderstood` (an :class:`~decart_cli.errors.UnsupportedPrompt`)
+naming that part and listing what the engine can do (:data:`CAPABILITIES`).
+
+Adding an edit is one row in :data:`RULES`, usually through :func:`style`
+(a filter with its nouns and verbs: "make it X", "turn it into an X",
+"X style", "apply an X filter", "X it") or :func:`thing` (an object added to
+the picture: "add X", "put X on him", "give her X", "with X"); its factory
+goes in the ``EDITS`` of the module that implements it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from decart_cli.errors import UnsupportedPrompt
+
+from .colors import ALIASES, COLORS, color_names, lookup_color
+from .frame import EditSpec
+
+__all__ = [
+    "CAPABILITIES",
+    "EXAMPLES",
+    "KINDS",
+    "NotUnderstood",
+    "RULES",
+    "describe",
+    "describe_spec",
+    "normalize",
+    "parse",
+    "refusal",
+]
+
+
+class NotUnderstood(UnsupportedPrompt):
+    """A prompt (or a part of it) the local engine cannot do; ``part`` is the words it could not read."""
+
+    def __init__(self, message: str, part: str) -> None:
+        super().__init__(message)
+        self.part = part
+
+
+# --------------------------------------------------------------------------
+# What the engine can do, as told to users
+
+EXAMPLES: tuple[str, ...] = (
+    "black and white",
+    "sepia",
+    "vintage",
+    "cartoon",
+    "pencil sketch",
+    "thermal",
+    "night vision",
+    "neon",
+    "pixelate",
+    "blur",
+    "invert the colors",
+    "brighter",
+    "darker",
+    "warmer",
+    "cooler",
+    "tint it <color>",
+    "make the shirt <color>",
+    "make the hair <color>",
+    "make the background <color>",
+    "blur the background",
+    "change the <thing> to <color>",
+    "add sunglasses",
+    "add a <color> hat",
+    "add a mustache",
+    "pixelate my face",
+    "blur my face",
+    "add snow",
+    "add rain",
+    "add a bird",
+)
+"""One example instruction per thing the engine can do (for help and refusals)."""
+
+CAPABILITIES = (
+    "it can do: "
+    + ", ".join(EXAMPLES)
+    + "; combine them with 'and' (e.g. 'black and white with sunglasses'); colors: "
+    + ", ".join(color_names())
+)
+"""What the built-in engine can do, in one line."""
+
+
+def refusal(part: str, prompt: str | None = None) -> NotUnderstood:
+    """The error for a ``part`` (of ``prompt``) that the engine cannot do."""
+    shown = _shorten(part)
+    whole = " ".join((prompt or "").split())
+    note = " (so none of the prompt was applied)" if whole and whole.lower() != shown.lower() else ""
+    return NotUnderstood(f"the local engine cannot do '{shown}'{note}; {CAPABILITIES}", part=part)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------
+# Normalising and splitting
+
+PASSTHROUGH = re.compile(
+    r"(?:reset|none|nothing|no ?edits?|no effects?|no filters?|original|the original|show the original|"
+    r"passthrough|pass through|clear|clear it|off|normal|back to normal|go back to normal|undo|stop|"
+    r"remove (?:all )?(?:the )?(?:edits?|effects?|filters?)|turn off (?:all )?(?:the )?(?:edits?|effects?|filters?)|"
+    r"clear (?:all )?(?:the )?(?:edits?|effects?|filters?))"
+)
+"""A part that asks for no edit."""
+
+PROTECTED: tuple[tuple[str, str], ...] = (
+    (r"\b(?:black (?:and|n) white|b (?:and|n) w|b w|bw)\b", "blackandwhite"),
+    (r"\bpen and ink\b", "penandink"),
+)
+"""Phrases that contain a joining word, rewritten to one token before splitting."""
+_UNPROTECT = {"blackandwhite": "black and white", "penandink": "pen and ink"}
+
+JOINERS = r"and then|and also|and with|and add|as well as|along with|together with|and|with|plus|then|also|\,"
+"""What joins two instructions ("and add" keeps its "add")."""
+_SPLIT = re.compile(rf"(?:^| )({JOINERS})(?= |$)")
+
+_FILLER_HEAD = re.compile(
+    r"^(?:please|pls|kindly|now|just|ok|okay|so|hey|and|also|then|"
+    r"can you|could you|would you|will you|can we|could we|try to|go ahead and|"
+    r"i want you to|i would like you to|i want to|i would like to|id like to|i want|i would like|id like|"
+    r"i need|we want|lets|let us)(?: |$)"
+)
+_FILLER_TAIL = re.compile(
+    r"(?:^| )(?:please|pls|now|thanks|thank you|for me|too|as well|instead|"
+    r"(?:to|on|in|into|onto|over|across|for|of) (?:the )?(?:whole )?"
+    r"(?:image|video|picture|frame|scene|footage|stream|feed|shot|view|camera|it))$"
+)
+_IT_WORDS = re.compile(
+    r"\b(?:the (?:whole |entire )?(?:image|video|picture|frame|scene|footage|stream|feed|shot|view|camera|clip|photo)|"
+    r"the (?:whole |entire )?screen|the whole thing|everything|this|that)\b"
+)
+
+
+def normalize(prompt: str) -> str:
+    """Lower case, words separated by single spaces, ``,`` between instructions, phrases protected."""
+    text = prompt.lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = text.replace("&", " and ").replace("+", " plus ")
+    text = re.sub(r"\b(it|that|there|what)'s\b", r"\1 is", text)
+    text = re.sub(r"\blet's\b", "let us", text)
+    text = re.sub(r"'s\b", "", text)
+    text = text.replace("'", "")
+    text = re.sub(r"[,;:.!?]+", " , ", text)
+    text = re.sub(r"[^a-z0-9, ]+", " ", text)
+    text = " ".join(text.split())
+    text = re.sub(r"\bcolour", "color", text)
+    text = re.sub(r"\bmoustache", "mustache", text)
+    text = re.sub(r"\bgrey", "gray", text)
+    for pattern, token in PROTECTED:
+        text = re.sub(pattern, token, text)
+    return text
+
+
+_WANT_IT = re.compile(r"^(?:i want|i would like|id like|i need|we want) (it|this|me|him|her|them|us|everything) to (?:be )?")
+
+
+def _clean(part: str) -> str:
+    """One part without filler words, with "the image"/"everything"/... read as "it"."""
+    part = _WANT_IT.sub(r"make \1 ", part.strip(" ,"))
+    while True:
+        stripped = _FILLER_TAIL.sub("", _FILLER_HEAD.sub("", part)).strip()
+        if stripped == part:
+            break
+        part = stripped
+    return _IT_WORDS.sub("it", part)
+
+
+def _split(text: str) -> list[tuple[str, str]]:
+    """``[(joiner before it, part), ...]``; the first joiner is ""."""
+    pieces = _SPLIT.split(text)
+    out: list[tuple[str, str]] = []
+    joiner = ""
+    for i, piece in enumerate(pieces):
+        if i % 2:  # a joiner
+            joiner = "and add" if piece == "and add" else piece
+            continue
+        piece = piece.strip()
+        if joiner == "and add":
+            piece = f"add {piece}"
+        out.append((joiner, piece))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Vocabulary (regex fragments)
+
+
+def _alt(words: str | list[str]) -> str:
+    """A non-capturing alternation, longest first (so "dark blue" wins over "blue")."""
+    items = words.split("|") if isinstance(words, str) else words
+    return "(?:" + "|".join(sorted(set(items), key=len, reverse=True)) + ")"
+
+
+_COLOR_WORDS = _alt([re.escape(w) for w in list(COLORS) + list(ALIASES)])
+
+
+def _color() -> str:
+    """A colour slot: "red", "bright red", "dark blue", "blue colored"."""
+    return (
+        rf"(?:(?:a |an )?(?:bright|vivid|deep|pure|nice|strong|rich|solid|more) )?"
+        rf"(?P<color>{_COLOR_WORDS})(?: colored| color| ish| one)?"
+    )
+
+
+IT = r"(?:it|me|him|her|them|us|the colors|colors|the tones|the (?:person|man|woman|guy|girl|boy|kid|people))"
+"""What a global edit is applied to (after "the image", "everything", ... became "it")."""
+PERSON = r"(?:me|him|her|them|us|everyone|everybody|the (?:person|man|woman|guy|girl|boy|kid|people|subject))"
+_DET = r"(?:(?:a|an|some|the|a pair of|pair of|one|two|his|her|my|their|your) )?"
+_POSS = (
+    r"(?:(?:the|his|her|my|their|your|our|its|this|that) )?"
+    r"(?:(?:person|man|woman|guy|girl|boy|kid|child|subject|lady|dude|people|persons|mans|womans) )?"
+)
+_MAKE = r"(?:make|turn|convert|change|render|transform|switch|set|style|restyle|edit|redo|do|put)"
+_INTENSITY_SMALL = r"a bit|a little|a little bit|a tiny bit|slightly|a tad|somewhat|a touch|kind of|a bit more|a little more|a little bit more|slightly more"
+_INTENSITY_BIG = r"much|a lot|way|very|really|super|extremely|far|heavily|strongly|so|even|much more|a lot more|way more|really really|very very"
+_INTENSITY = _alt(_INTENSITY_SMALL + "|" + _INTENSITY_BIG + "|more")
+_SUFFIX = (
+    r"(?: (?:style|styled|mode|filter|effect|look|version|vibe|aesthetic|feel|theme|image|picture|photo|video|"
+    r"film|movie|footage|shot|camera|character|art|render|rendering|tones?|colors?|lighting|grade|grading|"
+    r"please))*"
+)
+_WHERE = (
+    r"(?: (?:flying|that flies|soaring|gliding|fluttering|flapping|going|moving|falling|coming down|fall|down))?"
+    r"(?: (?:on|onto|to|over|for|across|in|into|at|above|around|by|past|through|overhead|behind|near)"
+    r"(?: top of)?(?: the| his| her| my| their| your| its)?"
+    r"(?: (?:person|man|woman|guy|girl|boy|kid|me|him|her|them|us|it|face|head|heads|eyes|nose|lip|lips|upper lip|"
+    r"mouth|sky|air|scene|frame|screen|top|picture|image|video|background|everyone))?)*"
+)
+_ADD_VERBS = (
+    r"add|put|place|draw|stick|give|overlay|insert|include|slap|wear|wearing|show|paint|attach|bring|"
+    r"put on|throw on|throw in|show me|i want|with|have|needs|got|get|make|create|simulate|start"
+)
+_ADD = (
+    rf"(?:(?:(?:make|have|let|get) {PERSON} (?:wear|have|put on|get) )|"
+    rf"(?:{_alt(_ADD_VERBS)})(?: {PERSON}| it)?(?: on| in)? )?"
+)
+
+SHIRT_WORDS = (
+    "shirt|shirts|t shirt|tshirt|tee|tee shirt|top|jacket|sweater|jumper|hoodie|hoody|suit|blazer|coat|"
+    "blouse|sweatshirt|cardigan|vest|jersey|polo|polo shirt|outfit|clothes|clothing|dress|uniform|pullover|"
+    "fleece|tank top|shirt color|jacket color|top color"
+)
+HAIR_WORDS = "hair|hairs|hair color|hairstyle|haircut|locks"
+BACKGROUND_WORDS = "background|backdrop|bg|back ground|surroundings|scenery|setting|wall|walls|room|background color|screen|green screen"
+_REGION_NOUN = _alt(SHIRT_WORDS + "|" + HAIR_WORDS + "|" + BACKGROUND_WORDS)
+_TARGETS = (
+    [(w, "shirt") for w in SHIRT_WORDS.split("|")]
+    + [(w, "hair") for w in HAIR_WORDS.split("|")]
+    + [(w, "background") for w in BACKGROUND_WORDS.split("|")]
+)
+TARGET_OF: dict[str, str] = dict(_TARGETS)
+"""Region nouns and the region each names; any other noun is recoloured by its dominant hue."""
+
+_NOT_A_NOUN = r"(?!(?:to|into|in|with|be|a|an|the|it|me|him|her|them|us|look|like|and|more|so|very|of)\b)"
+_FREE_NOUN = rf"(?P<noun>{_NOT_A_NOUN}[a-z]+(?: {_NOT_A_NOUN}[a-z]+){{0,2}}?)"
+_BLONDE = r"(?P<hair>blonde|blond|brunette|redhead|a redhead|ginger|platinum blonde)"
+_HAIR_COLORS = {"brunette": "brown", "redhead": "orange", "a redhead": "orange", "ginger": "orange", "platinum blonde": "silver"}
+
+FACE = (
+    r"(?:(?:(?:my|his|her|their|your|our|the|its|a|all|everyone|everybody|the persons?|the mans?|the womans?|"
+    r"the guys?|the girls?|persons?|people) )*(?:faces?|identity|head|identities)|"
+    r"me|him|her|them|us|everyone|everybody|people|the (?:person|man|woman|guy|girl|boy|kid|people))"
+)
+
+
+def _intensity(m: re.Match[str]) -> float:
+    """1.0, or 0.5 for "a bit", 1.5 for "very", from the match's ``intensity`` slot."""
+    value = group(m, "intensity")
+    if not value or value == "more":
+        return 1.0
+    return 0.5 if re.fullmatch(_alt(_INTENSITY_SMALL), value) else 1.5
+
+
+# --------------------------------------------------------------------------
+# The table
+
+Builder = Callable[[re.Match[str]], EditSpec]
+Rule = tuple[re.Pattern[str], Builder]
+RULES: list[Rule] = []
+"""``(pattern, builder)`` rows, tried in order; a pattern must match a whole (cleaned) part."""
+KINDS: set[str] = {"recolor_region"}
+"""Every :attr:`EditSpec.kind` :func:`parse` can produce (filled in as :data:`RULES` is built)."""
+
+
+def rule(pattern: str, builder: Builder) -> None:
+    """Add a row to :data:`RULES` (a group name used twice becomes ``name_2``, ...; see :func:`group`)."""
+    seen: dict[str, int] = {}
+
+    def rename(m: re.Match[str]) -> str:
+        n = seen[m[1]] = seen.get(m[1], 0) + 1
+        return m[0] if n == 1 else f"(?P<{m[1]}_{n}>"
+
+    RULES.append((re.compile(re.sub(r"\(\?P<([a-z]+)>", rename, pattern)), builder))
+
+
+def group(m: re.Match[str], name: str) -> str | None:
+    """The words a named slot matched, whichever copy of it (``name``, ``name_2``, ...) took part."""
+    for key, value in m.groupdict().items():
+        if value and (key == name or key.startswith(name + "_")):
+            return value
+    return None
+
+
+def spec(kind: str, **fixed: object) -> Builder:
+    """A builder that makes ``EditSpec(kind, **fixed)``, taking ``color`` and strength from the match."""
+    KINDS.add(kind)
+
+    def build(m: re.Match[str]) -> EditSpec:
+        words = group(m, "color")
+        color = lookup_color(words) if words else None
+        strength = _intensity(m)
+        kwargs = dict(fixed)
+        base = kwargs.pop("amount", None)
+        if base is not None:  # brightness / warmth: a fixed step, bigger or smaller with intensity
+            kwargs["amount"] = _scaled(float(base), strength, kind)
+        elif strength != 1.0:
+            kwargs["amount"] = strength
+        return EditSpec(kind, color=color, **kwargs)  # type: ignore[arg-type]
+
+    return build
+
+
+def _scaled(base: float, strength: float, kind: str) -> float:
+    """Brightness multiplies around 1, warmth is signed: "a bit brighter" = 1.15, "much darker" = 0.55."""
+    if kind == "brightness":
+        return round(1 + (base - 1) * strength, 3)
+    return round(base * strength, 3)
+
+
+def style(kind: str, nouns: str, verbs: str = "", **fixed: object) -> None:
+    """A global filter, said as a noun/adjective ("sepia", "an old film") or a verb ("blur it")."""
+    body = rf"(?:(?:a|an|the|some|in|into) )?(?:(?P<intensity>{_INTENSITY}) )?{_alt(nouns)}{_SUFFIX}(?: (?P<intensity>{_INTENSITY}))?"
+    prefix = (
+        rf"(?:(?:(?:{_MAKE}|make) )?{IT} (?:(?:look|looks|appear|seem)(?: more)? )?(?:(?:like|into|to|in|as) )?"
+        rf"|(?:make|have) {IT} look(?:s)? (?:like )?"
+        rf"|(?:it is|its|it looks|looks|look|look like|looks like) "
+        rf"|{_MAKE} (?:(?:to|into|in|as) )?"
+        rf"|(?:apply|use|add|enable|activate|turn on|switch on|switch to|go|try|show|give {IT}|give|with|in|want|i want) "
+        rf")?(?:(?:in )?(?:the )?style of )?"
+    )
+    pattern = prefix + body
+    if verbs:
+        pattern += rf"|(?:{_alt(verbs)})(?: {IT}| all| all the colors| it all)?(?: up| out| down)?(?: (?P<intensity>{_INTENSITY}))?"
+    rule(pattern, spec(kind, **fixed))
+
+
+def thing(kind: str, nouns: str, *, colored: bool = False, adjectives: str = "") -> None:
+    """Something drawn into the picture: "add X", "put X on him", "give her X", "with X", "X"."""
+    adj = rf"(?:(?:{_alt('cool|cute|funny|big|huge|large|little|small|tiny|fake|nice|fancy|stylish|silly|giant|classic|' + adjectives)}) )*"
+    slot = rf"(?:{_color()} )?" if colored else ""
+    tail = rf"(?: (?:in|colored|that is|which is) {_color()})?" if colored else ""
+    rule(rf"{_ADD}{_DET}{adj}{slot}{adj}{_alt(nouns)}{tail}(?: on)?{_WHERE}", spec(kind))
+
+
+def _recolor(m: re.Match[str]) -> EditSpec:
+    """recolor_region from a match with ``noun`` (or ``hair``) and ``color`` groups."""
+    word = group(m, "hair")
+    if word:
+        return EditSpec("recolor_region", color=lookup_color(_HAIR_COLORS.get(word, word)), target="hair")
+    noun = group(m, "noun") or ""
+    target = TARGET_OF.get(noun) or TARGET_OF.get(noun.rsplit(" ", 1)[-1]) or noun
+    return EditSpec("recolor_region", color=lookup_color(group(m, "color") or ""), target=target)
+
+
+_PIXELATE = r"pixelate|pixelize|pixellate|pixel|mosaic|censor|pixelated|pixelized|pixellated|censored"
+_BLUR_FACE = r"blur|blurr|blurry|blurred|obscure|obscured|hide|hidden|anonymize|anonymise|anonymized|mask|masked|cover|cover up|smudge|fuzz|conceal|disguise"
+
+# -- privacy: before the global pixelate/blur, so "blur my face" is not "blur it"
+rule(
+    rf"(?:add (?:a )?)?(?:{_alt(_PIXELATE)})(?: out)? {FACE}|{FACE} (?:pixelated|pixelized|pixelation|censored|mosaic)"
+    rf"|(?:add (?:a )?)?(?:pixel|pixelation|mosaic)(?: (?:censor|censoring|mask))? (?:on|over) {FACE}",
+    spec("pixelate_face", target="face"),
+)
+rule(
+    rf"(?:add (?:a )?)?(?:{_alt(_BLUR_FACE)})(?: out| up)? {FACE}|{FACE} (?:blur|blurred|blurry|hidden|obscured|anonymized)"
+    r"|(?:add |turn on |enable )?(?:a )?(?:privacy|anonymous|incognito) (?:mode|blur|filter)|anonymize|anonymise",
+    spec("blur_face", target="face"),
+)
+
+# -- the background, before the global blur
+_BG = rf"{_POSS}{_alt(BACKGROUND_WORDS)}"
+rule(
+    rf"(?:blur|blurr|defocus|soften|smudge)(?: out)? {_BG}"
+    rf"|(?:add |give it |with )?(?:a )?(?:blurry|blurred|out of focus|soft|bokeh|defocused|fuzzy) {_alt(BACKGROUND_WORDS)}"
+    rf"|(?:add )?(?:a )?{_alt(BACKGROUND_WORDS)} blur(?:red)?"
+    rf"|(?:make|turn|get) {_BG} (?:blurry|blurred|out of focus|soft|fuzzy|blur)"
+    rf"|(?:add )?(?:a )?(?:bokeh|portrait mode|portrait effect)(?: effect)?|blur (?:it )?behind {PERSON}",
+    spec("blur_background", target="background"),
+)
+
+# -- objects on the face
+thing("sunglasses", "sunglasses|sun glasses|sunnies|shades|glasses|spectacles|specs|eyeglasses|aviators|aviator sunglasses|goggles|eyewear|sunglass", adjectives="dark|black|mirrored|aviator")
+thing("hat", "hat|hats|cap|baseball cap|top hat|beanie|fedora|cowboy hat|party hat|sombrero|beret|bowler hat|bowler|wizard hat|witch hat|crown|bucket hat|sun hat|santa hat|trilby|panama hat", colored=True)
+thing("mustache", "mustache|mustaches|stache|tache|handlebar mustache|handlebar|curly mustache|pencil mustache|walrus mustache|mustachio")
+
+# -- the scene
+_WEATHER_PREFIX = r"(?:(?:add|put|start|bring|show|let it|make it|have it|make it look like it is|it is|its|with|draw|overlay|simulate|create|i want|give it|turn on) )?(?:(?:some|a|falling|heavy|light|gentle|lots of|a lot of|more) )*"
+rule(
+    _WEATHER_PREFIX + r"(?:snow|snowing|snowfall|snowflakes|snow flakes|falling snow|snowstorm|snow storm|blizzard|flurries|snowy|snowy day|winter wonderland)" + _WHERE,
+    spec("snow"),
+)
+rule(
+    _WEATHER_PREFIX + r"(?:rain|raining|rainfall|rainy|raindrops|rain drops|rainstorm|rain storm|downpour|drizzle|drizzling|storm|stormy|rainy day|pouring|pouring rain)" + _WHERE,
+    spec("rain"),
+)
+thing("bird", "bird|birds|seagull|seagulls|gull|pigeon|pigeons|crow|crows|eagle|dove|sparrow|parrot|flying bird|flock of birds|swallow", adjectives="flying|single|lone|white|black|small")
+
+# -- global styles
+style("black_and_white", "blackandwhite|grayscale|gray scale|monochrome|monochromatic|desaturated|colorless|no color|no colors|without color|noir|film noir|black white", "desaturate|grayscale|decolorize|remove the colors|remove the color|remove all the colors|remove color|remove colors|drain the color|drain the colors")
+style("sepia", "sepia|sepia toned|sepia tone|vintage|old film|old movie|old photo|old photograph|old picture|old timey|old fashioned|old school|old|retro|aged|antique|classic film|silent film|silent movie|film grain|grainy|nostalgic|faded|1920s|1900s|1950s|daguerreotype|an old film|an old movie")
+style("cartoon", "cartoon|cartoonish|cartoony|cartoonified|toon|comic|comics|comic book|comic strip|anime|manga|cel shaded|animated|animation|graphic novel|pop art|cartoon character", "cartoonify|cartoonize|toonify|animefy")
+style("sketch", "sketch|sketched|pencil sketch|pencil drawing|pencil|drawing|drawn|hand drawn|line drawing|line art|charcoal|charcoal drawing|penandink|penandink drawing|ink drawing|sketchbook|doodle|pencil art", "sketch|draw|pencil")
+style("thermal", "thermal|thermal camera|thermal imaging|thermal vision|thermal image|thermography|heat map|heatmap|heat vision|heat camera|heat signature|infrared|infra red|ir camera|predator vision|flir|thermal cam")
+style("night_vision", "night vision|nightvision|night vision goggles|night vision camera|night camera|green night vision|nvg|night mode")
+style("neon", "neon|neon lights|neon glow|glowing neon|cyberpunk|cyberpunk neon|neon cyberpunk|synthwave|vaporwave|tron|blade runner|glow|glowing|outrun|cyber punk")
+style("pixelate", "pixelated|pixelized|pixellated|pixel|pixels|pixel art|8 bit|8bit|eight bit|16 bit|retro game|video game|mosaic|blocky|low res|low resolution|minecraft", "pixelate|pixelize|pixellate|mosaic")
+style("blur", "blurry|blurred|blur|out of focus|unfocused|defocused|soft focus|fuzzy|hazy|dreamy|gaussian blur|blurrier", "blur|defocus|soften|unfocus|blurr")
+style("invert", "inverted|inverted colors|negative|photo negative|inverse|inverse colors|inverted image|x ray|xray|reversed colors", "invert|negate|invert all the colors|invert the colors|invert colors|reverse the colors|reverse colors|flip the colors|swap the colors|invert the color")
+style("brightness", "brighter|bright|lighter|brightened|more light|more brightness|well lit|lit up|brighter colors|more exposure|overexposed|less dark", "brighten|lighten|light up|increase the brightness|increase brightness|raise the brightness|turn up the brightness|boost the brightness|brightness up|increase the exposure|boost the exposure|turn up the lights", amount=1.3)
+style("brightness", "darker|dark|dim|dimmer|darkened|less bright|underexposed|moody|gloomy|less light|night time|nighttime", "darken|dim|decrease the brightness|decrease brightness|lower the brightness|reduce the brightness|turn down the brightness|brightness down|reduce the exposure|turn down the lights", amount=0.7)
+style("warmth", "warmer|warm|warm colors|warmer colors|warm tones|warmer tones|warm tone|summery|sunny|golden hour|cozy|warmer tint|warm tint", "warm|warm up|heat up", amount=1.0)
+style("warmth", "cooler|cool|cool colors|cooler colors|cool tones|cooler tones|cold|colder|cold colors|colder colors|icy|wintry|chilly|frosty|cooler tint|cool tint", "cool|cool down|chill", amount=-1.0)
+
+# -- a colour for the whole picture ("make her blonde" is about hair, though)
+rule(rf"(?:make|turn) {PERSON} {_BLONDE}|(?:give {PERSON} )?{_BLONDE} hair", _recolor)
+_TINT_NOUN = r"(?:tint|tinted|hue|tone|toned|filter|cast|overlay|wash|glow|color|color grade|color grading|look|light|lighting|shade)"
+rule(
+    rf"(?:(?:tint|color|paint|dye|wash|shade|filter|make|turn|change|recolor|render|set|switch|give|bathe)(?: {IT})?(?: (?:to|into|in|with|as))?(?: (?:look|appear))?(?: (?:a|an))? )?{_color()}(?: {_TINT_NOUN})?(?: (?:over|on|to) {IT})?"
+    rf"|(?:add|apply|use|put|give {IT}|give|with)(?: (?:a|an))? {_color()} {_TINT_NOUN}(?: (?:over|on|to) {IT})?"
+    rf"|(?:tint|color|shade)(?: {IT})?(?: (?:to|in|with))?(?: (?:a|an))? {_color()}",
+    spec("tint"),
+)
+
+# -- a colour for one region: shirt, hair, background, or any other thing
+_RECOLOR_VERBS = r"(?:make|turn|paint|color|recolor|dye|change|switch|set|tint|render|transform|swap|give)"
+rule(
+    rf"(?:(?:give|add|put|use|with|wearing|wear|in)(?: {PERSON})? )?(?:(?:a|an|some) )?{_color()} (?P<noun>{_REGION_NOUN})(?: (?:behind|for|on) {PERSON})?",
+    _recolor,
+)
+rule(
+    rf"(?:replace|swap|fill) {_POSS}(?P<noun>{_alt(BACKGROUND_WORDS)}) (?:with|by|for) (?:(?:a|an) )?{_color()}(?: one| background| wall| screen)?",
+    _recolor,
+)
+rule(
+    rf"{_RECOLOR_VERBS}(?: the color of)? {_POSS}{_FREE_NOUN}(?: color)?(?: (?:to|into|in|with|as))?(?: be)?(?: (?:a|an))? {_color()}(?: instead)?",
+    _recolor,
+)
+
+_CARRIED_VERBS = re.compile(
+    r"^(?P<verb>make|turn|change|paint|color|dye|tint|add|put|give|blur|pixelate|recolor|set|switch|draw|apply)\b"
+)
+"""Verbs a following part without a verb borrows: "make the shirt red and the hair blonde"."""
+
+
+# --------------------------------------------------------------------------
+# Parsing
+
+
+def _read(part: str) -> EditSpec | None:
+    """The spec for one cleaned part, or None."""
+    for pattern, build in RULES:
+        m = pattern.fullmatch(part)
+        if m is not None:
+            built = build(m)
+            if built.kind in ("tint", "recolor_region") and built.color is None:
+                continue
+            text = " ".join(_UNPROTECT.get(w, w) for w in part.split())
+            return EditSpec(built.kind, color=built.color, target=built.target, amount=built.amount, text=text)
+    return None
+
+
+def parse(prompt: str) -> list[EditSpec]:
+    """The edits a prompt asks for, in the order it names them ([] = no edit).
+
+    Raises :class:`NotUnderstood` naming the first part it cannot read and
+    listing what the engine can do.
+    """
+    text = normalize(prompt)
+    parts = _split(text)
+    specs: list[EditSpec] = []
+    verb = ""
+    i = 0
+    while i < len(parts):
+        raw = parts[i][1]
+        part = _clean(raw)
+        if not part or PASSTHROUGH.fullmatch(part):
+            i += 1
+            continue
+        found = _read(part)
+        used = 1
+        if found is None and i + 1 < len(parts):  # "replace the background with blue"
+            merged = _clean(f"{raw} {parts[i + 1][0]} {parts[i + 1][1]}")
+            found = _read(merged)
+            used = 2 if found is not None else 1
+        if found is None and verb and not _CARRIED_VERBS.match(part):  # "... and the hair blonde"
+            found = _read(f"{verb} {part}")
+        if found is None:
+            if i + 1 < len(parts) and parts[i + 1][0] == "with":
+                raw = f"{raw} with {parts[i + 1][1]}"  # name "replace the sky with mars" whole
+            shown = " ".join(_UNPROTECT.get(w, w) for w in raw.replace(" , ", " ").split())
+            raise refusal(shown, prompt)
+        carried = _CARRIED_VERBS.match(found.text)
+        if carried:
+            verb = carried["verb"]
+        specs = [s for s in specs if (s.kind, s.target) != (found.kind, found.target)]
+        specs.append(found)
+        i += used
+    return specs
+
+
+def describe_spec(s: EditSpec) -> str:
+    """A few words for one spec: "tint red", "shirt to red", "brighter x1.15"."""
+    color = s.color.name if s.color else ""
+    if s.kind == "tint":
+        return f"tint {color}"
+    if s.kind == "invert":
+        return "invert the colors"
+    if s.kind == "recolor_region":
+        return f"{s.target} to {color}"
+    if s.kind == "brightness":
+        return f"brighter x{s.amount:g}" if s.amount >= 1 else f"darker x{s.amount:g}"
+    if s.kind == "warmth":
+        return f"warmer {s.amount:+g}" if s.amount >= 0 else f"cooler {s.amount:+g}"
+    words = s.kind.replace("_", " ")
+    if s.kind == "hat" and s.color is not None:
+        words = f"{color} hat"
+    if s.amount != 1.0:
+        words += f" x{s.amount:g}"
+    return words
+
+
+def describe(specs: list[EditSpec]) -> str:
+    """A plan in a few words: "black and white + sunglasses", or "passthrough"."""
+    return " + ".join(describe_spec(s) for s in specs) or "passthrough"
