@@ -25,10 +25,12 @@ $(SDK_STAMP):
 
 interop-deps: $(SDK_STAMP)
 
-# The main job, offline: the built-in test source through the local server,
-# edited, re-prompted from stdin half-way, recorded to demo.mp4.
+# The main job, offline: the shipped sample clip (a real face) through the
+# local server with face-anchored edits, re-prompted from stdin half-way,
+# recorded to demo.mp4.
 demo: $(STAMP)
-	(sleep 5; echo "invert the colors") | $(VENV)/bin/decart edit -i test -p "tint it blue" --no-show -o $(DEMO_OUT) --duration 10
+	(sleep 6; echo "black and white with a red hat and snow") | \
+	  $(VENV)/bin/decart edit -i sample --loop -p "add sunglasses and change the shirt to blue" --no-show -o $(DEMO_OUT) --duration 12
 
 test: $(STAMP) $(SDK_STAMP)
 	$(PY) -m pytest

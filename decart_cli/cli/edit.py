@@ -34,7 +34,7 @@ def _fit(value: str) -> str:
 @user_errors
 def edit(
     prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Initial edit instruction, applied before the first frame."),
-    input: str = typer.Option("0", "-i", "--input", help="Camera index (0) or device path, a video file, or 'test' (built-in pattern)."),
+    input: str = typer.Option("0", "-i", "--input", help="Camera index (0) or device path, a video file, 'sample' (shipped clip with a face) or 'test' (built-in pattern)."),
     model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", help="Realtime model (see `decart models`)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
