@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
-from . import ice
+from . import ice, rtc_tuning
 from .errors import ProtocolError
 from .protocol import Candidate
 
@@ -24,9 +24,16 @@ class Peer:
 
     def __init__(self, *, loopback: bool, ice_servers: tuple[str, ...] | None = None) -> None:
         self.loopback = loopback
+        rtc_tuning.apply()  # once per process; see decart_cli.rtc_tuning
         self.pc = RTCPeerConnection(ice.rtc_configuration(loopback=loopback, ice_servers=ice_servers))
         self._pending: list[Candidate] = []
         self._remote_set = False
+
+    def add_video_transceiver(self, track_or_kind: MediaStreamTrack | str, direction: str) -> RTCRtpTransceiver:
+        """Add a video transceiver with the tuned codec preferences (H.264 first by default)."""
+        transceiver = self.pc.addTransceiver(track_or_kind, direction=direction)
+        rtc_tuning.prefer_codecs(transceiver)
+        return transceiver
 
     async def set_local(self, description: RTCSessionDescription) -> RTCSessionDescription:
         """Set the local description (gathering candidates) and return it, candidates included."""

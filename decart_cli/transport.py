@@ -59,7 +59,7 @@ class Transport:
 
     async def start(self, track: MediaStreamTrack) -> MediaStreamTrack:
         """Send ``track``; return the server's edited track once media is connected."""
-        self._peer.pc.addTransceiver(track, direction="sendrecv")
+        self._peer.add_video_transceiver(track, "sendrecv")
         offer = await self._peer.offer()
         self._signaling.expect_answer()
         await self._signaling.send(p.Offer(sdp=offer.sdp))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -56,6 +57,17 @@ def setup_logging(verbose: int) -> None:
         # aiortc and aioice are chatty at info level.
         for name in ("aiortc", "aioice", "websockets"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def configure_media() -> None:
+    """Apply ``DECART_RTC_TUNING`` (aiortc latency tuning; see decart_cli.rtc_tuning) before any peer exists."""
+    from .. import rtc_tuning
+    from ..errors import UsageError
+
+    try:
+        rtc_tuning.configure(os.environ.get(rtc_tuning.ENV, ""))
+    except ValueError as exc:
+        raise UsageError(str(exc), f"fix or unset {rtc_tuning.ENV}") from None
 
 
 def fail(message: str, code: int) -> typer.Exit:

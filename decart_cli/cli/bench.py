@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..models import DEFAULT_MODEL, get_model
-from . import app, user_errors
+from . import app, configure_media, user_errors
 
 bench_app = typer.Typer(help="Measure decart on this machine: a live session (default) or the engine alone (`bench engine`).")
 app.add_typer(bench_app, name="bench")
@@ -93,6 +93,7 @@ def bench_session(
     """Run a session with a moving, grainy test source and report latency, fps, drops, bitrate, PSNR and CPU."""
     if ctx.invoked_subcommand is not None:
         return
+    configure_media()
     import asyncio
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn

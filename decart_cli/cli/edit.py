@@ -15,7 +15,7 @@ from ..config import HOSTED_URL, EditConfig, SourceConfig
 from ..errors import UsageError
 from ..models import DEFAULT_MODEL, MODELS, get_model
 from ..ui import ConsoleReporter, render_summary
-from . import app, setup_logging, user_errors
+from . import app, configure_media, setup_logging, user_errors
 
 
 class Fit(str):
@@ -52,6 +52,7 @@ def edit(
 ) -> None:
     """Edit a camera or video file live: show it, record it, change the prompt from stdin."""
     setup_logging(verbose)
+    configure_media()
     from ..media.window import display_available  # cv2 only, no aiortc
 
     chosen = get_model(model)

@@ -12,7 +12,7 @@ import typer
 from ..config import DEFAULT_PORT, ServeConfig
 from ..errors import DecartError
 from ..server import Server
-from . import app, err_console, setup_logging, user_errors
+from . import app, configure_media, err_console, setup_logging, user_errors
 
 
 @app.command()
@@ -26,6 +26,7 @@ def serve(
 ) -> None:
     """Run a local server that speaks the realtime API's protocol, editing on the CPU."""
     setup_logging(verbose)
+    configure_media()
     config = ServeConfig(host=host, port=port, api_key=api_key, engine=engine)
     asyncio.run(_serve(config))
 

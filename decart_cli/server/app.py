@@ -163,6 +163,10 @@ class ServerSession:
                 await self.send(p.Error(error="the media connection failed"))
                 await self.ws.close()
 
+        # A video transceiver made before the offer is applied carries our
+        # codec preferences into the answer (the client's video binds to it,
+        # and the edited track is added to it in on_track).
+        peer.add_video_transceiver("video", "recvonly")
         await peer.set_remote(sdp, "offer")
         if self.track is None:
             await peer.close()
