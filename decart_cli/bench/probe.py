@@ -103,12 +103,11 @@ class BenchProbe:
             self.unreadable += 1
             return
         self.received_ids.add(frame_id)
-        if not self.measuring(now):
+        sent = self.sent_at.get(frame_id)  # only frames sent inside the window are kept
+        if sent is None or not self.measuring(now):
             return
         self.frames_received += 1
-        sent = self.sent_at.get(frame_id)
-        if sent is not None:
-            self.latencies_ms.append((now - sent) * 1000)
+        self.latencies_ms.append((now - sent) * 1000)
         kept = self._kept.pop(frame_id, None)
         if kept is not None and kept.shape == y.shape:
             self.psnr_db.append(psnr(kept, y))
