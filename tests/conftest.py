@@ -54,7 +54,7 @@ class ServeProcess:
 
 
 @contextlib.contextmanager
-def serve(*args: str, port: int = 0, timeout: float = 30.0) -> Iterator[ServeProcess]:
+def serve(*args: str, port: int = 0, timeout: float = 30.0, cwd: Path | None = None) -> Iterator[ServeProcess]:
     """Run `decart serve --port PORT ARGS` until the block ends; yield it once it listens."""
     proc = subprocess.Popen(
         decart_cmd("serve", "--host", "127.0.0.1", "--port", str(port), *args),
@@ -62,7 +62,8 @@ def serve(*args: str, port: int = 0, timeout: float = 30.0) -> Iterator[ServePro
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=child_env(),
+        env=child_env(PYTHONPATH=str(REPO)),
+        cwd=cwd,
     )
     lines: list[str] = []
     found: list[str] = []

@@ -8,7 +8,7 @@ import av
 import cv2
 import numpy as np
 
-from conftest import run_decart
+from conftest import assert_clean_failure, decode, halves_clip, mean_bgr, run_decart, serve
 from decart_cli.assets import sample_clip
 from decart_cli.engine.face import detect_faces, eye_centers
 from decart_cli.engine.frame import Face
@@ -68,3 +68,44 @@ def test_black_and_white_with_sunglasses_on_the_sample_clip(server, tmp_path: Pa
     # lenses over the eyes on most frames (the tracker may lag a fast move by a few pixels)
     assert np.median(drops) > 60 and np.median(levels) < 60, darkened
     assert np.mean(drops > 30) >= 0.8, darkened
+
+
+LEFT, RIGHT = (30, 30, 200), (200, 60, 30)  # BGR halves of the clip
+
+CUSTOM_ENGINE = '''
+import numpy as np
+from decart_cli.errors import UnsupportedPrompt
+
+class Mirror:
+    pixel_format = "bgr24"
+
+    def __init__(self):
+        self.on = False
+
+    def set_prompt(self, prompt):
+        text = prompt.strip().lower()
+        if text not in ("", "mirror"):
+            raise UnsupportedPrompt(f"cannot do {prompt!r}; it can: mirror")
+        self.on = text == "mirror"
+
+    def process(self, image):
+        return np.ascontiguousarray(image[:, ::-1]) if self.on else image
+
+    def describe(self):
+        return "mirror" if self.on else "passthrough"
+'''
+
+
+def test_custom_engine_from_the_current_directory(tmp_path: Path) -> None:
+    """`decart serve --engine my_engines:Mirror` (the README's example, in the cwd) edits the stream and refuses what it cannot do."""
+    (tmp_path / "my_engines.py").write_text(CUSTOM_ENGINE)
+    clip = halves_clip(tmp_path / "halves.mp4", frames=25, left=LEFT, right=RIGHT)
+    out = tmp_path / "mirrored.mp4"
+    with serve("--engine", "my_engines:Mirror", cwd=tmp_path) as custom:
+        result = run_decart("edit", "-i", str(clip), "--loop", "-p", "mirror", "--no-show", "-o", str(out), "--duration", "1.5", "--url", custom.url)
+        refused = run_decart("edit", "-i", "test", "-p", "add sunglasses", "--no-show", "-o", str(tmp_path / "x.mp4"), "--url", custom.url)
+    assert result.returncode == 0, result.stderr
+    frame = decode(out).frames[-3]
+    assert np.abs(mean_bgr(frame[:, 20:600]) - RIGHT).max() < 25  # right half now on the left
+    assert np.abs(mean_bgr(frame[:, 680:1260]) - LEFT).max() < 25
+    assert_clean_failure(refused, 1, "prompt refused", "it can: mirror")
