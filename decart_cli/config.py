@@ -55,6 +55,8 @@ class EditConfig:
     ice_servers: tuple[str, ...] | None = None
     """STUN/TURN URLs; None keeps aiortc's default (unused on loopback)."""
     user_agent: str = ""
+    stats: bool = False
+    """Measure latency and bitrate live (stamps a frame-id strip into the top-left corner)."""
 
 
 @dataclass(frozen=True)

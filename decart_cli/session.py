@@ -93,6 +93,10 @@ class EditSession:
         probe: SessionProbe | None = None,
     ) -> None:
         self.config = config
+        if probe is None and config.stats:
+            from .bench.probe import BenchProbe
+
+            probe = BenchProbe(warmup=0.0, live=True)
         self.probe = probe
         self.model = model
         self.reporter = reporter
@@ -338,10 +342,23 @@ class EditSession:
 
     async def _refresh_status(self, source, recorder: Recorder | None) -> None:  # type: ignore[no-untyped-def]
         last_sent, last_received, last_t = 0, 0, time.monotonic()
+        last_bytes: tuple[int, int] | None = None
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
             dt = max(now - last_t, 1e-6)
+            if self.config.stats and self._transport is not None:
+                from .bench.probe import BenchProbe, transport_bytes
+
+                if isinstance(self.probe, BenchProbe):
+                    self.stats.latency_ms = self.probe.recent_latency()
+                sent_received = await transport_bytes(self._transport.pc)
+                if last_bytes is not None:
+                    self.stats.bitrate_kbps = (
+                        (sent_received[0] - last_bytes[0]) * 8 / dt / 1000,
+                        (sent_received[1] - last_bytes[1]) * 8 / dt / 1000,
+                    )
+                last_bytes = sent_received
             self.stats.frames_sent = source.frames_sent
             if recorder is not None:
                 self.stats.frames_recorded = recorder.frames_written

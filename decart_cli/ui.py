@@ -38,6 +38,10 @@ class SessionStats:
     media_started: float | None = None
     ended: float | None = None
     output: Path | None = None
+    latency_ms: tuple[float, float] | None = None
+    """Glass-to-glass (p50, p95) over the last seconds, with ``--stats``."""
+    bitrate_kbps: tuple[float, float] | None = None
+    """Media kbit/s (up, down), with ``--stats``."""
 
     @property
     def elapsed(self) -> float:
@@ -63,6 +67,10 @@ def render_status(stats: SessionStats) -> Text:
     line.append(f"  {stats.elapsed:5.1f}s", style="dim")
     line.append(f"  in {stats.fps_in:4.1f} fps  out {stats.fps_out:4.1f} fps")
     line.append(f"  sent {stats.frames_sent}  received {stats.frames_received}", style="dim")
+    if stats.latency_ms is not None:
+        line.append(f"  latency {stats.latency_ms[0]:.0f}/{stats.latency_ms[1]:.0f} ms")
+    if stats.bitrate_kbps is not None:
+        line.append(f"  up {stats.bitrate_kbps[0] / 1000:.1f} down {stats.bitrate_kbps[1] / 1000:.1f} Mbit/s", style="dim")
     if stats.output is not None:
         line.append(f"  rec {stats.frames_recorded}", style="red")
     prompt = stats.prompt or "(no edit)"

@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from conftest import REPO, bar_means, decart_cmd, decode, require, wait_for
@@ -62,3 +63,35 @@ def test_prompt_typed_at_a_tty(server, tmp_path: Path) -> None:
     assert "done: sent" in final and "Traceback" not in final
     source = bar_means(TestPattern(1280, 704).render(0))
     assert np.abs(bar_means(decode(out).frames[-5]) - (255 - source)).max() < 40
+
+
+def test_status_line_shows_live_latency_and_bitrate() -> None:
+    """With --stats figures, the status line shows latency p50/p95 and bitrate both ways."""
+    stats = SessionStats(state="generating", latency_ms=(14.6, 21.2), bitrate_kbps=(4300.0, 4500.0))
+    line = render_status(stats).plain
+    assert "latency 15/21 ms" in line and "up 4.3 down 4.5 Mbit/s" in line
+
+
+def test_stats_at_a_tty_shows_measured_latency(server, tmp_path: Path) -> None:
+    """`decart edit --stats` at a terminal shows measured latency; its frames carry readable frame ids."""
+    from decart_cli.bench import marker
+
+    require("tmux")
+    out = tmp_path / "stats.mp4"
+    done = tmp_path / "done"
+    command = " ".join(shlex.quote(a) for a in decart_cmd("edit", "-i", "test", "--stats", "--no-show", "-o", str(out), "--duration", "4", "--url", server.url))
+    session = f"decart-stats-{time.monotonic_ns()}"
+    tmux = shutil.which("tmux")
+    assert tmux
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "220", "-y", "20", f"cd {shlex.quote(str(REPO))} && {command}; touch {shlex.quote(str(done))}; sleep 30"], check=True)
+
+    def screen() -> str:
+        return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    try:
+        assert wait_for(lambda: "latency" in screen() and "Mbit/s" in screen(), 30), screen()
+        assert wait_for(done.exists, 30), screen()
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+    ids = [marker.read(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in decode(out).frames[10:20]]
+    assert all(i is not None for i in ids) and ids == sorted(ids)

@@ -22,6 +22,8 @@ from av import VideoFrame
 from .. import protocol as p
 from . import marker
 
+_LIVE_FRAMES = 125
+"""Frames (5 s at 25 fps) a live probe's figures are taken over."""
 PSNR_EVERY = 5
 """Compare one frame in this many (a copy of its luma is kept until it returns)."""
 _KEEP = 64
@@ -66,6 +68,8 @@ class BenchProbe:
 
     warmup: float = 2.0
     """Seconds after the first edited frame before measuring starts."""
+    live: bool = False
+    """For a long session's status line: keep only recent figures (bounded memory)."""
     started: float = field(default_factory=time.monotonic)
     events: dict[str, float] = field(default_factory=dict)
     sent_at: dict[int, float] = field(default_factory=dict)
@@ -121,12 +125,25 @@ class BenchProbe:
         y = luma(frame)
         marker.stamp(y, frame_id)
         now = time.monotonic()
+        if self.live and len(self.sent_at) >= 2 * _LIVE_FRAMES:
+            # Ids older than a few seconds will never come back now.
+            for old in list(self.sent_at)[:_LIVE_FRAMES]:
+                del self.sent_at[old]
+            del self.latencies_ms[:-_LIVE_FRAMES]
+            del self.psnr_db[:-_LIVE_FRAMES]
         if self.measuring(now):
             self.sent_at[frame_id] = now
             if frame_id % PSNR_EVERY == 0:
                 self._kept[frame_id] = y.copy()
                 while len(self._kept) > _KEEP:
                     self._kept.popitem(last=False)
+
+    def recent_latency(self) -> tuple[float, float] | None:
+        """(p50, p95) in ms over the last few seconds, or None before any frame came back."""
+        recent = sorted(self.latencies_ms[-_LIVE_FRAMES:])
+        if not recent:
+            return None
+        return recent[len(recent) // 2], recent[min(len(recent) - 1, round(0.95 * (len(recent) - 1)))]
 
     # Windows.
 
@@ -147,3 +164,13 @@ class BenchProbe:
         """Stop measuring (frames still in flight after this are not counted)."""
         if self.window_end is None:
             self.window_end = time.monotonic()
+
+
+async def transport_bytes(pc: RTCPeerConnection) -> tuple[int, int]:
+    """(bytes sent, bytes received) by the media transport so far (RTP and RTCP)."""
+    sent = received = 0
+    for stats in (await pc.getStats()).values():
+        if stats.type == "transport":
+            sent += getattr(stats, "bytesSent", 0) or 0
+            received += getattr(stats, "bytesReceived", 0) or 0
+    return sent, received

@@ -26,7 +26,7 @@ from ..config import EditConfig, SourceConfig
 from ..errors import ConnectError
 from ..models import Model
 from ..ui import ConsoleReporter
-from .probe import BenchProbe
+from .probe import BenchProbe, transport_bytes
 
 
 @dataclass(frozen=True)
@@ -92,16 +92,6 @@ def _proc_cpu_seconds(pid: int) -> float | None:
 def _self_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-async def _rtp_bytes(pc) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """(bytes sent, bytes received) by the media transport so far (RTP and RTCP)."""
-    sent = received = 0
-    for stats in (await pc.getStats()).values():
-        if stats.type == "transport":
-            sent += getattr(stats, "bytesSent", 0) or 0
-            received += getattr(stats, "bytesReceived", 0) or 0
-    return sent, received
 
 
 class ChildServer:
@@ -195,7 +185,7 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
         if "first_frame" in probe.events and on_progress:
             on_progress(0.0)
     start = time.monotonic()
-    sent0, recv0 = await _rtp_bytes(probe.pc)
+    sent0, recv0 = await transport_bytes(probe.pc)
     cpu0 = _self_cpu_seconds()
     server0 = _proc_cpu_seconds(server.proc.pid) if server else None
     while time.monotonic() - start < config.duration:
@@ -206,7 +196,7 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
             on_progress(min(1.0, (time.monotonic() - start) / config.duration))
     probe.end_window()
     elapsed = time.monotonic() - start
-    sent1, recv1 = await _rtp_bytes(probe.pc)
+    sent1, recv1 = await transport_bytes(probe.pc)
     cpu1 = _self_cpu_seconds()
     server1 = _proc_cpu_seconds(server.proc.pid) if server else None
     return {

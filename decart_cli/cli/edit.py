@@ -48,6 +48,7 @@ def edit(
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service."),
     connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
     stdin: bool = typer.Option(True, "--stdin/--no-stdin", help="Read new prompts from standard input, one per line."),
+    stats: bool = typer.Option(False, "--stats", help="Show live latency and bitrate (stamps a small frame-id strip into the video's top-left corner)."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
 ) -> None:
     """Edit a camera or video file live: show it, record it, change the prompt from stdin."""
@@ -84,6 +85,7 @@ def edit(
         read_stdin=stdin,
         connect_timeout=connect_timeout,
         ack_timeout=connect_timeout,
+        stats=stats,
     )
     from ..session import EditSession
 
