@@ -7,7 +7,7 @@ SDK_VENV ?= .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
 DEMO_OUT ?= demo.mp4
 
-.PHONY: install demo test interop-deps clean
+.PHONY: install demo test interop-deps bench-compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ interop-deps: $(SDK_STAMP)
 demo: $(STAMP)
 	(sleep 6; echo "black and white with a red hat and snow") | \
 	  $(VENV)/bin/decart edit -i sample --loop -p "add sunglasses and change the shirt to blue" --no-show -o $(DEMO_OUT) --duration 12
+
+# Our client and the official Python SDK's, same server, same source.
+bench-compare: $(STAMP) $(SDK_STAMP)
+	$(VENV)/bin/decart bench --duration 10 --json bench-ours.json
+	$(SDK_VENV)/bin/python tools/sdk_bench.py --server-python $(PY) --duration 10 --json bench-sdk.json
 
 test: $(STAMP) $(SDK_STAMP)
 	$(PY) -m pytest
