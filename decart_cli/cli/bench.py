@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import UsageError
 from ..models import DEFAULT_MODEL, get_model
 from . import app, configure_media, user_errors
 
@@ -89,6 +90,7 @@ def bench_session(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also record the edited stream (measures the recorder's cost)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
     connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
+    edit_cost_ms: Optional[float] = typer.Option(None, "--edit-cost-ms", min=0.0, help="Overload test: the local server spends this long on every frame (passthrough)."),
 ) -> None:
     """Run a session with a moving, grainy test source and report latency, fps, drops, bitrate, PSNR and CPU."""
     if ctx.invoked_subcommand is not None:
@@ -101,7 +103,14 @@ def bench_session(
     from ..bench.run import BenchConfig, run_bench
     from ..ui import ConsoleReporter
 
+    server_args: tuple[str, ...] = ()
+    if edit_cost_ms is not None:
+        if url is not None:
+            raise UsageError("--edit-cost-ms needs the local server", "drop --url")
+        server_args = ("--engine", "decart_cli.bench.engines:Costly")
+        prompt = f"cost {edit_cost_ms:g}"
     config = BenchConfig(
+        server_args=server_args,
         model=get_model(model),
         duration=duration,
         warmup=warmup,

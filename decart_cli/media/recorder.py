@@ -80,7 +80,7 @@ class Recorder:
         *,
         fps: float = 25,
         codec: str = "libx264",
-        preset: str = "veryfast",
+        preset: str = "ultrafast",
         crf: int = 20,
     ) -> None:
         path = Path(path)
