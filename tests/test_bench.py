@@ -48,3 +48,22 @@ def test_session_bench_reports_every_figure(tmp_path: Path) -> None:
     assert report["psnr_db"]["mean"] > 20
     assert report["cpu_percent"]["client"] > 0 and report["cpu_percent"]["server"] > 0
     assert "glass-to-glass" in result.stdout
+
+
+def test_costly_engine_takes_cost_prompts_only() -> None:
+    """The overload engine understands 'cost N' (ms), passes frames through, and refuses anything else."""
+    import numpy as np
+    import pytest
+
+    from decart_cli.bench.engines import Costly
+    from decart_cli.errors import UnsupportedPrompt
+
+    engine = Costly()
+    engine.set_prompt("cost 40")
+    assert engine.cost == 0.04 and engine.describe() == "cost 40 ms"
+    engine.set_prompt("")
+    assert engine.cost == 0
+    frame = np.zeros((6, 4), np.uint8)
+    assert engine.process(frame) is frame
+    with pytest.raises(UnsupportedPrompt, match="cost <milliseconds>"):
+        engine.set_prompt("add sunglasses")
