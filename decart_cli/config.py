@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 Fit = Literal["crop", "pad", "stretch"]
+FIT_MODES: tuple[str, ...] = get_args(Fit)
 
 DEFAULT_PORT = 8765
 HOSTED_URL = "wss://api3.decart.ai"

@@ -11,22 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..config import HOSTED_URL, EditConfig, SourceConfig
+from ..config import FIT_MODES, HOSTED_URL, EditConfig, SourceConfig
 from ..errors import UsageError
 from ..models import DEFAULT_MODEL, MODELS, get_model
 from ..ui import ConsoleReporter, render_summary
 from . import app, configure_media, setup_logging, user_errors
 
 
-class Fit(str):
-    """Accepted --fit values."""
-
-    choices = ("crop", "pad", "stretch")
-
-
 def _fit(value: str) -> str:
-    if value not in Fit.choices:
-        raise typer.BadParameter(f"use one of {', '.join(Fit.choices)}")
+    if value not in FIT_MODES:
+        raise typer.BadParameter(f"use one of {', '.join(FIT_MODES)}")
     return value
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from decart_cli.config import Fit
+from decart_cli.config import FIT_MODES, Fit
 
-FIT_MODES: tuple[str, ...] = ("crop", "pad", "stretch")
 
 
 def fit_frame(
