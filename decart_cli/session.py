@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from av import VideoFrame
@@ -26,14 +26,18 @@ from .config import EditConfig, ServeConfig
 from .errors import ConnectError, DecartError, Interrupted, PromptRejected, ProtocolError, ServerError, SessionClosed
 from .media.recorder import Recorder
 from .media.relay import Relay
-from .media.sources import open_source
+from .media.sources import SourceTrack, open_source
 from .models import Model
 from .server import Server
 from .signaling import Signaling
 from .transport import Transport
 from .ui import ConsoleReporter, SessionStats
 
+if TYPE_CHECKING:
+    from .media.window import Window
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USER_AGENT = f"decart-cli/{__version__} lang/py"
 
@@ -200,7 +204,7 @@ class EditSession:
                 await recorder.stop()
         return self.stats
 
-    def _final_counts(self, source, recorder: Recorder | None) -> None:  # type: ignore[no-untyped-def]
+    def _final_counts(self, source: SourceTrack, recorder: Recorder | None) -> None:
         """Settle the stats once everything has stopped, however the session ended."""
         self.stats.frames_sent = source.frames_sent
         self.stats.frames_dropped_source = source.frames_dropped
@@ -209,7 +213,7 @@ class EditSession:
         self.stats.ended = time.monotonic()
         self.stats.state = "disconnected"
 
-    async def _until_closed(self, awaitable: Awaitable):  # type: ignore[no-untyped-def]
+    async def _until_closed(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` unless the signaling socket closes or a stop is requested first."""
         assert self._signaling is not None and self._signaling.closed is not None
         task = asyncio.ensure_future(awaitable)
@@ -226,7 +230,7 @@ class EditSession:
             raise self._signaling.closed.result()
         raise Interrupted(f"{self._stop_reason} before the session started")
 
-    async def _open_window(self, window) -> None:  # type: ignore[no-untyped-def]
+    async def _open_window(self, window: Window) -> None:
         try:
             await asyncio.wait_for(window.start(), self.config.connect_timeout)
         except asyncio.TimeoutError:
@@ -254,7 +258,7 @@ class EditSession:
             raise ConnectError("the media connection failed before any edited frame came back", "check that UDP can reach the server")
         raise ConnectError(f"no edited frame came back within {self.config.connect_timeout:g} s", "check the server, or raise --connect-timeout")
 
-    async def _wait_end(self, source, signaling: Signaling, transport: Transport, window) -> None:  # type: ignore[no-untyped-def]
+    async def _wait_end(self, source: SourceTrack, signaling: Signaling, transport: Transport, window: Window | None) -> None:
         cfg = self.config
         loop = asyncio.get_running_loop()
         waiters: dict[asyncio.Future, str] = {
@@ -283,7 +287,7 @@ class EditSession:
         elif "failed" in reasons and not self._stop.is_set():
             raise SessionClosed("the media connection to the server failed")
 
-    async def _source_ended(self, source) -> None:  # type: ignore[no-untyped-def]
+    async def _source_ended(self, source: SourceTrack) -> None:
         ended = asyncio.Event()
         source.on("ended", ended.set)
         if source.readyState == "ended":
@@ -299,7 +303,7 @@ class EditSession:
                 return
             await asyncio.sleep(0.05)
 
-    def _on_frame(self, frame) -> None:  # type: ignore[no-untyped-def]
+    def _on_frame(self, frame: VideoFrame) -> None:
         if self.probe is not None:
             self.probe.on_frame(frame)
         self.stats.frames_received += 1
@@ -340,7 +344,7 @@ class EditSession:
             self.stats.prompt = text
             self.reporter.event(f"prompt: {text}", "green")
 
-    async def _refresh_status(self, source, recorder: Recorder | None) -> None:  # type: ignore[no-untyped-def]
+    async def _refresh_status(self, source: SourceTrack, recorder: Recorder | None) -> None:
         last_sent, last_received, last_t = 0, 0, time.monotonic()
         last_bytes: tuple[int, int] | None = None
         while True:
