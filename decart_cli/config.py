@@ -71,4 +71,14 @@ class ServeConfig:
     engine: str | None = None
     """``module:Class`` of a custom engine; None uses the built-in one."""
     max_message_bytes: int = 2 * 1024 * 1024
+    """Largest WebSocket message accepted; a bigger one closes that socket (1009)."""
     max_prompt_length: int = 1000
+    """Longer prompts are refused in their ``prompt_ack`` (the hosted API's limit)."""
+    max_sessions: int = 4
+    """Concurrent sessions (0: no limit); one more gets an ``error`` ("server is full") and a close."""
+    idle_timeout: float = 30.0
+    """Seconds a socket may stay open without a successful offer; 0 waits forever."""
+    prompt_rate: float = 10.0
+    """Prompts (and set_image messages) per second per session, refilled continuously; 0: no limit."""
+    prompt_burst: int = 20
+    """How many prompts a session may send at once before the rate applies."""

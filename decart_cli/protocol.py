@@ -241,7 +241,9 @@ def check_prompt(text: str, limit: int = MAX_PROMPT_LENGTH) -> str:
 # URLs.
 
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
-_SECRET_PARAMS = {"api_key", "apikey", "key", "token"}
+# Parameter names as clients may spell them, percent-encoded or not
+# (api_key, api%5Fkey, api-key, apikey, key, token).
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:api(?:_|%5f|-|%2d)?key|key|token)=)[^&#\s]*")
 
 
 def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream", user_agent: str | None = None) -> str:
@@ -274,11 +276,7 @@ def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream",
 
 def redact_url(url: str) -> str:
     """``url`` with the values of secret query parameters replaced by ``***``."""
-    return re.sub(
-        r"(?i)([?&](?:%s)=)[^&#\s]*" % "|".join(_SECRET_PARAMS),
-        r"\1***",
-        url,
-    )
+    return _SECRET_QUERY.sub(r"\1***", url)
 
 
 def display_url(url: str) -> str:

@@ -127,6 +127,8 @@ def test_redact_url() -> None:
     assert "sk-SECRET" not in p.redact_url(url)
     assert p.redact_url("ws://h/v1/stream?model=m&api_key=abc&x=1") == "ws://h/v1/stream?model=m&api_key=***&x=1"
     assert "abc" not in p.redact_url("GET /v1/stream?API_KEY=abc HTTP/1.1")
+    assert "abc" not in p.redact_url("GET /v1/stream?model=m&api%5Fkey=abc HTTP/1.1")
+    assert "abc" not in p.redact_url("ws://h/?api-key=abc")
 
 
 @pytest.mark.parametrize(

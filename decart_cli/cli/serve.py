@@ -14,6 +14,8 @@ from ..errors import DecartError
 from ..server import Server
 from . import app, configure_media, err_console, setup_logging, user_errors
 
+_DEFAULTS = ServeConfig()
+
 
 @app.command()
 @user_errors
@@ -22,12 +24,29 @@ def serve(
     port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
     api_key: Optional[str] = typer.Option(None, "--api-key", show_default=False, help="Only accept clients presenting this key (default: accept any)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="Editing engine as module:Class (default: the built-in CPU engine)."),
+    max_sessions: int = typer.Option(_DEFAULTS.max_sessions, "--max-sessions", min=0, help="Concurrent sessions (0: no limit); more clients are told the server is full."),
+    idle_timeout: float = typer.Option(_DEFAULTS.idle_timeout, "--idle-timeout", min=0, help="Seconds a client may stay connected without an offer (0: forever)."),
+    prompt_rate: float = typer.Option(_DEFAULTS.prompt_rate, "--prompt-rate", min=0, help="Prompts per second per session (0: no limit); excess prompts are refused in their ack."),
+    prompt_burst: int = typer.Option(_DEFAULTS.prompt_burst, "--prompt-burst", min=1, help="Prompts a session may send at once before --prompt-rate applies."),
+    max_prompt_length: int = typer.Option(_DEFAULTS.max_prompt_length, "--max-prompt-length", min=1, help="Longest prompt accepted, in characters."),
+    max_message_bytes: int = typer.Option(_DEFAULTS.max_message_bytes, "--max-message-bytes", min=1024, help="Largest WebSocket message accepted; a bigger one closes that client's socket."),
     verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
 ) -> None:
     """Run a local server that speaks the realtime API's protocol, editing on the CPU."""
     setup_logging(verbose)
     configure_media()
-    config = ServeConfig(host=host, port=port, api_key=api_key, engine=engine)
+    config = ServeConfig(
+        host=host,
+        port=port,
+        api_key=api_key,
+        engine=engine,
+        max_sessions=max_sessions,
+        idle_timeout=idle_timeout,
+        prompt_rate=prompt_rate,
+        prompt_burst=prompt_burst,
+        max_prompt_length=max_prompt_length,
+        max_message_bytes=max_message_bytes,
+    )
     asyncio.run(_serve(config))
 
 
