@@ -67,3 +67,19 @@ def test_costly_engine_takes_cost_prompts_only() -> None:
     assert engine.process(frame) is frame
     with pytest.raises(UnsupportedPrompt, match="cost <milliseconds>"):
         engine.set_prompt("add sunglasses")
+
+
+def test_psnr_matches_its_definition() -> None:
+    import math
+
+    import numpy as np
+
+    from decart_cli.bench.probe import psnr
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (704, 1280), np.uint8)
+    b = np.clip(a.astype(np.int16) + rng.integers(-6, 7, a.shape), 0, 255).astype(np.uint8)
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    assert math.isclose(psnr(a, b), 10 * math.log10(255**2 / mse), rel_tol=1e-9)
+    assert psnr(a, a) == math.inf
+    assert math.isclose(psnr(a[:, :640], b[:, :640]), psnr(a[:, :640].copy(), b[:, :640].copy()))

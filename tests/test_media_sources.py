@@ -343,3 +343,17 @@ def test_missing_camera_device_is_a_source_error():
         open_source(SourceConfig(spec="/dev/video77"))
     assert err.value.message == "camera /dev/video77 not found"
     assert err.value.hint
+
+
+@pytest.mark.parametrize("size", [(1280, 704), (64, 48), (66, 50), (1282, 704)])
+def test_i420_frame_matches_from_ndarray(size: tuple[int, int]) -> None:
+    """The source's plane-by-plane frame building gives PyAV's own from_ndarray pixels."""
+    from decart_cli.media.sources import _i420_frame
+
+    width, height = size
+    i420 = np.random.default_rng(width).integers(0, 256, (height * 3 // 2, width), np.uint8)
+    frame = _i420_frame(i420)
+    assert (frame.width, frame.height, frame.format.name) == (width, height, "yuv420p")
+    assert np.array_equal(frame.to_ndarray(), av.VideoFrame.from_ndarray(i420, format="yuv420p").to_ndarray())
+    i420[:] = 0  # a copy: the array can be reused
+    assert frame.to_ndarray().any()

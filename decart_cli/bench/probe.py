@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from av import VideoFrame
@@ -38,7 +39,9 @@ def luma(frame: VideoFrame) -> np.ndarray:
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of two uint8 images, in dB (inf when equal)."""
-    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
+    # cv2.norm sums squared differences in one pass (~0.03 ms at 1280x704,
+    # against ~0.5 ms through float32 copies).
+    mse = cv2.norm(a, b, cv2.NORM_L2SQR) / a.size if a.size else 0.0
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 

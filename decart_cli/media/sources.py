@@ -218,7 +218,7 @@ class SourceTrack(MediaStreamTrack):
         else:
             # A fresh VideoFrame per tick: consumers may hold on to earlier
             # frames, and a shared object would see its pts change under it.
-            frame = VideoFrame.from_ndarray(self._last_i420, format="yuv420p")
+            frame = _i420_frame(self._last_i420)
             self.frames_repeated += 1
 
         frame.pts = round(self._tick * CLOCK_RATE / fps)
@@ -270,7 +270,7 @@ class SourceTrack(MediaStreamTrack):
         cfg = self.cfg
         bgr = fit_frame(img, cfg.width, cfg.height, cfg.fit, cfg.mirror)
         i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
-        return VideoFrame.from_ndarray(i420, format="yuv420p"), i420
+        return _i420_frame(i420), i420
 
     def _publish(self, prepared: tuple[VideoFrame, np.ndarray]) -> None:
         """Make a prepared frame the newest, dropping an unsent older one."""
@@ -295,6 +295,26 @@ class SourceTrack(MediaStreamTrack):
     @property
     def _stopping(self) -> bool:
         return self._stop_event.is_set()
+
+
+def _i420_frame(i420: np.ndarray) -> VideoFrame:
+    """A yuv420p frame holding a copy of an (H*3/2, W) I420 array (OpenCV's layout).
+
+    The same pixels as ``VideoFrame.from_ndarray(i420, format="yuv420p")``,
+    copied plane by plane with memcpy (~0.06 ms at 1280x704 instead of ~0.18).
+    """
+    rows, width = i420.shape
+    height = rows * 2 // 3
+    frame = VideoFrame(width, height, "yuv420p")
+    y, u, v = frame.planes
+    if not (i420.flags.c_contiguous and y.line_size == width and u.line_size == v.line_size == width // 2):
+        return VideoFrame.from_ndarray(i420, format="yuv420p")
+    quarter = width * height // 4
+    flat = i420.reshape(-1)
+    y.update(flat[: width * height])
+    u.update(flat[width * height : width * height + quarter])
+    v.update(flat[width * height + quarter :])
+    return frame
 
 
 # -- readers: one per kind of source --------------------------------------
