@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -11,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,3 +248,42 @@ def xvfb() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# In-process servers (real sockets on port 0) for protocol-level tests.
+
+
+def with_server(test: Callable[..., Awaitable[None]], **config: object) -> None:
+    """Run ``test(server)`` against a fresh in-process `decart serve` on a free loopback port."""
+    from decart_cli.config import ServeConfig
+    from decart_cli.server import Server
+
+    async def main() -> None:
+        server = Server(ServeConfig(host="127.0.0.1", port=0, **config))  # type: ignore[arg-type]
+        await server.start()
+        try:
+            await asyncio.wait_for(test(server), 30)
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+
+
+def stream(server, key: str = "k", model: str = "lucy_v2v_720p_rt") -> str:  # type: ignore[no-untyped-def]
+    """The stream URL of an in-process server."""
+    from decart_cli.protocol import stream_url
+
+    return stream_url(server.url, api_key=key, model=model)
+
+
+async def recv_json(ws, timeout: float = 5) -> dict:  # type: ignore[no-untyped-def]
+    """The next WebSocket message, decoded."""
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_until(ws, kind: str, timeout: float = 5) -> dict:  # type: ignore[no-untyped-def]
+    """The next message of type ``kind``, skipping others."""
+    while True:
+        message = await recv_json(ws, timeout)
+        if message["type"] == kind:
+            return message

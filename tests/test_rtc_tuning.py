@@ -12,6 +12,8 @@ import aiortc.codecs.h264
 import aiortc.rtcrtpreceiver
 import numpy as np
 import pytest
+
+from conftest import stream, with_server
 import websockets
 from aiortc import VideoStreamTrack
 from aiortc.codecs import depayload
@@ -22,9 +24,7 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 from av import VideoFrame
 
-from decart_cli import protocol as p
 from decart_cli import rtc_tuning
-from decart_cli.config import ServeConfig
 from decart_cli.peer import Peer
 from decart_cli.rtc_tuning import MediaTuning, h264_starts_frame, vp8_starts_frame
 from decart_cli.server import Server
@@ -410,20 +410,6 @@ def first_video_codec(sdp: str) -> str:
     return rtpmap.split()[1].split("/")[0]
 
 
-def with_server(test) -> None:  # type: ignore[no-untyped-def]
-    async def main() -> None:
-        server = Server(ServeConfig(host="127.0.0.1", port=0))
-        await server.start()
-        try:
-            await asyncio.wait_for(test(server), 30)
-        finally:
-            await server.stop()
-
-    asyncio.run(main())
-
-
-def stream(server: Server) -> str:
-    return p.stream_url(server.url, api_key="k", model="lucy_v2v_720p_rt")
 
 
 @pytest.mark.parametrize("codec", ["h264", "vp8"])

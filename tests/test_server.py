@@ -4,50 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
+
+from conftest import recv_json, recv_until, stream, with_server
 import websockets
 from aiortc import VideoStreamTrack
 from av import VideoFrame
 
 from decart_cli import protocol as p
-from decart_cli.config import ServeConfig
 from decart_cli.errors import AuthError, PromptRejected
 from decart_cli.server import Server
 from decart_cli.signaling import Signaling
 from decart_cli.transport import Transport
 
 
-def with_server(test: Callable[[Server], Awaitable[None]], **config) -> None:  # type: ignore[no-untyped-def]
-    """Run ``test`` against a fresh in-process server on a free port."""
-
-    async def main() -> None:
-        server = Server(ServeConfig(host="127.0.0.1", port=0, **config))
-        await server.start()
-        try:
-            await asyncio.wait_for(test(server), 30)
-        finally:
-            await server.stop()
-
-    asyncio.run(main())
 
 
-async def recv_json(ws, timeout: float = 5) -> dict:  # type: ignore[no-untyped-def]
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def recv_until(ws, kind: str, timeout: float = 5) -> dict:  # type: ignore[no-untyped-def]
-    """The next message of type ``kind``, skipping others."""
-    while True:
-        message = await recv_json(ws, timeout)
-        if message["type"] == kind:
-            return message
-
-
-def stream(server: Server, key: str = "k", model: str = "lucy_v2v_720p_rt") -> str:
-    return p.stream_url(server.url, api_key=key, model=model)
 
 
 def test_wrong_key_gets_error_then_close() -> None:

@@ -19,39 +19,13 @@ from decart_cli.server import app as server_app
 from decart_cli.signaling import Signaling
 from decart_cli.transport import Transport
 
-from conftest import serve
+from conftest import recv_json, recv_until, stream, with_server, serve
 
 SUPPORTED = "invert the colors"
 
 
-def with_server(test: Callable[[Server], Awaitable[None]], **config) -> None:  # type: ignore[no-untyped-def]
-    """Run ``test`` against a fresh in-process server on a free port."""
-
-    async def main() -> None:
-        server = Server(ServeConfig(host="127.0.0.1", port=0, **config))
-        await server.start()
-        try:
-            await asyncio.wait_for(test(server), 30)
-        finally:
-            await server.stop()
-
-    asyncio.run(main())
 
 
-def stream(server: Server, key: str = "k") -> str:
-    return p.stream_url(server.url, api_key=key, model="lucy_v2v_720p_rt")
-
-
-async def recv_json(ws, timeout: float = 5) -> dict:  # type: ignore[no-untyped-def]
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def recv_until(ws, kind: str, timeout: float = 5) -> dict:  # type: ignore[no-untyped-def]
-    """The next message of type ``kind``, skipping others."""
-    while True:
-        message = await recv_json(ws, timeout)
-        if message["type"] == kind:
-            return message
 
 
 async def prompt_ack(ws, text: str = SUPPORTED) -> dict:  # type: ignore[no-untyped-def]

@@ -30,7 +30,6 @@ sys.path[:0] = [str(REPO / "tests" / "interop"), str(REPO)]
 
 import sdk_client  # noqa: E402  (its import applies the loopback-only patches to aioice and the SDK)
 import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 from aiortc import VideoStreamTrack  # noqa: E402
 from av import VideoFrame  # noqa: E402
 
