@@ -467,6 +467,18 @@ def privacy_box(face: Face, width: int, height: int, margin: float = PRIVACY_MAR
     return x0, y0, x1, y1
 
 
+def _face_planes(ctx: FrameContext) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Views of the Y, U, V planes inside the face's :func:`privacy_box`, or None without a face."""
+    if ctx.face is None:
+        return None
+    box = privacy_box(ctx.face, ctx.width, ctx.height)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    chroma = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
+    return ctx.y[y0:y1, x0:x1], ctx.u[chroma], ctx.v[chroma]
+
+
 def _pixelate(plane: np.ndarray, block: int) -> None:
     """Replace ``plane`` (a view) in place by ``block`` x ``block`` cells of its mean, from its top left."""
     h, w = plane.shape
@@ -493,17 +505,15 @@ class PixelateFace:
         return max(4, int(round(face.w / self.blocks / 2)) * 2)
 
     def apply(self, ctx: FrameContext) -> None:
-        face = ctx.face
-        if face is None:
+        planes = _face_planes(ctx)
+        if planes is None:
             return
-        box = privacy_box(face, ctx.width, ctx.height)
-        if box is None:
-            return
-        x0, y0, x1, y1 = box
-        b = self.block_size(face)
-        _pixelate(ctx.y[y0:y1, x0:x1], b)
-        _pixelate(ctx.u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], b // 2)
-        _pixelate(ctx.v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], b // 2)
+        assert ctx.face is not None
+        b = self.block_size(ctx.face)
+        y, u, v = planes
+        _pixelate(y, b)
+        _pixelate(u, b // 2)
+        _pixelate(v, b // 2)
 
 
 def _blur(plane: np.ndarray, factor: int, sigma: float) -> None:
@@ -525,19 +535,17 @@ class BlurFace:
         self.strength = max(0.25, min(4.0, amount or 1.0))
 
     def apply(self, ctx: FrameContext) -> None:
-        face = ctx.face
-        if face is None:
+        planes = _face_planes(ctx)
+        if planes is None:
             return
-        box = privacy_box(face, ctx.width, ctx.height)
-        if box is None:
-            return
-        x0, y0, x1, y1 = box
+        assert ctx.face is not None
         # work at ~24 px across the face; blur over ~1/8 of the face width
-        factor = max(2, int(round(face.w / 24 / 2)) * 2)
+        factor = max(2, int(round(ctx.face.w / 24 / 2)) * 2)
         sigma = 1.6 * self.strength
-        _blur(ctx.y[y0:y1, x0:x1], factor, sigma)
-        _blur(ctx.u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], factor // 2, sigma)
-        _blur(ctx.v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], factor // 2, sigma)
+        y, u, v = planes
+        _blur(y, factor, sigma)
+        _blur(u, factor // 2, sigma)
+        _blur(v, factor // 2, sigma)
 
 
 EDITS: dict[str, Callable[[EditSpec], Edit]] = {
