@@ -68,11 +68,6 @@ def loopback_session(enabled: bool = True) -> Iterator[None]:
         _loopback.reset(token)
 
 
-def set_loopback_session(enabled: bool) -> None:
-    """Mark the current task (and tasks it creates) as a loopback session."""
-    _loopback.set(enabled)
-
-
 def rtc_configuration(*, loopback: bool, ice_servers: tuple[str, ...] | None = None) -> RTCConfiguration:
     """The peer connection configuration for a session.
 
