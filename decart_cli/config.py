@@ -58,6 +58,16 @@ class EditConfig:
     user_agent: str = ""
     stats: bool = False
     """Measure latency and bitrate live (stamps a frame-id strip into the top-left corner)."""
+    reconnect_attempts: int = 5
+    """After an established session drops: how many times to try again (0: give up at once)."""
+    reconnect_delay: float = 1.0
+    """Wait before the first reconnect attempt; doubles with each attempt."""
+    reconnect_max_delay: float = 10.0
+    """The longest wait between two reconnect attempts."""
+
+    def reconnect_wait(self, attempt: int) -> float:
+        """Seconds to wait before reconnect ``attempt`` (1-based): exponential backoff, capped."""
+        return min(self.reconnect_delay * 2 ** (attempt - 1), self.reconnect_max_delay)
 
 
 @dataclass(frozen=True)

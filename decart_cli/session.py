@@ -4,6 +4,13 @@
 server, signaling, initial prompt, media) and stops them in reverse, so a
 recording is finished whatever ends the session: the end of a file, the
 duration, the window, a signal, or an error.
+
+The connection to the server (a :class:`Link`: the WebSocket and the peer
+connection) is the one piece that may be replaced mid-session. When an
+established session drops, the session reconnects with exponential
+backoff and re-sends the prompt the user wants, while the source, the
+window and the recording go on (the relay holds the last frame through
+the gap). A refused API key is permanent and is never retried.
 """
 
 from __future__ import annotations
@@ -11,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
@@ -23,7 +32,8 @@ from av import VideoFrame
 from . import __version__
 from . import protocol as p
 from .config import EditConfig, ServeConfig
-from .errors import ConnectError, DecartError, Interrupted, PromptRejected, ProtocolError, ServerError, SessionClosed
+from .errors import AuthError, ConnectError, DecartError, Interrupted, PromptRejected, ProtocolError, ServerError, SessionClosed
+from .media.borrow import BorrowedTrack
 from .media.recorder import Recorder
 from .media.relay import Relay
 from .media.sources import SourceTrack, open_source
@@ -42,22 +52,57 @@ T = TypeVar("T")
 USER_AGENT = f"decart-cli/{__version__} lang/py"
 
 
+MAX_LINE = 64 * 1024
+"""Longest stdin line kept whole; a longer one is passed on cut once (to be refused as too long), the rest skipped."""
+
+
 def read_lines(stream: BinaryIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> threading.Thread:
     """Feed each line of ``stream`` (decoded leniently) to ``queue`` from a daemon thread.
 
-    End of input simply ends the thread: it does not end the session.
+    End of input simply ends the thread: it does not end the session. A
+    stream with a file descriptor is read with ``os.read``: a daemon thread
+    blocked inside a buffered reader's lock makes the interpreter abort at
+    exit ("could not acquire lock ... at interpreter shutdown") when the
+    session ends while the writer still holds the pipe open.
     """
 
-    def pump() -> None:
+    def deliver(raw: bytes) -> bool:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r")
         try:
-            for raw in iter(stream.readline, b""):
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                try:
-                    loop.call_soon_threadsafe(queue.put_nowait, line)
-                except RuntimeError:  # the loop has closed: the session is over
-                    return
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        except RuntimeError:  # the loop has closed: the session is over
+            return False
+        return True
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            yield from iter(stream.readline, b"")
+            return
+        yield from iter(lambda: os.read(fd, 65536), b"")
+
+    def pump() -> None:
+        pending = b""
+        skipping = False  # the rest of a line already passed on cut
+        try:
+            for chunk in chunks():
+                *lines, pending = (pending + chunk).split(b"\n")
+                if skipping:
+                    if not lines:
+                        pending = b""
+                        continue
+                    lines, skipping = lines[1:], False
+                if len(pending) > MAX_LINE:
+                    lines.append(pending[:MAX_LINE])
+                    pending, skipping = b"", True
+                for raw in lines:
+                    if not deliver(raw):
+                        return
         except (OSError, ValueError):
             return
+        if pending:
+            deliver(pending)
 
     thread = threading.Thread(target=pump, name="decart-stdin", daemon=True)
     thread.start()
@@ -82,6 +127,63 @@ class SessionProbe(Protocol):
     def on_frame(self, frame: VideoFrame) -> None:
         """An edited frame arrived."""
         ...
+
+
+class _Ended(Exception):
+    """The session ended normally while something else was still in progress."""
+
+
+class _Ends:
+    """What ends a running session normally: a stop request, the end of the source, the window closing, ``--duration``."""
+
+    def __init__(self, session: EditSession, source: SourceTrack, window: Window | None) -> None:
+        self._futures: dict[asyncio.Future, str] = {
+            asyncio.ensure_future(session._stop.wait()): "stop",
+            asyncio.ensure_future(session._source_ended(source)): "source",
+        }
+        if window is not None:
+            self._futures[asyncio.ensure_future(window.wait_closed())] = "window"
+        duration, started = session.config.duration, session.stats.media_started
+        self.deadline = started + duration if duration is not None and started is not None else None
+
+    async def race(self, others: dict[asyncio.Future, str], timeout: float | None = None) -> set[str]:
+        """Wait for an end or one of ``others``; the names of what happened (empty: ``timeout`` passed)."""
+        waiters = {**self._futures, **others}
+        remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        limit = remaining if timeout is None else timeout if remaining is None else min(timeout, remaining)
+        done, _ = await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        reasons = {waiters[f] for f in done}
+        if not done and remaining is not None and (timeout is None or remaining <= timeout):
+            reasons.add("duration")
+        return reasons
+
+    async def until(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``; raise :class:`_Ended` (after cancelling it) if the session ends first."""
+        task = asyncio.ensure_future(awaitable)
+        if "task" in await self.race({task: "task"}):
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise _Ended
+
+    def cancel(self) -> None:
+        """Stop watching."""
+        for future in self._futures:
+            future.cancel()
+
+
+@dataclass
+class Link:
+    """One connection to the server: the WebSocket and, once offered, the peer connection."""
+
+    signaling: Signaling
+    transport: Transport | None = None
+
+    async def close(self) -> None:
+        """Close the peer connection, then the WebSocket (the protocol's order)."""
+        if self.transport is not None:
+            await self.transport.close()
+        await self.signaling.close()
 
 
 class EditSession:
@@ -110,8 +212,12 @@ class EditSession:
         self._stop_reason = ""
         self._first_frame = asyncio.Event()
         self._last_frame_at = 0.0
-        self._signaling: Signaling | None = None
-        self._transport: Transport | None = None
+        self._link: Link | None = None
+        self._relay: Relay | None = None
+        self._online = asyncio.Event()
+        """Set while a link is up and editing (prompts go straight out)."""
+        self._wanted = p.check_prompt(config.prompt) if config.prompt else None
+        """The latest prompt the user asked for: re-sent on every reconnect."""
         self._tasks: list[asyncio.Task[None]] = []
 
     def request_stop(self, reason: str = "stopped") -> None:
@@ -150,35 +256,20 @@ class EditSession:
                 self.reporter.notice(f"no API key: editing with the local server at {base_url} (set DECART_API_KEY for the hosted service)")
 
             url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT)
-            loopback = p.is_loopback_host(p.url_host(url))
-            self._signaling = signaling = Signaling(url, connect_timeout=cfg.connect_timeout, on_message=self._on_message)
             self.reporter.start(self.stats)
             stack.callback(self.reporter.stop)
-            await signaling.connect()
-            stack.push_async_callback(signaling.close)
-
-            if cfg.prompt:
-                await signaling.request_prompt(p.check_prompt(cfg.prompt), enhance=cfg.enhance, timeout=cfg.ack_timeout)
-                self.reporter.event(f"prompt: {cfg.prompt}", "green")
-
-            self._transport = transport = Transport(signaling, loopback=loopback, ice_servers=cfg.ice_servers, timeout=cfg.connect_timeout)
-            stack.push_async_callback(transport.close)
             outbound = self.probe.wrap_source(source) if self.probe is not None else source
-            remote = await self._until_closed(transport.start(outbound))
-            await self._until_closed(transport.wait_connected(cfg.connect_timeout))
-            self.stats.state = "connected"
-            if self.probe is not None:
-                self.probe.on_connected(transport.pc)
-
-            # Drain the remote track from now on (aiortc's receive queue is
-            # unbounded); each sink has its own bounded buffer in the relay.
-            relay = Relay(remote, on_frame=self._on_frame)
+            # The relay outlives any one connection; while there is none it
+            # repeats the last frame, so the window and the file go on in real time.
+            self._relay = relay = Relay(on_frame=self._on_frame, persistent=True, hold=1.0 / self.model.fps)
             stack.push_async_callback(relay.stop)
             if recorder is not None:
                 recorder.addTrack(relay.subscribe(maxsize=50, name="recorder"))
             if window is not None:
                 window.addTrack(relay.subscribe(maxsize=1, name="window"))
-            await relay.start()
+            stack.push_async_callback(self._close_link)
+
+            await self._connect(url, outbound, relay, initial=True)
             if recorder is not None:
                 stack.push_async_callback(recorder.stop)
                 await recorder.start()
@@ -190,12 +281,19 @@ class EditSession:
             if self._stdin is not None:
                 read_lines(self._stdin, asyncio.get_running_loop(), prompts)
             self._spawn(self._send_prompts(prompts), "decart-prompts")
-            self._spawn(self._refresh_status(source, recorder), "decart-status")
+            self._spawn(self._refresh_status(source, recorder, relay), "decart-status")
             stack.push_async_callback(self._cancel_tasks)
 
-            await self._wait_first_frame(signaling, transport)
+            await self._wait_first_frame()
             self.stats.media_started = time.monotonic()
-            await self._wait_end(source, signaling, transport, window)
+            ends = _Ends(self, source, window)
+            try:
+                while True:
+                    dropped = await self._watch(ends)
+                    if dropped is None or not await self._reconnect(url, outbound, relay, dropped, ends):
+                        break
+            finally:
+                ends.cancel()
             # Stop the input first, then let what is in flight reach the
             # sinks, then finish the file: the counts below are final.
             source.stop()
@@ -210,25 +308,143 @@ class EditSession:
         self.stats.frames_dropped_source = source.frames_dropped
         if recorder is not None:
             self.stats.frames_recorded = recorder.frames_written
+        if self._relay is not None:
+            self.stats.frames_held = self._relay.held
         self.stats.ended = time.monotonic()
         self.stats.state = "disconnected"
 
     async def _until_closed(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable`` unless the signaling socket closes or a stop is requested first."""
-        assert self._signaling is not None and self._signaling.closed is not None
+        """Await ``awaitable`` unless the current link's socket closes or a stop is requested first."""
+        assert self._link is not None and self._link.signaling.closed is not None
+        closed = self._link.signaling.closed
         task = asyncio.ensure_future(awaitable)
         stop = asyncio.ensure_future(self._stop.wait())
         try:
-            done, _ = await asyncio.wait({task, self._signaling.closed, stop}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({task, closed, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
         if task in done:
             return task.result()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        if self._signaling.closed in done:
-            raise self._signaling.closed.result()
+        if closed in done:
+            raise closed.result()
         raise Interrupted(f"{self._stop_reason} before the session started")
+
+    async def _connect(self, url: str, outbound: MediaStreamTrack, relay: Relay, *, initial: bool) -> None:
+        """Open a link: socket, the wanted prompt, offer/answer, media; then read its edited track.
+
+        The first time, a refused prompt is fatal; on a reconnect it is a
+        warning and the last prompt the server accepted is tried instead.
+        """
+        cfg = self.config
+        signaling = Signaling(url, connect_timeout=cfg.connect_timeout, on_message=self._on_message)
+        self._link = link = Link(signaling)
+        await signaling.connect()
+        if self._wanted:
+            await self._send_wanted_prompt(signaling, initial=initial)
+        link.transport = transport = Transport(signaling, loopback=p.is_loopback_host(p.url_host(url)), ice_servers=cfg.ice_servers, timeout=cfg.connect_timeout)
+        remote = await self._until_closed(transport.start(BorrowedTrack(outbound)))
+        await self._until_closed(transport.wait_connected(cfg.connect_timeout))
+        self.stats.state = "connected"
+        if self.probe is not None:
+            self.probe.on_connected(transport.pc)
+        # Drain the remote track from now on (aiortc's receive queue is
+        # unbounded); each sink has its own bounded buffer in the relay.
+        self._first_frame.clear()
+        relay.attach(remote)
+        self._online.set()
+
+    async def _send_wanted_prompt(self, signaling: Signaling, *, initial: bool) -> None:
+        cfg = self.config
+        wanted = self._wanted
+        assert wanted is not None
+        try:
+            await signaling.request_prompt(wanted, enhance=cfg.enhance, timeout=cfg.ack_timeout)
+        except PromptRejected as exc:
+            applied = self.stats.prompt
+            if initial or not applied or applied == wanted:
+                raise
+            self.reporter.warning(f"{exc.message} (keeping: {applied})")
+            self._wanted = applied
+            await signaling.request_prompt(applied, enhance=cfg.enhance, timeout=cfg.ack_timeout)
+            return
+        if initial or wanted != self.stats.prompt:
+            self.stats.prompt = wanted
+            self.reporter.event(f"prompt: {wanted}", "green")
+
+    async def _close_link(self) -> None:
+        self._online.clear()
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
+
+    async def _watch(self, ends: _Ends) -> DecartError | None:
+        """Wait while the session runs; return the error if the link drops, None if the session is over."""
+        link = self._link
+        assert link is not None and link.transport is not None and link.signaling.closed is not None
+        failed = asyncio.ensure_future(link.transport.failed.wait())
+        try:
+            reasons = await ends.race({link.signaling.closed: "closed", failed: "failed"})
+        finally:
+            failed.cancel()
+        if "source" in reasons:
+            await self._drain(asyncio.get_running_loop())
+            return None
+        if self._stop.is_set() or not reasons & {"closed", "failed"}:
+            return None
+        if "closed" in reasons:
+            return link.signaling.closed.result()
+        return SessionClosed("the media connection to the server failed")
+
+    async def _reconnect(self, url: str, outbound: MediaStreamTrack, relay: Relay, dropped: DecartError, ends: _Ends) -> bool:
+        """Re-establish a dropped session; False if the session ended meanwhile. Raises when it cannot."""
+        cfg = self.config
+        attempts = cfg.reconnect_attempts
+        if isinstance(dropped, AuthError) or attempts < 1:
+            raise dropped
+        relay.detach()
+        await self._close_link()
+        lost_at = time.monotonic()
+        self.stats.state = "reconnecting"
+        self.stats.reconnect_attempts = attempts
+        self.reporter.warning(f"{dropped.message}: reconnecting")
+        last: DecartError = dropped
+        for attempt in range(1, attempts + 1):
+            self.stats.reconnect_attempt = attempt
+            wait = cfg.reconnect_wait(attempt)
+            self.reporter.update(self.stats)
+            if await ends.race({}, timeout=wait):
+                return False
+            self.stats.state = "reconnecting"
+            try:
+                await ends.until(self._attempt(url, outbound, relay))
+            except Interrupted:
+                return False
+            except AuthError:
+                raise
+            except DecartError as exc:
+                last = exc
+                log.info("reconnect attempt %d/%d failed: %s", attempt, attempts, exc.message)
+                await self._close_link()
+                self.stats.state = "reconnecting"
+                continue
+            except _Ended:
+                await self._close_link()
+                return False
+            self.stats.reconnects += 1
+            self.stats.reconnect_attempt = 0
+            again = f"; prompt re-applied: {self.stats.prompt}" if self.stats.prompt else ""
+            self.reporter.notice(f"reconnected after {time.monotonic() - lost_at:.1f} s (attempt {attempt}/{attempts}){again}")
+            return True
+        raise SessionClosed(
+            f"lost the connection to the server and could not reconnect in {attempts} attempt{'s' if attempts > 1 else ''} ({last.message})",
+            "check the server, or raise --reconnect",
+        )
+
+    async def _attempt(self, url: str, outbound: MediaStreamTrack, relay: Relay) -> None:
+        await self._connect(url, outbound, relay, initial=False)
+        await self._wait_first_frame()
 
     async def _open_window(self, window: Window) -> None:
         try:
@@ -236,14 +452,15 @@ class EditSession:
         except asyncio.TimeoutError:
             raise DecartError(f"the window did not open within {self.config.connect_timeout:g} s", "use --no-show, or check DISPLAY") from None
 
-    async def _wait_first_frame(self, signaling: Signaling, transport: Transport) -> None:
+    async def _wait_first_frame(self) -> None:
+        link = self._link
+        assert link is not None and link.transport is not None and link.signaling.closed is not None
         first = asyncio.ensure_future(self._first_frame.wait())
-        failed = asyncio.ensure_future(transport.failed.wait())
+        failed = asyncio.ensure_future(link.transport.failed.wait())
         stop = asyncio.ensure_future(self._stop.wait())
-        assert signaling.closed is not None
         try:
             done, _ = await asyncio.wait(
-                {first, failed, stop, signaling.closed},
+                {first, failed, stop, link.signaling.closed},
                 timeout=self.config.connect_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
@@ -252,40 +469,11 @@ class EditSession:
                 f.cancel()
         if first in done or stop in done:
             return
-        if signaling.closed in done:
-            raise signaling.closed.result()
+        if link.signaling.closed in done:
+            raise link.signaling.closed.result()
         if failed in done:
             raise ConnectError("the media connection failed before any edited frame came back", "check that UDP can reach the server")
         raise ConnectError(f"no edited frame came back within {self.config.connect_timeout:g} s", "check the server, or raise --connect-timeout")
-
-    async def _wait_end(self, source: SourceTrack, signaling: Signaling, transport: Transport, window: Window | None) -> None:
-        cfg = self.config
-        loop = asyncio.get_running_loop()
-        waiters: dict[asyncio.Future, str] = {
-            asyncio.ensure_future(self._stop.wait()): "stop",
-            asyncio.ensure_future(transport.failed.wait()): "failed",
-            signaling.closed: "closed",  # type: ignore[dict-item]
-            asyncio.ensure_future(self._source_ended(source)): "source",
-        }
-        if window is not None:
-            waiters[asyncio.ensure_future(window.wait_closed())] = "window"
-        timeout = None
-        if cfg.duration is not None:
-            assert self.stats.media_started is not None
-            timeout = max(0.0, self.stats.media_started + cfg.duration - time.monotonic())
-        try:
-            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for f, name in waiters.items():
-                if name != "closed":
-                    f.cancel()
-        reasons = {waiters[f] for f in done}
-        if "source" in reasons:
-            await self._drain(loop)
-        elif "closed" in reasons and not self._stop.is_set():
-            raise signaling.closed.result()  # type: ignore[union-attr]
-        elif "failed" in reasons and not self._stop.is_set():
-            raise SessionClosed("the media connection to the server failed")
 
     async def _source_ended(self, source: SourceTrack) -> None:
         ended = asyncio.Event()
@@ -317,8 +505,9 @@ class EditSession:
         if self.probe is not None:
             self.probe.on_message(message)
         if isinstance(message, p.IceCandidate):
-            if self._transport is not None:
-                self._spawn(self._transport.add_candidate(message.candidate), "decart-candidate")
+            link = self._link
+            if link is not None and link.transport is not None:
+                self._spawn(link.transport.add_candidate(message.candidate), "decart-candidate")
         elif isinstance(message, p.GenerationStarted):
             self.stats.state = "generating"
         elif isinstance(message, p.Error):
@@ -327,43 +516,66 @@ class EditSession:
             log.info("session id %s", message.session_id)
 
     async def _send_prompts(self, prompts: asyncio.Queue[str]) -> None:
-        assert self._signaling is not None
+        """Apply each prompt line; while reconnecting, keep the latest for the next link."""
+        cfg = self.config
         while True:
             line = await prompts.get()
             if not line.strip():
                 continue
             try:
                 text = p.check_prompt(line)
-                await self._signaling.request_prompt(text, enhance=self.config.enhance, timeout=self.config.ack_timeout)
-            except (PromptRejected, ProtocolError) as exc:
+            except ProtocolError as exc:
+                self.reporter.warning(f"{exc.message} (the previous edit stays)")
+                continue
+            self._wanted = text
+            link = self._link
+            if not self._online.is_set() or link is None:
+                self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
+                continue
+            try:
+                await link.signaling.request_prompt(text, enhance=cfg.enhance, timeout=cfg.ack_timeout)
+            except PromptRejected as exc:
+                self._wanted = self.stats.prompt or None
                 self.reporter.warning(f"{exc.message} (the previous edit stays)")
                 continue
             except (ServerError, SessionClosed) as exc:
-                self.reporter.warning(exc.message)
+                assert link.signaling.closed is not None
+                if link.signaling.closed.done() and cfg.reconnect_attempts > 0 and not isinstance(exc, AuthError):
+                    self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
+                else:
+                    self.reporter.warning(exc.message)
                 continue
             self.stats.prompt = text
             self.reporter.event(f"prompt: {text}", "green")
 
-    async def _refresh_status(self, source: SourceTrack, recorder: Recorder | None) -> None:
+    async def _refresh_status(self, source: SourceTrack, recorder: Recorder | None, relay: Relay) -> None:
         last_sent, last_received, last_t = 0, 0, time.monotonic()
         last_bytes: tuple[int, int] | None = None
+        last_pc: RTCPeerConnection | None = None
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
             dt = max(now - last_t, 1e-6)
-            if self.config.stats and self._transport is not None:
+            link = self._link
+            if self.config.stats:
                 from .bench.probe import BenchProbe, transport_bytes
 
                 if isinstance(self.probe, BenchProbe):
                     self.stats.latency_ms = self.probe.recent_latency()
-                sent_received = await transport_bytes(self._transport.pc)
-                if last_bytes is not None:
-                    self.stats.bitrate_kbps = (
-                        (sent_received[0] - last_bytes[0]) * 8 / dt / 1000,
-                        (sent_received[1] - last_bytes[1]) * 8 / dt / 1000,
-                    )
-                last_bytes = sent_received
+                pc = link.transport.pc if link is not None and link.transport is not None else None
+                if pc is None or pc is not last_pc:
+                    last_bytes = None  # a new connection counts from zero
+                if pc is not None:
+                    sent_received = await transport_bytes(pc)
+                    if last_bytes is not None:
+                        self.stats.bitrate_kbps = (
+                            (sent_received[0] - last_bytes[0]) * 8 / dt / 1000,
+                            (sent_received[1] - last_bytes[1]) * 8 / dt / 1000,
+                        )
+                    last_bytes = sent_received
+                last_pc = pc
             self.stats.frames_sent = source.frames_sent
+            self.stats.frames_held = relay.held
             if recorder is not None:
                 self.stats.frames_recorded = recorder.frames_written
             self.stats.fps_in = (self.stats.frames_sent - last_sent) / dt

@@ -42,6 +42,14 @@ class SessionStats:
     """Glass-to-glass (p50, p95) over the last seconds, with ``--stats``."""
     bitrate_kbps: tuple[float, float] | None = None
     """Media kbit/s (up, down), with ``--stats``."""
+    reconnect_attempt: int = 0
+    """While ``reconnecting``: which attempt this is (1-based)."""
+    reconnect_attempts: int = 0
+    """While ``reconnecting``: how many attempts there will be at most."""
+    reconnects: int = 0
+    """Times the session was re-established after a drop."""
+    frames_held: int = 0
+    """Repeats of the last frame sent to the window and recording while reconnecting."""
 
     @property
     def elapsed(self) -> float:
@@ -63,7 +71,10 @@ _STATE_STYLE = {
 def render_status(stats: SessionStats) -> Text:
     """The one-line status view of ``stats``."""
     line = Text()
-    line.append(f"● {stats.state}", style=_STATE_STYLE.get(stats.state, "white"))
+    state = stats.state
+    if state == "reconnecting" and stats.reconnect_attempt:
+        state = f"reconnecting {stats.reconnect_attempt}/{stats.reconnect_attempts}"
+    line.append(f"● {state}", style=_STATE_STYLE.get(stats.state, "white"))
     line.append(f"  {stats.elapsed:5.1f}s", style="dim")
     line.append(f"  in {stats.fps_in:4.1f} fps  out {stats.fps_out:4.1f} fps")
     line.append(f"  sent {stats.frames_sent}  received {stats.frames_received}", style="dim")
@@ -88,7 +99,10 @@ def render_summary(stats: SessionStats, *, failed: bool = False) -> str:
         f"{stats.elapsed:.1f} s",
     ]
     if stats.output is not None:
-        parts.append(f"recorded {stats.frames_recorded} frames to {stats.output}")
+        held = f" ({stats.frames_held} held while reconnecting)" if stats.frames_held else ""
+        parts.append(f"recorded {stats.frames_recorded} frames{held} to {stats.output}")
+    if stats.reconnects:
+        parts.append(f"reconnected {stats.reconnects} time{'s' if stats.reconnects > 1 else ''}")
     return ("stopped early: " if failed else "done: ") + ", ".join(parts)
 
 

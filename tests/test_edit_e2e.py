@@ -188,7 +188,7 @@ def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str
 
 
 def test_server_dying_mid_session_keeps_the_recording(tmp_path: Path) -> None:
-    """If the server goes away mid-session the client says so in one line, exits 1, and the recording plays."""
+    """With --reconnect 0, a server going away mid-session ends it with one error line, exit 1, and a playable recording."""
     from conftest import serve
 
     out = tmp_path / "cut.mp4"
@@ -196,7 +196,7 @@ def test_server_dying_mid_session_keeps_the_recording(tmp_path: Path) -> None:
         log = tmp_path / "stderr.txt"
         with log.open("w") as errors:
             proc = subprocess.Popen(
-                decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", dying.url),
+                decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", dying.url, "--reconnect", "0"),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(),
             )
             assert wait_for(lambda: out.exists() and out.stat().st_size > 50_000, 30), log.read_text()

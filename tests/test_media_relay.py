@@ -217,3 +217,66 @@ def test_stopped_subscriber_is_detached():
             await b.recv()
 
     asyncio.run(main())
+
+
+def test_attach_switches_to_the_next_track_and_subscribers_go_on():
+    """A persistent relay outlives a track that ends; attach() feeds the same subscribers from the next track."""
+
+    async def main():
+        relay = Relay(CountingTrack(3), persistent=True)
+        sub = relay.subscribe(maxsize=10)
+        await relay.start()
+        await until(lambda: relay.frames == 3)
+        await asyncio.sleep(0.05)
+        assert not relay.ended and sub.readyState == "live"
+        relay.attach(CountingTrack(2))
+        await until(lambda: relay.frames == 5)
+        await relay.stop()
+        assert await drain(sub) == [0, 1, 2, 0, 1]
+
+    asyncio.run(main())
+
+
+def test_attach_stops_reading_the_previous_track():
+    """After attach(), the previous track's pending recv is cancelled and it is read no more."""
+
+    async def main():
+        old = CountingTrack(None, interval=0.01)
+        relay = Relay(old, persistent=True)
+        relay.subscribe(maxsize=1)
+        await relay.start()
+        await until(lambda: relay.frames >= 2)
+        relay.attach(CountingTrack(None, interval=0.01))
+        await asyncio.sleep(0.05)
+        assert old.cancelled
+        read = old.sent
+        await asyncio.sleep(0.05)
+        assert old.sent == read
+        await relay.stop()
+
+    asyncio.run(main())
+
+
+def test_detached_relay_holds_the_last_frame_in_real_time_until_the_next_track():
+    """Between detach() and the next track's first frame the last frame repeats at the hold rate, unseen by on_frame."""
+
+    async def main():
+        seen = []
+        relay = Relay(CountingTrack(None, interval=0.01), on_frame=lambda f: seen.append(f.n), persistent=True, hold=0.02)
+        sub = relay.subscribe(maxsize=1000)
+        await relay.start()
+        await until(lambda: relay.frames >= 3)
+        relay.detach()
+        before = relay.frames
+        await asyncio.sleep(0.21)
+        assert 8 <= relay.held <= 12, relay.held  # 0.21 s at one per 0.02 s
+        relay.attach(CountingTrack(None, interval=0.05))
+        await until(lambda: relay.frames == before + 1)
+        held = relay.held
+        await until(lambda: relay.frames == before + 3)
+        assert relay.held == held  # holding ended with the new track's first frame
+        await relay.stop()
+        assert seen == list(range(before)) + [0, 1, 2]
+        assert await drain(sub) == list(range(before)) + [before - 1] * held + [0, 1, 2]
+
+    asyncio.run(main())

@@ -34,6 +34,20 @@ def test_summary_names_the_recording() -> None:
     assert "recorded 248 frames to /tmp/x.mp4" in summary
 
 
+def test_status_line_shows_the_reconnect_attempt() -> None:
+    """While reconnecting, the status line says so with the attempt and the maximum."""
+    line = render_status(SessionStats(state="reconnecting", reconnect_attempt=2, reconnect_attempts=5)).plain
+    assert "reconnecting 2/5" in line
+
+
+def test_summary_counts_held_frames_and_reconnects() -> None:
+    """After a reconnect the summary says how many recorded frames were held and how many times it reconnected."""
+    stats = SessionStats(frames_recorded=300, frames_held=40, reconnects=2, output=Path("/tmp/x.mp4"))
+    summary = render_summary(stats)
+    assert "recorded 300 frames (40 held while reconnecting) to /tmp/x.mp4" in summary
+    assert summary.endswith("reconnected 2 times")
+
+
 def test_prompt_typed_at_a_tty(server, tmp_path: Path) -> None:
     """At a real terminal (tmux) the status line shows, a typed prompt is acknowledged, and the recording shows it."""
     require("tmux")

@@ -41,6 +41,9 @@ def edit(
     local: bool = typer.Option(False, "--local", help="Use the built-in local server even when an API key is set."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service."),
     connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
+    reconnect: int = typer.Option(5, "--reconnect", min=0, help="Reconnect attempts when an established session drops (0: stop instead)."),
+    reconnect_delay: float = typer.Option(1.0, "--reconnect-delay", min=0.0, help="Seconds before the first reconnect attempt; doubles each attempt."),
+    reconnect_max_delay: float = typer.Option(10.0, "--reconnect-max-delay", min=0.0, help="Longest wait between reconnect attempts."),
     stdin: bool = typer.Option(True, "--stdin/--no-stdin", help="Read new prompts from standard input, one per line."),
     stats: bool = typer.Option(False, "--stats", help="Show live latency and bitrate (stamps a small frame-id strip into the video's top-left corner)."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
@@ -80,6 +83,9 @@ def edit(
         connect_timeout=connect_timeout,
         ack_timeout=connect_timeout,
         stats=stats,
+        reconnect_attempts=reconnect,
+        reconnect_delay=reconnect_delay,
+        reconnect_max_delay=max(reconnect_max_delay, reconnect_delay),
     )
     from ..session import EditSession
 

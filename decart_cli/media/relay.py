@@ -15,6 +15,12 @@ oldest frame instead of queueing it.
                                          └─▶ on_frame (stats, every frame)
 
 Subscribers share the same frame objects: treat them as read-only.
+
+A relay can outlive its source: with ``persistent=True`` the end of a
+track does not end the subscribers, and :meth:`Relay.attach` switches to
+the next track (a reconnected session's). Meanwhile, with ``hold`` set,
+the last frame is repeated at that interval, so a window and a recording
+go on through the gap as held frames in real time.
 """
 
 from __future__ import annotations
@@ -45,21 +51,34 @@ class Relay:
 
     ``frames`` counts frames read from the source; ``on_frame``, when set,
     is called on the event loop with every frame (for stats) and must be
-    quick. ``ended`` turns true when the source ended or the relay stopped;
-    ``error`` holds an unexpected exception from the source, if any.
-    The relay never stops the source track: its owner does.
+    quick. ``ended`` turns true when the source ended (unless
+    ``persistent``) or the relay stopped; ``error`` holds an unexpected
+    exception from the source, if any. ``held`` counts the repeats of the
+    last frame sent while there was no source (``hold`` seconds apart; they
+    reach the subscribers but not ``on_frame``). The relay never stops a
+    source track: its owner does.
     """
 
     def __init__(
-        self, track: MediaStreamTrack, on_frame: Callable[[Any], None] | None = None
+        self,
+        track: MediaStreamTrack | None = None,
+        on_frame: Callable[[Any], None] | None = None,
+        *,
+        persistent: bool = False,
+        hold: float | None = None,
     ) -> None:
         self.track = track
         self.on_frame = on_frame
+        self.persistent = persistent
+        self.hold = hold
         self.frames = 0
+        self.held = 0
         self.ended = False
         self.error: BaseException | None = None
         self._subscribers: list[RelayTrack] = []
         self._task: asyncio.Task[None] | None = None
+        self._holder: asyncio.Task[None] | None = None
+        self._last: Any = None
 
     def subscribe(self, maxsize: int = 1, name: str = "") -> RelayTrack:
         """Return a new track that receives every frame read from now on.
@@ -70,7 +89,7 @@ class Relay:
         """
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
-        sub = RelayTrack(self, maxsize, name, kind=getattr(self.track, "kind", "video"))
+        sub = RelayTrack(self, maxsize, name, kind=getattr(self.track, "kind", None) or "video")
         if self.ended:
             sub._end()
         else:
@@ -81,17 +100,40 @@ class Relay:
         """Start the reader task on the running loop (idempotent); returns at once."""
         self._ensure_started()
 
+    def attach(self, track: MediaStreamTrack) -> None:
+        """Read ``track`` from now on, in place of the current one (which is no longer read).
+
+        Held frames, if any, go on until the new track's first frame.
+        """
+        if self.ended:
+            raise RuntimeError("the relay has stopped")
+        self._cancel_reader()
+        self.track = track
+        self._task = asyncio.get_running_loop().create_task(self._run(track), name="decart-relay")
+
+    def detach(self) -> None:
+        """Stop reading the current track; with ``hold`` set, repeat the last frame until the next :meth:`attach`."""
+        self._cancel_reader()
+        self.track = None
+        self._start_holding()
+
     def _ensure_started(self) -> None:
-        if self._task is None and not self.ended:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="decart-relay")
+        if self._task is None and not self.ended and self.track is not None:
+            self._task = asyncio.get_running_loop().create_task(self._run(self.track), name="decart-relay")
+
+    def _cancel_reader(self) -> None:
+        # The reader is awaiting the track's recv(): cancelling it is how a
+        # track stops being read (aiortc's receive queue is cancel-safe).
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
 
     async def stop(self) -> None:
         """Cancel the reader task and wait for it; subscribers then end."""
-        task = self._task
-        if task is not None and not task.done():
+        tasks = [t for t in (self._task, self._holder) if t is not None and not t.done()]
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._finish()
 
     @property
@@ -99,10 +141,14 @@ class Relay:
         """The subscribers still attached."""
         return tuple(self._subscribers)
 
-    async def _run(self) -> None:
+    async def _run(self, track: MediaStreamTrack) -> None:
         try:
             while True:
-                frame = await self.track.recv()
+                frame = await track.recv()
+                if self._holder is not None:
+                    self._holder.cancel()
+                    self._holder = None
+                self._last = frame
                 self.frames += 1
                 if self.on_frame is not None:
                     try:
@@ -114,15 +160,37 @@ class Relay:
         except MediaStreamError:
             pass
         except asyncio.CancelledError:
-            raise
+            return  # replaced (attach/detach) or stopped: stop() settles the end
         except Exception as exc:
             log.exception("relay source failed")
             self.error = exc
-        finally:
-            self._finish()
+        if self.track is track:
+            if self.persistent:
+                self._start_holding()
+            else:
+                self._finish()
+
+    def _start_holding(self) -> None:
+        if self.hold and self._holder is None and not self.ended:
+            self._holder = asyncio.get_running_loop().create_task(self._repeat_last(self.hold), name="decart-relay-hold")
+
+    async def _repeat_last(self, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + interval
+        while True:
+            # Paced by the clock, not by the sleeps, so the held frames keep the rate.
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at += interval
+            if self._last is not None:
+                self.held += 1
+                for sub in self._subscribers:
+                    sub._put(self._last)
 
     def _finish(self) -> None:
         self.ended = True
+        if self._holder is not None:
+            self._holder.cancel()
+            self._holder = None
         for sub in self._subscribers:
             sub._end()
 

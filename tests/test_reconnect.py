@@ -1,0 +1,132 @@
+"""Reconnect: a dropped session comes back with its prompt, and one recording spans the gap."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from conftest import ServeProcess, bar_means, child_env, decart_cmd, decode, serve, wait_for
+
+from decart_cli.media.sources import TestPattern
+
+SOURCE = bar_means(TestPattern(1280, 704).render(0))
+
+
+@contextmanager
+def editing(tmp_path: Path, url: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """`decart edit -i test` recording to out.mp4 against ``url``, with stdin a pipe; yields it and its stderr file."""
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as errors:
+        proc = subprocess.Popen(
+            decart_cmd("edit", "-i", "test", "--no-show", "-o", str(tmp_path / "out.mp4"), "--url", url, "--reconnect-delay", "0.5", *args),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(), text=True,
+        )
+        try:
+            yield proc, log
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+def recording_started(tmp_path: Path) -> bool:
+    out = tmp_path / "out.mp4"
+    return out.exists() and out.stat().st_size > 100_000
+
+
+def kill_while_recording(tmp_path: Path, server: ServeProcess, log: Path, *, wait_reconnecting: bool = True) -> None:
+    """Once the recording is under way, SIGKILL ``server``; then wait for the client to say it is reconnecting."""
+    assert wait_for(lambda: recording_started(tmp_path), 30), log.read_text()
+    server.proc.kill()
+    server.proc.wait()
+    if wait_reconnecting:
+        assert wait_for(lambda: "reconnecting" in log.read_text(), 10), log.read_text()
+
+
+def is_inverted(frame: np.ndarray) -> bool:
+    return bool(np.abs(bar_means(frame) - (255 - SOURCE)).max() < 40)
+
+
+def is_grey(frame: np.ndarray) -> bool:
+    means = bar_means(frame)
+    return bool(np.abs(means - means.mean(axis=-1, keepdims=True)).max() < 12)
+
+
+def test_restarted_server_gets_the_prompt_again_and_one_file_spans_the_gap(tmp_path: Path) -> None:
+    """Kill the server and restart it on the same port: the client reconnects, re-sends its prompt, and records on in real time."""
+    with serve() as first:
+        port = first.port
+        with editing(tmp_path, first.url, "-p", "invert the colors", "--duration", "12") as (proc, log):
+            kill_while_recording(tmp_path, first, log)
+            with serve(port=port):
+                proc.wait(timeout=60)
+    stderr = log.read_text()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "error:" not in stderr
+    assert "reconnected after" in stderr and "reconnected 1 time" in stderr
+    video = decode(tmp_path / "out.mp4")
+    times = np.array(video.times)
+    # One file, real time: 12 s of edited video with no hole where the server was down.
+    assert 11.0 <= times[-1] - times[0] <= 13.5, times[-1] - times[0]
+    # Without held frames the outage (> 1 s) would be a hole; 0.5 s leaves room for a loaded machine.
+    assert np.diff(times).max() < 0.5, np.diff(times).max()
+    assert is_inverted(video.frames[5])
+    # The new server never saw the prompt from the user: only the re-send can invert these.
+    assert all(is_inverted(frame) for frame in video.frames[-10:])
+    held = int(stderr.split(" held while reconnecting")[0].rsplit("(", 1)[1])
+    assert held >= 10 and len(video.frames) == int(stderr.split("recorded ")[1].split()[0])
+
+
+def test_prompts_typed_while_reconnecting_are_kept_and_the_latest_applied(tmp_path: Path) -> None:
+    """Prompts typed while the server is down are kept; after reconnecting the latest one is applied."""
+    with serve() as first:
+        port = first.port
+        with editing(tmp_path, first.url, "-p", "invert the colors", "--duration", "10") as (proc, log):
+            kill_while_recording(tmp_path, first, log)
+            assert proc.stdin is not None
+            proc.stdin.write("make it sepia\nblack and white\n")
+            proc.stdin.flush()
+            assert wait_for(lambda: log.read_text().count("prompt kept until reconnected") == 2, 10), log.read_text()
+            with serve(port=port):
+                proc.wait(timeout=60)
+    stderr = log.read_text()
+    assert proc.returncode == 0, stderr
+    assert "prompt: black and white" in stderr and "prompt: make it sepia" not in stderr
+    frames = decode(tmp_path / "out.mp4").frames
+    assert is_inverted(frames[5])
+    assert all(is_grey(frame) for frame in frames[-10:])
+
+
+def test_a_refused_key_after_a_restart_stops_at_once(tmp_path: Path) -> None:
+    """A server that comes back refusing the key ends the session at once with the key message, the recording intact."""
+    with serve("--api-key", "first-key") as first:
+        port = first.port
+        with editing(tmp_path, first.url, "--api-key", "first-key", "--duration", "60") as (proc, log):
+            kill_while_recording(tmp_path, first, log, wait_reconnecting=False)
+            with serve("--api-key", "another-key", port=port):
+                proc.wait(timeout=30)
+    stderr = log.read_text()
+    assert proc.returncode == 1, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "rejected the API key" in errors[0], stderr
+    assert "first-key" not in stderr and "Traceback" not in stderr
+    frames = len(decode(tmp_path / "out.mp4").frames)
+    assert f"recorded {frames} frames" in stderr
+
+
+def test_gives_up_after_the_configured_attempts(tmp_path: Path) -> None:
+    """With no server coming back, the client tries --reconnect times, then fails in one line with the recording playable."""
+    with serve() as gone:
+        with editing(tmp_path, gone.url, "--reconnect", "2", "--duration", "60") as (proc, log):
+            kill_while_recording(tmp_path, gone, log)
+            proc.wait(timeout=30)
+    stderr = log.read_text()
+    assert proc.returncode == 1, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "could not reconnect in 2 attempts" in errors[0], stderr
+    assert "Traceback" not in stderr
+    frames = len(decode(tmp_path / "out.mp4").frames)
+    assert "stopped early: " in stderr and f"recorded {frames} frames" in stderr
