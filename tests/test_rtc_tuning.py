@@ -318,6 +318,10 @@ def test_environment_settings() -> None:
         MediaTuning(codec="av1")
     with pytest.raises(ValueError):
         MediaTuning(min_bitrate=5_000_000, start_bitrate=4_000_000)
+    with pytest.raises(ValueError):
+        MediaTuning(threads=-1)
+    with pytest.raises(ValueError):
+        MediaTuning(subme=12)
 
 
 # --------------------------------------------------------------------------
@@ -356,6 +360,29 @@ def test_tuned_encoder_settings_and_bitrate_policy() -> None:
     assert int(encoder.x264_options["maxrate"]) == tuning.min_bitrate
     encoder.target_bitrate = 10**12
     assert encoder.target_bitrate == tuning.max_bitrate
+
+
+def x264_settings(payloads: list[bytes]) -> str:
+    """The settings x264 wrote into its stream (the SEI text of a keyframe)."""
+    data = b"".join(depayload(H264, payload) for payload in payloads)
+    start = data.index(b"x264 - core")
+    return data[start : data.index(b"\x00", start)].decode("ascii", "replace")
+
+
+@pytest.mark.parametrize(
+    ("tuning", "expected"),
+    [
+        (MediaTuning(), ["deblock=0:", "subme=0", " threads=1 ", "sliced_threads=0"]),
+        (MediaTuning(deblock=True, subme=1, threads=2), ["deblock=1:0:0", "subme=1", " threads=2 ", "sliced_threads=1"]),
+    ],
+)
+def test_x264_gets_deblock_subme_and_threads(tuning: MediaTuning, expected: list[str], restore_tuning: None) -> None:
+    """deblock, subme and threads reach x264 itself (read back from the settings it writes into the stream)."""
+    rtc_tuning.apply(tuning)
+    payloads, _ = aiortc.codecs.get_encoder(H264).encode(next(frames(1)))
+    settings = x264_settings(payloads)
+    for option in expected:
+        assert option in settings
 
 
 def test_h264_stream_says_its_colours() -> None:

@@ -64,7 +64,10 @@ class Recorder:
     :class:`~decart_cli.errors.UsageError`. ``fps`` is the nominal rate
     (it also sets the keyframe interval, ``gop = fps``); ``codec``,
     ``preset`` and ``crf`` choose the encoder (``preset`` and ``crf`` apply
-    to libx264/libx265 only).
+    to libx264/libx265 only). The default ``crf`` 23 (x264's own) keeps a
+    received 1280x704 stream at ~47 dB PSNR of what arrived, which was itself
+    compressed once or twice on the way (~33 dB of the source on the bench);
+    crf 20 gave ~49 dB for ~0.5 ms more CPU a frame and ~25% more bits.
 
     Counters: ``frames_written`` (muxed into the file; lags the input by
     the encoder's delay until :meth:`stop`) and ``frames_dropped``
@@ -81,7 +84,7 @@ class Recorder:
         fps: float = 25,
         codec: str = "libx264",
         preset: str = "ultrafast",
-        crf: int = 20,
+        crf: int = 23,
     ) -> None:
         path = Path(path)
         suffix = path.suffix.lower()

@@ -540,6 +540,9 @@ class TestPattern:
         cv2.rectangle(buf, (bar_x, 0), (min(w - 1, bar_x + max(2, int(12 * scale))), h - 1), (40, 40, 40), -1)
 
         # Frame counter, on a box so it stays legible over any background.
+        # Drawn without anti-aliasing: AA text cost ~0.29 ms a frame against
+        # ~0.06, a quarter of the source's CPU, and hard edges are no easier
+        # for the encoder.
         text = f"decart test  frame {index:06d}  t={t:7.2f}s"
         font_scale = max(0.35, 0.9 * scale)
         thickness = max(1, int(2 * scale))
@@ -548,7 +551,7 @@ class TestPattern:
         cv2.rectangle(buf, (pad, pad), (min(w - 1, 3 * pad + tw), 3 * pad + th + base), (16, 16, 16), -1)
         cv2.putText(
             buf, text, (2 * pad, 2 * pad + th), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-            (255, 255, 255), thickness, cv2.LINE_AA,
+            (255, 255, 255), thickness, cv2.LINE_8,
         )
 
         # Grain last, so it covers shapes and text like sensor noise would.
