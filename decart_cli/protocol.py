@@ -3,7 +3,9 @@
 Shared by the client and the local server. See ``shared/PROTOCOL.md``.
 
 * :func:`parse` turns one WebSocket text message into a message object,
-  raising :class:`~decart_cli.errors.ProtocolError` for anything malformed.
+  raising :class:`~decart_cli.errors.ProtocolError` for anything malformed
+  (it is :func:`decode`, which refuses what is not a JSON object at all,
+  then :func:`from_dict`).
   Types it does not know become :class:`Unknown` (never an error): the
   service adds types over time.
 * :func:`serialize` turns a message object into JSON text.
@@ -211,15 +213,26 @@ def from_dict(data: Any) -> Message:
     return cls(**kwargs)
 
 
-def parse(text: str | bytes) -> Message:
-    """Parse one WebSocket message; raise ProtocolError if it is not valid JSON of the protocol."""
+def decode(text: str | bytes) -> dict[str, Any]:
+    """The JSON object of one WebSocket message; raise ProtocolError if it is not a JSON object in a text frame.
+
+    What this refuses cannot be a message of any version of the protocol
+    (unlike a known type with odd fields, which :func:`from_dict` refuses).
+    """
     if isinstance(text, bytes):
         raise ProtocolError("binary WebSocket frames are not part of the protocol; send JSON text")
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"not valid JSON ({exc.__class__.__name__})") from None
-    return from_dict(data)
+    if not isinstance(data, dict):
+        raise ProtocolError(f"a message must be a JSON object, not {_type_name(data)}")
+    return data
+
+
+def parse(text: str | bytes) -> Message:
+    """Parse one WebSocket message; raise ProtocolError if it is not valid JSON of the protocol."""
+    return from_dict(decode(text))
 
 
 def serialize(message: Message) -> str:
@@ -253,15 +266,17 @@ def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream",
     ``http://127.0.0.1:8765``); ``http(s)`` maps to ``ws(s)``; a base that
     already ends in the model's path is accepted as is.
     """
+    # Shown without its query (where a key may be) in the messages below.
+    shown = redact_url(re.split(r"[?#]", base.strip(), maxsplit=1)[0])
     try:
         parts = urlsplit(base.strip())
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise BadURLError(f"cannot use server URL {redact_url(base)!r}", "give one like wss://host or ws://127.0.0.1:8765") from None
+        raise BadURLError(f"cannot use server URL {shown!r}", "give one like wss://host or ws://127.0.0.1:8765") from None
     scheme = _SCHEMES.get(parts.scheme.lower())
     if scheme is None or not parts.hostname:
         raise BadURLError(
-            f"cannot use server URL {redact_url(base)!r}",
+            f"cannot use server URL {shown!r}",
             "give a ws://, wss://, http:// or https:// URL with a host, like ws://127.0.0.1:8765",
         )
     base_path = parts.path.rstrip("/")

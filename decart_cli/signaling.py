@@ -3,6 +3,9 @@
 :class:`Signaling` owns one WebSocket to the server. A reader task parses
 every message (unknown types are logged and ignored), resolves waiters for
 ``answer`` and ``prompt_ack``, and hands everything else to ``on_message``.
+A frame that is not a JSON object at all (truncated, binary) ends the
+session with a ProtocolError; a known type with unexpected fields is
+logged and skipped.
 Failures are raised as the errors of :mod:`decart_cli.errors`; nothing here
 prints, and no URL leaves this module unredacted.
 """
@@ -137,7 +140,7 @@ class Signaling:
             return future.result()
         if self.closed in done:
             raise self.closed.result()
-        raise ServerError(f"{what} from {self.redacted_url}")
+        raise ServerError(f"{what} from {self.redacted_url}", "check the server, or raise --connect-timeout")
 
     async def _read(self) -> None:
         assert self._ws is not None and self.closed is not None
@@ -145,8 +148,18 @@ class Signaling:
         try:
             async for raw in self._ws:
                 try:
-                    message = p.parse(raw)
+                    data = p.decode(raw)
                 except ProtocolError as exc:
+                    # Not a message at all (cut short, binary, not an object):
+                    # the stream cannot be trusted, and waiting on would only
+                    # end in a timeout that hides the cause.
+                    error = ProtocolError(f"the server at {self.redacted_url} sent an invalid message: {exc}", "is --url a decart realtime server?")
+                    break
+                try:
+                    message = p.from_dict(data)
+                except ProtocolError as exc:
+                    # A known type with fields we do not expect: the service
+                    # may have changed a detail; one message is not worth the session.
                     log.warning("ignoring a malformed message from the server: %s", exc)
                     continue
                 error = self._dispatch(message)

@@ -74,10 +74,11 @@ def test_refused_initial_prompt(server, tmp_path: Path) -> None:
     assert_clean_failure(result, 1, "prompt refused", "remove the tree", "invert")
 
 
-def test_too_long_prompt(server, tmp_path: Path) -> None:
-    """A prompt over 1,000 characters is refused before it is sent."""
-    result = run_decart("edit", "-i", "test", "-p", "x" * 10_000, "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", server.url)
-    assert_clean_failure(result, 1, "limit is 1000")
+def test_too_long_prompt(tmp_path: Path) -> None:
+    """A 10 kB -p prompt is a usage error naming the 1,000-character limit, before anything connects."""
+    result = run_decart("edit", "-i", "test", "-p", "x" * 10_000, "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", "ws://127.0.0.1:9")
+    assert_clean_failure(result, 2, "10000 characters", "limit is 1000", "-p")
+    assert "cannot connect" not in result.stderr
 
 
 def test_bad_output_suffix(tmp_path: Path) -> None:

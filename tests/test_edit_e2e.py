@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from conftest import bar_means, child_env, decart_cmd, decode, halves_clip, mean_bgr, run_decart, wait_for, write_clip
 from decart_cli.media.sources import TestPattern
@@ -125,27 +127,58 @@ def test_end_of_file_ends_session_with_embedded_server(tmp_path: Path) -> None:
     assert r > b + 20 and r > g + 20
 
 
-def test_sigterm_and_sigint_stop_gracefully(server, tmp_path: Path) -> None:
-    """SIGTERM or SIGINT mid-recording ends the session with exit 0 and a complete, playable file."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        out = tmp_path / f"sig{signum}.mp4"
-        proc = subprocess.Popen(
-            decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", server.url),
-            stdin=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=child_env(),
-        )
+SUMMARY = re.compile(r"received (\d+), .*recorded (\d+) frames to ")
+PROGRESS = re.compile(r"recording: (\d+) frames received")
+
+
+def _record(server, out: Path, *args: str) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
+    """`decart edit -i test --no-show -o OUT --duration 60 ARGS` against ``server``, stderr piped."""
+    return subprocess.Popen(
+        decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", server.url, *args),
+        stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=child_env(),
+    )
+
+
+@pytest.mark.parametrize("signum, suffix", [(signal.SIGTERM, ".mp4"), (signal.SIGINT, ".mkv")], ids=["sigterm-mp4", "sigint-mkv"])
+def test_sigterm_and_sigint_stop_gracefully(server, tmp_path: Path, signum: int, suffix: str) -> None:
+    """SIGTERM or SIGINT mid-recording: exit 0, and the file decodes to exactly the frames the summary says were received and recorded."""
+    out = tmp_path / f"sig{suffix}"
+    proc = _record(server, out)
+    try:
         assert wait_for(lambda: out.exists() and out.stat().st_size > 50_000, 30)
         time.sleep(1.0)
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=30)
-        assert proc.returncode == 0, stderr
-        assert "Traceback" not in stderr
-        video = decode(out)
-        assert len(video.frames) >= 25
-        assert f"recorded {len(video.frames)} frames" in stderr
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    summary = SUMMARY.search(stderr)
+    assert summary is not None, stderr
+    received, recorded = int(summary.group(1)), int(summary.group(2))
+    assert len(decode(out).frames) == recorded == received >= 25, stderr
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_sigkill_mid_recording_loses_at_most_a_second(server, tmp_path: Path, suffix: str) -> None:
+    """SIGKILL mid-recording: the file decodes and holds what the recorder had received, give or take 25 frames (1 s)."""
+    out = tmp_path / f"killed{suffix}"
+    proc = _record(server, out, "-v")
+    received = 0
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # -v logs the recorder's count once a second
+            progress = PROGRESS.search(line)
+            if progress and int(progress.group(1)) >= 50:
+                proc.kill()  # at once: the count is at most a few frames old
+                received = int(progress.group(1))
+                break
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL and received >= 50
+    decoded = len(decode(out).frames)
+    assert abs(decoded - received) <= 25, (decoded, received)
 
 
 def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str, tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import FIT_MODES, HOSTED_URL, EditConfig, SourceConfig
-from ..errors import UsageError
+from ..errors import ProtocolError, UsageError
 from ..models import DEFAULT_MODEL, MODELS, get_model
+from ..protocol import check_prompt
 from ..ui import ConsoleReporter, render_summary
 from . import app, configure_media, setup_logging, user_errors
 
@@ -22,6 +23,16 @@ def _fit(value: str) -> str:
     if value not in FIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(FIT_MODES)}")
     return value
+
+
+def _check_prompt(text: str) -> str:
+    """The -p text stripped; a UsageError when it is empty or over the hosted API's limit."""
+    if not text.strip():
+        raise UsageError("the prompt is empty", "give an edit instruction with -p, or leave -p out to start unedited")
+    try:
+        return check_prompt(text)
+    except ProtocolError as exc:
+        raise UsageError(exc.message, "shorten the -p text") from None
 
 
 @app.command()
@@ -54,6 +65,8 @@ def edit(
     from ..media.window import display_available  # cv2 only, no aiortc
 
     chosen = get_model(model)
+    if prompt is not None:
+        prompt = _check_prompt(prompt)
     if show is None:
         show = display_available()
     elif show and not display_available():

@@ -11,10 +11,10 @@ plain thread-safe :meth:`Recorder.write` for feeding it without a track::
   held frame lasting 2 s, and the file lasts as long as the session did.
   The stream's nominal rate is ``fps``; the timestamps are variable.
 - **Crash-safe.** ``.mp4`` is written fragmented (``frag_keyframe +
-  empty_moov + default_base_moof``) and ``.mkv`` in clusters of at most
-  0.5 s, with a keyframe at least every second and the file flushed after
-  every packet: a killed process loses about the last second, and what is
-  on disk decodes.
+  empty_moov + default_base_moof``, fragments of at most 0.5 s) and
+  ``.mkv`` in clusters of at most 0.5 s, with a keyframe at least every
+  second and the file flushed after every packet: a killed process loses
+  less than the last second, and what is on disk decodes.
 - **Never blocks the loop.** Encoding runs in one dedicated thread fed by a
   queue of ``2 * fps`` frames; under overload the oldest queued frame is
   dropped and counted in ``frames_dropped``.
@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -46,6 +47,8 @@ from decart_cli.errors import DecartError, UsageError
 
 __all__ = ["Recorder", "CONTAINERS"]
 
+log = logging.getLogger(__name__)
+
 CONTAINERS = {".mp4": "mp4", ".mkv": "matroska"}
 """Supported file suffixes and the FFmpeg muxer each one uses."""
 
@@ -54,6 +57,8 @@ _KEYFRAME_INTERVAL = 1.0
 """Longest media time between keyframes (s): what a killed process may lose."""
 _QUEUE_SECONDS = 2.0
 """How much the encoder may fall behind (in frames at ``fps``) before dropping."""
+_PROGRESS_INTERVAL = 1.0
+"""Seconds between the progress lines logged at info level (``-v``)."""
 
 
 class Recorder:
@@ -69,9 +74,11 @@ class Recorder:
     compressed once or twice on the way (~33 dB of the source on the bench);
     crf 20 gave ~49 dB for ~0.5 ms more CPU a frame and ~25% more bits.
 
-    Counters: ``frames_written`` (muxed into the file; lags the input by
+    Counters: ``frames_received`` (accepted by :meth:`write`),
+    ``frames_written`` (muxed into the file; lags the input by
     the encoder's delay until :meth:`stop`) and ``frames_dropped``
-    (discarded because the encoder fell behind). If
+    (discarded because the encoder fell behind); at most once a second
+    :meth:`write` logs them at info level. If
     encoding or writing fails, ``error`` holds a
     :class:`~decart_cli.errors.DecartError`, later frames are ignored, and
     :meth:`stop` raises it once.
@@ -117,8 +124,10 @@ class Recorder:
         # Matroska stores milliseconds; MP4 gets the finer 90 kHz clock.
         self._time_base = Fraction(1, 1000) if self._format == "matroska" else Fraction(1, 90000)
 
+        self.frames_received = 0
         self.frames_written = 0
         self.frames_dropped = 0
+        self._progress_at = 0.0
         self.error: DecartError | None = None
 
         self._cond = threading.Condition()
@@ -193,10 +202,14 @@ class Recorder:
                 self._queue.popleft()
                 self.frames_dropped += 1
             self._queue.append((now, frame))
+            self.frames_received += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="decart-recorder", daemon=True)
                 self._thread.start()
             self._cond.notify()
+        if now - self._progress_at >= _PROGRESS_INTERVAL:
+            self._progress_at = now
+            log.info("recording: %d frames received, %d written, %d dropped", self.frames_received, self.frames_written, self.frames_dropped)
 
     def close(self) -> None:
         """Blocking :meth:`stop` for callers without an event loop (the track is not touched)."""
@@ -247,7 +260,10 @@ class Recorder:
 
     def _open(self, width: int, height: int) -> None:
         if self._format == "mp4":
-            options = {"movflags": _MP4_FLAGS, "flush_packets": "1"}
+            # A fragment at each keyframe, and at the latest after 0.5 s
+            # (a keyframe's fragment alone could hold a second plus the
+            # encoder's delay: more than a kill may lose).
+            options = {"movflags": _MP4_FLAGS, "frag_duration": "500000", "flush_packets": "1"}
         else:
             # A cluster reaches the file only when it closes: keep them short.
             options = {"cluster_time_limit": "500", "flush_packets": "1"}

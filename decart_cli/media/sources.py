@@ -670,6 +670,9 @@ def _open_file(spec: str, cfg: SourceConfig) -> _FileReader:
         raise SourceError(f"no such file: {spec}", hint=f"check the path; or {_SOURCE_HINT}")
     if path.is_dir():
         raise SourceError(f"{spec} is a directory, not a video file", hint=f"give a video file; or {_SOURCE_HINT}")
+    if not path.is_file():
+        # A named pipe or socket: opening it would block until a writer comes.
+        raise SourceError(f"{spec} is not a regular file (a pipe or socket)", hint=f"save the video to a file first; or {_SOURCE_HINT}")
     if not os.access(path, os.R_OK):
         raise SourceError(f"cannot read {spec}: permission denied", hint="check the file's permissions")
     not_video = SourceError(
