@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
@@ -39,7 +39,7 @@ from .media.relay import Relay
 from .media.sources import SourceTrack, open_source
 from .models import Model
 from .server import Server
-from .signaling import Signaling
+from .signaling import Signaling, error_from_server
 from .transport import Transport
 from .ui import ConsoleReporter, SessionStats
 
@@ -178,6 +178,10 @@ class Link:
 
     signaling: Signaling
     transport: Transport | None = None
+    streaming: bool = False
+    """An edited frame has come back over this link."""
+    refused: asyncio.Future[DecartError] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    """Resolves with the server's ``error`` if one comes before any edited frame: the link failed to start."""
 
     async def close(self) -> None:
         """Close the peer connection, then the WebSocket (the protocol's order)."""
@@ -316,17 +320,19 @@ class EditSession:
     async def _until_closed(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` unless the current link's socket closes or a stop is requested first."""
         assert self._link is not None and self._link.signaling.closed is not None
-        closed = self._link.signaling.closed
+        closed, refused = self._link.signaling.closed, self._link.refused
         task = asyncio.ensure_future(awaitable)
         stop = asyncio.ensure_future(self._stop.wait())
         try:
-            done, _ = await asyncio.wait({task, closed, stop}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({task, closed, refused, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
         if task in done:
             return task.result()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if refused in done:
+            raise refused.result()
         if closed in done:
             raise closed.result()
         raise Interrupted(f"{self._stop_reason} before the session started")
@@ -342,7 +348,7 @@ class EditSession:
         self._link = link = Link(signaling)
         await signaling.connect()
         if self._wanted:
-            await self._send_wanted_prompt(signaling, initial=initial)
+            await self._until_closed(self._send_wanted_prompt(signaling, initial=initial))
         link.transport = transport = Transport(signaling, loopback=p.is_loopback_host(p.url_host(url)), ice_servers=cfg.ice_servers, timeout=cfg.connect_timeout)
         remote = await self._until_closed(transport.start(BorrowedTrack(outbound)))
         await self._until_closed(transport.wait_connected(cfg.connect_timeout))
@@ -460,7 +466,7 @@ class EditSession:
         stop = asyncio.ensure_future(self._stop.wait())
         try:
             done, _ = await asyncio.wait(
-                {first, failed, stop, link.signaling.closed},
+                {first, failed, stop, link.signaling.closed, link.refused},
                 timeout=self.config.connect_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
@@ -469,6 +475,8 @@ class EditSession:
                 f.cancel()
         if first in done or stop in done:
             return
+        if link.refused in done:
+            raise link.refused.result()
         if link.signaling.closed in done:
             raise link.signaling.closed.result()
         if failed in done:
@@ -495,6 +503,8 @@ class EditSession:
         if self.probe is not None:
             self.probe.on_frame(frame)
         self.stats.frames_received += 1
+        if self._link is not None:
+            self._link.streaming = True
         self._last_frame_at = time.monotonic()
         if not self._first_frame.is_set():
             self._first_frame.set()
@@ -511,7 +521,13 @@ class EditSession:
         elif isinstance(message, p.GenerationStarted):
             self.stats.state = "generating"
         elif isinstance(message, p.Error):
-            self.reporter.warning(f"server error: {message.error}")
+            link = self._link
+            if link is not None and not link.streaming and not link.refused.done():
+                # Before any edited frame an error means this link will not
+                # start: fail it now (once), rather than warn and wait out a timeout.
+                link.refused.set_result(error_from_server(message.error))
+            else:
+                self.reporter.warning(f"server error: {message.error}")
         elif isinstance(message, p.SessionId):
             log.info("session id %s", message.session_id)
 

@@ -255,6 +255,14 @@ async def error_and_close_on_offer(link: Link, raw: Raw) -> None:
     await link.client.close(1011, "capacity")
 
 
+async def error_on_offer(link: Link, raw: Raw) -> None:
+    """Answer the offer with an `error` only, and keep the socket open."""
+    if kind(raw) != "offer":
+        await link.to_server(raw)
+        return
+    await link.to_client(message("error", error="no GPU is free right now"))
+
+
 async def close_on_offer(link: Link, raw: Raw) -> None:
     """Close the socket as soon as the offer arrives."""
     if kind(raw) == "offer":
@@ -275,11 +283,12 @@ def _drop(kind_to_drop: str):  # type: ignore[no-untyped-def]
     "hook, args, needles",
     [
         (error_and_close_on_offer, (), ("server error", "no GPU is free right now")),
+        (error_on_offer, ("--connect-timeout", "30"), ("server error", "no GPU is free right now")),
         (close_on_offer, (), ("closed the connection", "backend crashed")),
         (_drop("offer"), ("--connect-timeout", "1"), ("no answer to the offer", "within 1 s", "--connect-timeout")),
         (_drop("prompt"), ("-p", INVERT, "--connect-timeout", "1"), ("no prompt_ack", "within 1 s", "--connect-timeout")),
     ],
-    ids=["error-then-close", "close-on-offer", "never-answers-offer", "never-acks-prompt"],
+    ids=["error-then-close", "error-stays-open", "close-on-offer", "never-answers-offer", "never-acks-prompt"],
 )
 def test_server_failing_before_the_session_starts(server, tmp_path: Path, hook, args: tuple[str, ...], needles: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """A server that errors, closes or stays silent before the first edited frame: one error line saying which, exit 1, no file."""
@@ -287,3 +296,5 @@ def test_server_failing_before_the_session_starts(server, tmp_path: Path, hook, 
         result = edit(tmp_path, url, *args)
     assert_clean_failure(result, 1, *needles)
     assert not (tmp_path / "o.mp4").exists()
+    # Said once, as the error: not also as a warning before it.
+    assert (result.stdout + result.stderr).count(needles[-1]) == 1, result.stderr
