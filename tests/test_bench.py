@@ -88,6 +88,25 @@ def test_rss_is_read_from_proc_and_none_for_a_gone_process() -> None:
     assert rss_bytes() - before > 32 * MB and block[-1] == 1
 
 
+def test_probe_frees_the_kept_lumas_of_dropped_frames() -> None:
+    """When a frame comes back, the probe frees the PSNR lumas it kept for frames sent before it (dropped), instead of holding up to 64."""
+    from av import VideoFrame
+
+    from decart_cli.bench import marker
+    from decart_cli.bench.probe import PSNR_EVERY, BenchProbe
+
+    probe = BenchProbe(warmup=0.0)
+    probe.mark("first_frame")
+    frames = [VideoFrame(width=marker.WIDTH, height=marker.BLOCK, format="yuv420p") for _ in range(3 * PSNR_EVERY + 1)]
+    for frame in frames:
+        probe.stamp(frame)
+    assert len(probe._kept) == 4  # ids 0, 5, 10, 15: one luma in PSNR_EVERY
+    probe.on_frame(frames[2 * PSNR_EVERY])  # 0 and 5 never came back: dropped on the way
+    assert list(probe._kept) == [3 * PSNR_EVERY] and probe.psnr_db == [float("inf")]
+    probe.on_frame(frames[2 * PSNR_EVERY + 1])  # a frame with no kept luma frees nothing
+    assert list(probe._kept) == [3 * PSNR_EVERY] and probe.frames_received == 2
+
+
 def test_costly_engine_takes_cost_prompts_only() -> None:
     """The overload engine understands 'cost N' (ms), passes frames through, and refuses anything else."""
     import numpy as np
