@@ -29,14 +29,14 @@ def test_engine_bench_bad_input_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_session_bench_reports_every_figure(tmp_path: Path) -> None:
-    """`decart bench` runs a real session against a child server and reports latency, fps, drops, bitrate, PSNR, CPU."""
+    """`decart bench` runs a real session against a child server and reports latency, fps, drops, bitrate, PSNR, CPU, RSS."""
     out = tmp_path / "session.json"
     result = run_decart("bench", "--duration", "2", "--warmup", "0.5", "--json", str(out))
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     assert set(report) >= {
         "machine", "server", "model", "connect_to_ready", "ready_to_first_frame", "connect_to_first_frame",
-        "latency_ms", "output_fps", "frames_sent", "frames_received", "dropped", "bitrate_kbps", "psnr_db", "cpu_percent",
+        "latency_ms", "output_fps", "frames_sent", "frames_received", "dropped", "bitrate_kbps", "psnr_db", "cpu_percent", "memory_mb",
     }
     assert "local child process" in report["server"]
     assert 0 < report["connect_to_ready"] < report["connect_to_first_frame"] < 15
@@ -47,7 +47,64 @@ def test_session_bench_reports_every_figure(tmp_path: Path) -> None:
     assert report["bitrate_kbps"]["up"] > 50 and report["bitrate_kbps"]["down"] > 50
     assert report["psnr_db"]["mean"] > 20
     assert report["cpu_percent"]["client"] > 0 and report["cpu_percent"]["server"] > 0
-    assert "glass-to-glass" in result.stdout
+    memory = report["memory_mb"]
+    assert set(memory) == {"client", "server"}
+    for figures in memory.values():
+        assert set(figures) == {"baseline", "peak", "end", "growth", "slope_mb_per_min"}
+        assert 10 < figures["baseline"] <= figures["peak"] < 4096 and figures["end"] <= figures["peak"]
+        assert figures["growth"] == round(figures["end"] - figures["baseline"], 1)
+        assert isinstance(figures["slope_mb_per_min"], float)
+    assert "glass-to-glass" in result.stdout and "RSS growth client / server" in result.stdout
+
+
+def test_memory_figures_from_samples() -> None:
+    """Baseline is the first sample, end the last, growth their difference, slope a fit over the second half in MB/min."""
+    from decart_cli.bench.run import memory_figures
+
+    # Warm-up allocation in the first half, then a steady 0.5 MB/s (30 MB/min) climb.
+    samples = [(0.0, 100.0), (1.0, 140.0), (2.0, 120.0), (3.0, 120.5), (4.0, 121.0), (5.0, 121.5), (6.0, 122.0)]
+    assert memory_figures(samples) == {"baseline": 100.0, "peak": 140.0, "end": 122.0, "growth": 22.0, "slope_mb_per_min": 30.0}
+    flat = memory_figures([(0.0, 50.0), (1.0, 50.0), (2.0, 50.0)])
+    assert flat["growth"] == 0.0 and flat["slope_mb_per_min"] == 0.0
+    assert memory_figures([(0.0, 50.0)])["slope_mb_per_min"] is None
+    assert set(memory_figures([]).values()) == {None}
+
+
+def test_rss_is_read_from_proc_and_none_for_a_gone_process() -> None:
+    """rss_bytes reads a process's resident size from /proc (this one by default) and gives None for a pid that cannot exist."""
+    import os
+
+    import numpy as np
+    import pytest
+
+    from decart_cli.bench.run import MB, rss_bytes
+
+    assert rss_bytes(2**22 + 1) is None  # above Linux's largest pid_max; elsewhere there is no /proc at all
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("no /proc on this system")
+    before = rss_bytes()
+    assert before is not None and abs(rss_bytes(os.getpid()) - before) < MB
+    block = np.ones(64 * MB, np.uint8)  # written pages count towards RSS
+    assert rss_bytes() - before > 32 * MB and block[-1] == 1
+
+
+def test_probe_frees_the_kept_lumas_of_dropped_frames() -> None:
+    """When a frame comes back, the probe frees the PSNR lumas it kept for frames sent before it (dropped), instead of holding up to 64."""
+    from av import VideoFrame
+
+    from decart_cli.bench import marker
+    from decart_cli.bench.probe import PSNR_EVERY, BenchProbe
+
+    probe = BenchProbe(warmup=0.0)
+    probe.mark("first_frame")
+    frames = [VideoFrame(width=marker.WIDTH, height=marker.BLOCK, format="yuv420p") for _ in range(3 * PSNR_EVERY + 1)]
+    for frame in frames:
+        probe.stamp(frame)
+    assert len(probe._kept) == 4  # ids 0, 5, 10, 15: one luma in PSNR_EVERY
+    probe.on_frame(frames[2 * PSNR_EVERY])  # 0 and 5 never came back: dropped on the way
+    assert list(probe._kept) == [3 * PSNR_EVERY] and probe.psnr_db == [float("inf")]
+    probe.on_frame(frames[2 * PSNR_EVERY + 1])  # a frame with no kept luma frees nothing
+    assert list(probe._kept) == [3 * PSNR_EVERY] and probe.frames_received == 2
 
 
 def test_costly_engine_takes_cost_prompts_only() -> None:

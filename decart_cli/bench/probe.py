@@ -115,7 +115,14 @@ class BenchProbe:
             return
         self.frames_received += 1
         self.latencies_ms.append((now - sent) * 1000)
-        kept = self._kept.pop(frame_id, None)
+        kept = None
+        if frame_id in self._kept:
+            # Lumas are kept in send order and frames come back in that order:
+            # those before this frame's belong to dropped frames (0.9 MB each
+            # at 1280x704); free them now, not once _KEEP (58 MB) piled up.
+            while (oldest := next(iter(self._kept))) != frame_id:
+                del self._kept[oldest]
+            kept = self._kept.pop(frame_id)
         if kept is not None and kept.shape == y.shape:
             self.psnr_db.append(psnr(kept, y))
 

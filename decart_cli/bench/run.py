@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import protocol as p
 from ..config import EditConfig, SourceConfig
@@ -66,6 +67,8 @@ class BenchReport:
     bitrate_kbps: dict[str, float | None]
     psnr_db: dict[str, float | None]
     cpu_percent: dict[str, float | None]
+    memory_mb: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """RSS of ``client`` and ``server`` (see :func:`memory_figures`); None where unmeasured."""
     recorded: dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -87,6 +90,69 @@ def _proc_cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+MB = 1024 * 1024
+MEMORY_EVERY = 1.0
+"""Seconds between RSS samples (one /proc read each: microseconds)."""
+
+
+def rss_bytes(pid: int | None = None) -> int | None:
+    """Resident set size of process ``pid`` (default: this one) in bytes; None without /proc or once it is gone."""
+    try:
+        with open(f"/proc/{pid or 'self'}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def memory_figures(samples: list[tuple[float, float]]) -> dict[str, float | None]:
+    """Baseline, peak, end, growth (end - baseline) in MB and slope in MB/min, from (seconds, MB) samples.
+
+    The slope is a least-squares fit over the second half of the window only:
+    over a short run, growth is mostly warm-up allocation (codec buffers,
+    pools), while a leak keeps climbing after it.
+    """
+    if not samples:
+        return {"baseline": None, "peak": None, "end": None, "growth": None, "slope_mb_per_min": None}
+    # Growth from the rounded figures, so that the printed ones add up.
+    baseline, end = round(samples[0][1], 1), round(samples[-1][1], 1)
+    half = samples[0][0] + (samples[-1][0] - samples[0][0]) / 2
+    late = [(t, mb) for t, mb in samples if t >= half]
+    slope = None
+    if len(late) >= 2:
+        mean_t = statistics.fmean(t for t, _ in late)
+        mean_mb = statistics.fmean(mb for _, mb in late)
+        var = sum((t - mean_t) ** 2 for t, _ in late)
+        if var > 0:
+            slope = round(sum((t - mean_t) * (mb - mean_mb) for t, mb in late) / var * 60, 3)
+    return {
+        "baseline": baseline,
+        "peak": round(max(mb for _, mb in samples), 1),
+        "end": end,
+        "growth": round(end - baseline, 1),
+        "slope_mb_per_min": slope,
+    }
+
+
+@dataclass
+class MemoryTrace:
+    """RSS samples of one process over the measurement window."""
+
+    pid: int | None = None
+    """Process to sample (None: this one)."""
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the window started, MB)."""
+
+    def sample(self, at: float) -> None:
+        """Record the process's RSS now, ``at`` seconds into the window (nothing where it cannot be read)."""
+        rss = rss_bytes(self.pid)
+        if rss is not None:
+            self.samples.append((at, rss / MB))
+
+    def figures(self) -> dict[str, float | None]:
+        """See :func:`memory_figures`."""
+        return memory_figures(self.samples)
 
 
 def _self_cpu_seconds() -> float:
@@ -175,8 +241,8 @@ async def run_bench(
     return _report(config, probe, session, counters, url, machine)
 
 
-async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.Future, server: ChildServer | None, on_progress) -> dict[str, float | None]:  # type: ignore[no-untyped-def]
-    """Sample byte and CPU counters at the start and end of the measurement window."""
+async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.Future, server: ChildServer | None, on_progress) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Sample byte and CPU counters at the start and end of the measurement window, and RSS throughout it."""
     while probe.window_start is None:
         if task.done():
             task.result()  # raises the session's error
@@ -188,14 +254,28 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
     sent0, recv0 = await transport_bytes(probe.pc)
     cpu0 = _self_cpu_seconds()
     server0 = _proc_cpu_seconds(server.proc.pid) if server else None
+    traces = {"client": MemoryTrace(), "server": MemoryTrace(server.proc.pid) if server else None}
+
+    def sample_memory(at: float) -> None:
+        for trace in traces.values():
+            if trace is not None:
+                trace.sample(at)
+
+    sample_memory(0.0)
+    next_sample = MEMORY_EVERY
     while time.monotonic() - start < config.duration:
         if task.done():
             break
         await asyncio.sleep(0.1)
+        now = time.monotonic() - start
+        if now >= next_sample:
+            sample_memory(now)
+            next_sample += MEMORY_EVERY
         if on_progress:
-            on_progress(min(1.0, (time.monotonic() - start) / config.duration))
+            on_progress(min(1.0, now / config.duration))
     probe.end_window()
     elapsed = time.monotonic() - start
+    sample_memory(elapsed)
     sent1, recv1 = await transport_bytes(probe.pc)
     cpu1 = _self_cpu_seconds()
     server1 = _proc_cpu_seconds(server.proc.pid) if server else None
@@ -205,10 +285,11 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
         "down_kbps": (recv1 - recv0) * 8 / elapsed / 1000,
         "client_cpu": (cpu1 - cpu0) / elapsed * 100,
         "server_cpu": None if server0 is None or server1 is None else (server1 - server0) / elapsed * 100,
+        "memory_mb": {name: (trace.figures() if trace else memory_figures([])) for name, trace in traces.items()},
     }
 
 
-def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str, float | None], url: str, machine: str) -> BenchReport:  # type: ignore[no-untyped-def]
+def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str, Any], url: str, machine: str) -> BenchReport:  # type: ignore[no-untyped-def]
     events = probe.events
     t0 = probe.started
 
@@ -254,5 +335,6 @@ def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str,
             "min": min(probe.psnr_db) if probe.psnr_db else None,
         },
         cpu_percent={"client": counters["client_cpu"], "server": counters["server_cpu"]},
+        memory_mb=counters["memory_mb"],
         recorded={"path": str(config.output), "frames": stats.frames_recorded} if config.output else {},
     )

@@ -92,7 +92,7 @@ def bench_session(
     connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
     edit_cost_ms: Optional[float] = typer.Option(None, "--edit-cost-ms", min=0.0, help="Overload test: the local server spends this long on every frame (passthrough)."),
 ) -> None:
-    """Run a session with a moving, grainy test source and report latency, fps, drops, bitrate, PSNR and CPU."""
+    """Run a session with a moving, grainy test source and report latency, fps, drops, bitrate, PSNR, CPU and memory."""
     if ctx.invoked_subcommand is not None:
         return
     configure_media()
@@ -141,6 +141,10 @@ def _fmt(value: object, unit: str = "", digits: int = 1) -> str:
     return f"{value}{unit}"
 
 
+def _signed(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:+.{digits}f}"
+
+
 def render_report(report) -> Table:  # type: ignore[no-untyped-def]
     """The bench report as a table."""
     table = Table(title=f"decart bench: {report.model} via {report.server}, {report.duration:.0f} s after {report.warmup:g} s warm-up")
@@ -159,6 +163,13 @@ def render_report(report) -> Table:  # type: ignore[no-untyped-def]
         ("PSNR-Y mean / min", f"{_fmt(report.psnr_db['mean'])} / {_fmt(report.psnr_db['min'])} dB"),
         ("CPU client / server", f"{_fmt(report.cpu_percent['client'], '%', 0)} / {_fmt(report.cpu_percent['server'], '%', 0)} of a core"),
     ]
+    mem = report.memory_mb
+    if mem:
+        client, server = mem["client"], mem["server"]
+        for name, figures in (("client", client), ("server", server)):
+            rows.append((f"RSS {name}: baseline / peak / end", f"{_fmt(figures['baseline'])} / {_fmt(figures['peak'])} / {_fmt(figures['end'])} MB"))
+        rows.append(("RSS growth client / server", f"{_signed(client['growth'])} / {_signed(server['growth'])} MB"))
+        rows.append(("RSS slope, 2nd half, client / server", f"{_signed(client['slope_mb_per_min'], 2)} / {_signed(server['slope_mb_per_min'], 2)} MB/min"))
     if report.recorded:
         rows.append(("recorded", f"{report.recorded['frames']} frames to {report.recorded['path']}"))
     for name, value in rows:
