@@ -254,5 +254,6 @@ def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str,
             "min": min(probe.psnr_db) if probe.psnr_db else None,
         },
         cpu_percent={"client": counters["client_cpu"], "server": counters["server_cpu"]},
-        recorded={"path": str(config.output), "frames": stats.frames_recorded} if config.output else {},
+        # "received": the whole session's edited frames (warm-up included), as the file's are.
+        recorded={"path": str(config.output), "frames": stats.frames_recorded, "received": stats.frames_received} if config.output else {},
     )

@@ -160,7 +160,7 @@ def render_report(report) -> Table:  # type: ignore[no-untyped-def]
         ("CPU client / server", f"{_fmt(report.cpu_percent['client'], '%', 0)} / {_fmt(report.cpu_percent['server'], '%', 0)} of a core"),
     ]
     if report.recorded:
-        rows.append(("recorded", f"{report.recorded['frames']} frames to {report.recorded['path']}"))
+        rows.append(("recorded", f"{report.recorded['frames']} of {report.recorded['received']} received frames to {report.recorded['path']}"))
     for name, value in rows:
         table.add_row(name, value)
     table.caption = f"machine: {report.machine}"
