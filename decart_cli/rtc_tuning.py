@@ -19,6 +19,9 @@ not need:
   ``jitter_give_up`` seconds (aiortc waited until 512 packets piled up, 1 to
   7 s): then the broken frame is dropped and a PLI asked for. A frame that
   ended without a marker is still released when the next frame starts.
+  Taps (:meth:`add_tap`) see each frame as it is released, still encoded:
+  a recorder writes the received H.264 from there without re-encoding it
+  (:mod:`decart_cli.media.remux`).
 * **x264 runs at preset "medium".** :class:`TunedH264Encoder` uses
   ``preset=ultrafast`` (configurable) with ``tune=zerolatency``, one thread
   (x264's sliced threads save ~2 ms of latency but cost CPU), a VBV cap so
@@ -51,6 +54,7 @@ of :class:`MediaTuning` (for A/B measurements).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fractions
 import logging
@@ -224,8 +228,31 @@ def _make_jitter_buffer_class(base: type) -> type:
             self.give_up_after = _active.jitter_give_up
             """Seconds a lost packet may hold the frames behind it (NACK's time to repair it)."""
             self.clock: Callable[[], float] = time.monotonic
+            self.taps: list[Callable[[str, Any], None]] = []
+            """Called on the loop with (codec name, frame) for each frame released (see :meth:`add_tap`)."""
             self._blocked_since: float | None = None
             self._pli_wanted = False
+
+        def add_tap(self, tap: Callable[[str, Any], None]) -> None:
+            """Call ``tap(codec, frame)`` with every frame released from now on.
+
+            ``codec`` is ``"h264"``, ``"vp8"`` or ``""`` (unknown payload
+            type); ``frame`` is aiortc's ``JitterFrame`` (``data``: the whole
+            encoded frame as the depayloader wrote it, Annex B for H.264;
+            ``timestamp``: RTP). The tap runs on the event loop, before the
+            frame is queued for decoding, and must be quick and must not keep
+            ``frame`` mutable (its ``timestamp`` is rewritten afterwards).
+            """
+            self.taps.append(tap)
+
+        def remove_tap(self, tap: Callable[[str, Any], None]) -> None:
+            """Stop calling ``tap`` (no error if it is not attached)."""
+            with contextlib.suppress(ValueError):
+                self.taps.remove(tap)
+
+        def request_keyframe(self) -> None:
+            """Ask the sender for a keyframe (a PLI goes out with the next packet); any thread."""
+            self._pli_wanted = True
 
         def _give_up(self, gap: int, newest: int, timestamp: int | None) -> bool:
             """At a missing packet ``gap`` slots past the head: drop the head frame if it waited too long.
@@ -263,6 +290,14 @@ def _make_jitter_buffer_class(base: type) -> type:
 
         def add(self, packet: Any) -> tuple[bool, Any]:
             pli_flag, frame = super().add(packet)
+            if frame is not None and self.taps:
+                # The packet that completed a frame has the frame's payload type.
+                codec = self.codecs.get(packet.payload_type, "")
+                for tap in tuple(self.taps):
+                    try:
+                        tap(codec, frame)
+                    except Exception:  # a recorder bug must not stop the video
+                        log.exception("rtc tuning: jitter buffer tap failed")
             if self._pli_wanted:
                 self._pli_wanted = False
                 pli_flag = True
@@ -337,6 +372,12 @@ def _self_test_jitter_buffer(cls: type) -> None:
         raise AssertionError("the frame was not released at its marker packet")
     if video.frames_on_marker != 1:
         raise AssertionError("the override was not used")
+    tapped: list[tuple[str, int]] = []
+    video.codecs[96] = "h264"
+    video.add_tap(lambda codec, f: tapped.append((codec, f.timestamp)))
+    video.add(packet(1, 2000, 1))
+    if tapped != [("h264", 2000)]:
+        raise AssertionError("the tap did not see the released frame")
     audio = cls(capacity=16, prefetch=4)
     if audio.add(packet(10, 0, 1)) != (False, None):
         raise AssertionError("audio changed behaviour")

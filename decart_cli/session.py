@@ -11,6 +11,12 @@ established session drops, the session reconnects with exponential
 backoff and re-sends the prompt the user wants, while the source, the
 window and the recording go on (the relay holds the last frame through
 the gap). A refused API key is permanent and is never retried.
+
+A recording is made, where it can be, from the H.264 frames as received
+(each link's jitter buffer is tapped, see :mod:`decart_cli.media.remux`),
+not by re-encoding the decoded frames: the file then has a hole in its
+timestamps where a reconnect was (players hold the last frame over it),
+and the relay's held frames go to the window only.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
@@ -31,10 +37,12 @@ from av import VideoFrame
 
 from . import __version__
 from . import protocol as p
+from . import rtc_tuning
 from .config import EditConfig, ServeConfig
 from .errors import AuthError, ConnectError, DecartError, Interrupted, PromptRejected, ProtocolError, ServerError, SessionClosed
 from .media.borrow import BorrowedTrack
 from .media.recorder import Recorder
+from .media.remux import EncodedTap
 from .media.relay import Relay
 from .media.sources import SourceTrack, open_source
 from .models import Model
@@ -182,9 +190,13 @@ class Link:
     """An edited frame has come back over this link."""
     refused: asyncio.Future[DecartError] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     """Resolves with the server's ``error`` if one comes before any edited frame: the link failed to start."""
+    tap: EncodedTap | None = None
+    """Feeds the recorder this link's received frames (remux), if it does."""
 
     async def close(self) -> None:
-        """Close the peer connection, then the WebSocket (the protocol's order)."""
+        """Detach the recorder, close the peer connection, then the WebSocket (the protocol's order)."""
+        if self.tap is not None:
+            self.tap.close()
         if self.transport is not None:
             await self.transport.close()
         await self.signaling.close()
@@ -218,6 +230,7 @@ class EditSession:
         self._last_frame_at = 0.0
         self._link: Link | None = None
         self._relay: Relay | None = None
+        self._recorder: Recorder | None = None
         self._online = asyncio.Event()
         """Set while a link is up and editing (prompts go straight out)."""
         self._wanted = p.check_prompt(config.prompt) if config.prompt else None
@@ -243,7 +256,9 @@ class EditSession:
             # Opening a camera can take seconds: keep the loop free meanwhile.
             source = await asyncio.to_thread(open_source, cfg.source)
             stack.callback(source.stop)
-            recorder = Recorder(cfg.output, fps=self.model.fps) if cfg.output is not None else None
+            self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps) if cfg.output is not None else None
+            if recorder is not None:
+                recorder.on_warning = self._thread_warning(asyncio.get_running_loop())
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
             window = None
             if cfg.show:
@@ -310,12 +325,38 @@ class EditSession:
         """Settle the stats once everything has stopped, however the session ended."""
         self.stats.frames_sent = source.frames_sent
         self.stats.frames_dropped_source = source.frames_dropped
-        if recorder is not None:
-            self.stats.frames_recorded = recorder.frames_written
         if self._relay is not None:
-            self.stats.frames_held = self._relay.held
+            self._recording_counts(self._relay, recorder)
         self.stats.ended = time.monotonic()
         self.stats.state = "disconnected"
+
+    def _recording_counts(self, relay: Relay, recorder: Recorder | None) -> None:
+        """Frames in the file, and of those the held ones (none when the file is remuxed: it has a hole instead)."""
+        if recorder is None:
+            self.stats.frames_held = relay.held
+            return
+        self.stats.frames_recorded = recorder.frames_written
+        self.stats.frames_held = 0 if recorder.mode == "remux" else relay.held
+        self.stats.recording_gap = recorder.gap_seconds
+
+    def _thread_warning(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
+        """A warning callback for other threads: shown by the reporter on ``loop``."""
+
+        def warn(message: str) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the session is over
+                loop.call_soon_threadsafe(self.reporter.warning, message)
+
+        return warn
+
+    def _tap_recorder(self, link: Link) -> None:
+        """Have the recorder take this link's frames as received (remux), where it can."""
+        recorder = self._recorder
+        if recorder is None or recorder.mode == "encode" or link.transport is None:
+            return
+        receivers = [t.receiver for t in link.transport.pc.getTransceivers() if t.kind == "video"]
+        link.tap = recorder.tap(rtc_tuning.jitter_buffer_of(receivers[0]) if receivers else None)
+        if link.tap is None and recorder.mode == "remux":
+            self.reporter.warning("recording paused: this connection's frames cannot be taken as received")
 
     async def _until_closed(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` unless the current link's socket closes or a stop is requested first."""
@@ -351,6 +392,8 @@ class EditSession:
             await self._until_closed(self._send_wanted_prompt(signaling, initial=initial))
         link.transport = transport = Transport(signaling, loopback=p.is_loopback_host(p.url_host(url)), ice_servers=cfg.ice_servers, timeout=cfg.connect_timeout)
         remote = await self._until_closed(transport.start(BorrowedTrack(outbound)))
+        # Before media flows, so the tap sees the link's first (key)frame.
+        self._tap_recorder(link)
         await self._until_closed(transport.wait_connected(cfg.connect_timeout))
         self.stats.state = "connected"
         if self.probe is not None:
@@ -591,9 +634,7 @@ class EditSession:
                     last_bytes = sent_received
                 last_pc = pc
             self.stats.frames_sent = source.frames_sent
-            self.stats.frames_held = relay.held
-            if recorder is not None:
-                self.stats.frames_recorded = recorder.frames_written
+            self._recording_counts(relay, recorder)
             self.stats.fps_in = (self.stats.frames_sent - last_sent) / dt
             self.stats.fps_out = (self.stats.frames_received - last_received) / dt
             last_sent, last_received, last_t = self.stats.frames_sent, self.stats.frames_received, now

@@ -49,7 +49,10 @@ class SessionStats:
     reconnects: int = 0
     """Times the session was re-established after a drop."""
     frames_held: int = 0
-    """Repeats of the last frame sent to the window and recording while reconnecting."""
+    """Repeats of the last frame recorded while reconnecting (re-encoded recordings; with no
+    recording: those shown)."""
+    recording_gap: float = 0.0
+    """Seconds without frames in a remuxed recording where it reconnected (a hole in its timestamps)."""
 
     @property
     def elapsed(self) -> float:
@@ -99,7 +102,11 @@ def render_summary(stats: SessionStats, *, failed: bool = False) -> str:
         f"{stats.elapsed:.1f} s",
     ]
     if stats.output is not None:
-        held = f" ({stats.frames_held} held while reconnecting)" if stats.frames_held else ""
+        held = ""
+        if stats.frames_held:
+            held = f" ({stats.frames_held} held while reconnecting)"
+        elif stats.recording_gap >= 0.05:
+            held = f" ({stats.recording_gap:.1f} s gap while reconnecting)"
         parts.append(f"recorded {stats.frames_recorded} frames{held} to {stats.output}")
     if stats.reconnects:
         parts.append(f"reconnected {stats.reconnects} time{'s' if stats.reconnects > 1 else ''}")

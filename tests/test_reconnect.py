@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import ServeProcess, bar_means, child_env, decart_cmd, decode, serve, wait_for
 
 from decart_cli.media.sources import TestPattern
@@ -16,13 +17,13 @@ SOURCE = bar_means(TestPattern(1280, 704).render(0))
 
 
 @contextmanager
-def editing(tmp_path: Path, url: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+def editing(tmp_path: Path, url: str, *args: str, tuning: str = "") -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """`decart edit -i test` recording to out.mp4 against ``url``, with stdin a pipe; yields it and its stderr file."""
     log = tmp_path / "stderr.txt"
     with log.open("w") as errors:
         proc = subprocess.Popen(
             decart_cmd("edit", "-i", "test", "--no-show", "-o", str(tmp_path / "out.mp4"), "--url", url, "--reconnect-delay", "0.5", *args),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(), text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(DECART_RTC_TUNING=tuning), text=True,
         )
         try:
             yield proc, log
@@ -55,11 +56,12 @@ def is_grey(frame: np.ndarray) -> bool:
     return bool(np.abs(means - means.mean(axis=-1, keepdims=True)).max() < 12)
 
 
-def test_restarted_server_gets_the_prompt_again_and_one_file_spans_the_gap(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tuning", ["", "off"], ids=["remuxed", "re-encoded"])
+def test_restarted_server_gets_the_prompt_again_and_one_file_spans_the_gap(tmp_path: Path, tuning: str) -> None:
     """Kill the server and restart it on the same port: the client reconnects, re-sends its prompt, and records on in real time."""
     with serve() as first:
         port = first.port
-        with editing(tmp_path, first.url, "-p", "invert the colors", "--duration", "12") as (proc, log):
+        with editing(tmp_path, first.url, "-p", "invert the colors", "--duration", "12", tuning=tuning) as (proc, log):
             kill_while_recording(tmp_path, first, log)
             with serve(port=port):
                 proc.wait(timeout=60)
@@ -69,15 +71,30 @@ def test_restarted_server_gets_the_prompt_again_and_one_file_spans_the_gap(tmp_p
     assert "reconnected after" in stderr and "reconnected 1 time" in stderr
     video = decode(tmp_path / "out.mp4")
     times = np.array(video.times)
-    # One file, real time: 12 s of edited video with no hole where the server was down.
+    gaps = np.diff(times)
+    # One file, real time: 12 s of edited video, the outage included.
     assert 11.0 <= times[-1] - times[0] <= 13.5, times[-1] - times[0]
-    # Without held frames the outage (> 1 s) would be a hole; 0.5 s leaves room for a loaded machine.
-    assert np.diff(times).max() < 0.5, np.diff(times).max()
+    assert len(video.frames) == int(stderr.split("recorded ")[1].split()[0])
     assert is_inverted(video.frames[5])
     # The new server never saw the prompt from the user: only the re-send can invert these.
     assert all(is_inverted(frame) for frame in video.frames[-10:])
-    held = int(stderr.split(" held while reconnecting")[0].rsplit("(", 1)[1])
-    assert held >= 10 and len(video.frames) == int(stderr.split("recorded ")[1].split()[0])
+    if tuning == "off":
+        # Re-encoded: the relay's held frames fill the outage (> 1 s); 0.5 s leaves room for a loaded machine.
+        assert gaps.max() < 0.5, gaps.max()
+        held = int(stderr.split(" held while reconnecting")[0].rsplit("(", 1)[1])
+        assert held >= 10
+        return
+    # Remuxed: the file has the received frames only, and the outage is one hole in the timestamps
+    # (players hold the last frame over it) about as long as the outage the client reported.
+    outage = float(stderr.split("reconnected after ")[1].split(" s")[0])
+    hole = int(gaps.argmax())
+    assert outage - 0.2 <= gaps[hole] <= outage + 1.5, (gaps[hole], outage)
+    assert np.sort(gaps)[-2] < 0.5, np.sort(gaps)[-5:]
+    assert "held while reconnecting" not in stderr
+    reported = float(stderr.split(" s gap while reconnecting")[0].rsplit("(", 1)[1])
+    assert abs(reported - gaps[hole]) < 0.15, (reported, gaps[hole])
+    # The prompt is back from the new link's first frame on.
+    assert all(is_inverted(frame) for frame in video.frames[hole + 1 : hole + 6])
 
 
 def test_prompts_typed_while_reconnecting_are_kept_and_the_latest_applied(tmp_path: Path) -> None:

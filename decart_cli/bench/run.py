@@ -336,5 +336,6 @@ def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str,
         },
         cpu_percent={"client": counters["client_cpu"], "server": counters["server_cpu"]},
         memory_mb=counters["memory_mb"],
-        recorded={"path": str(config.output), "frames": stats.frames_recorded} if config.output else {},
+        # "received": the whole session's edited frames (warm-up included), as the file's are.
+        recorded={"path": str(config.output), "frames": stats.frames_recorded, "received": stats.frames_received} if config.output else {},
     )

@@ -171,7 +171,7 @@ def render_report(report) -> Table:  # type: ignore[no-untyped-def]
         rows.append(("RSS growth client / server", f"{_signed(client['growth'])} / {_signed(server['growth'])} MB"))
         rows.append(("RSS slope, 2nd half, client / server", f"{_signed(client['slope_mb_per_min'], 2)} / {_signed(server['slope_mb_per_min'], 2)} MB/min"))
     if report.recorded:
-        rows.append(("recorded", f"{report.recorded['frames']} frames to {report.recorded['path']}"))
+        rows.append(("recorded", f"{report.recorded['frames']} of {report.recorded['received']} received frames to {report.recorded['path']}"))
     for name, value in rows:
         table.add_row(name, value)
     table.caption = f"machine: {report.machine}"
