@@ -57,6 +57,10 @@ def setup_logging(verbose: int) -> None:
         # aiortc and aioice are chatty at info level.
         for name in ("aiortc", "aioice", "websockets"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        # OpenCV's FFmpeg prints its own errors ("moov atom not found") next
+        # to our one-line error about the same file; -vv keeps them. Read by
+        # OpenCV when it first opens a file, so setting it here is in time.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def configure_media() -> None:
