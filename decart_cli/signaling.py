@@ -88,8 +88,10 @@ class Signaling:
             raise ConnectError(f"cannot connect to {where}: not a WebSocket URL", "use ws:// or wss://") from None
         except (asyncio.TimeoutError, TimeoutError):
             raise ConnectError(f"no answer from {where} within {self._connect_timeout:g} s", "check --url, or raise --connect-timeout") from None
-        except (OSError, InvalidHandshake) as exc:
-            reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        except InvalidHandshake:
+            raise ConnectError(f"cannot connect to {where}: it does not answer as a WebSocket server", "check the host and port in --url") from None
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
             raise ConnectError(f"cannot connect to {where} ({reason})", "check --url and that the server is running") from None
         self._reader = asyncio.create_task(self._read(), name="signaling-reader")
 

@@ -147,7 +147,7 @@ def _tcp_server(reply: bytes | None) -> tuple[socket.socket, threading.Thread]:
 @pytest.mark.parametrize(
     "reply, needles",
     [
-        (b"SSH-2.0-OpenSSH_9.6\r\n", ("cannot connect",)),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", ("cannot connect", "does not answer as a WebSocket server", "host and port")),
         (None, ("no answer", "within 1 s", "--connect-timeout")),
     ],
     ids=["not-http", "silent"],
