@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,8 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ServeProcess, bar_means, child_env, decart_cmd, decode, serve, wait_for
+from rich.console import Console
 
+from decart_cli.config import EditConfig, ServeConfig, SourceConfig
 from decart_cli.media.sources import TestPattern
+from decart_cli.models import get_model
+from decart_cli.server import Server
+from decart_cli.session import EditSession
+from decart_cli.ui import ConsoleReporter
 
 SOURCE = bar_means(TestPattern(1280, 704).render(0))
 
@@ -147,3 +155,37 @@ def test_gives_up_after_the_configured_attempts(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     frames = len(decode(tmp_path / "out.mp4").frames)
     assert "stopped early: " in stderr and f"recorded {frames} frames" in stderr
+
+
+def test_failed_media_connection_is_reconnected_too(tmp_path: Path) -> None:
+    """A peer connection that the server closes while the socket stays open is re-established like a dropped socket."""
+    out = tmp_path / "pc.mp4"
+    console = Console(file=io.StringIO(), width=200)
+
+    async def main() -> EditSession:
+        server = Server(ServeConfig(host="127.0.0.1", port=0))
+        await server.start()
+        try:
+            config = EditConfig(
+                source=SourceConfig(spec="test", width=1280, height=704, fps=25), url=server.url, prompt="invert the colors",
+                output=out, duration=6.0, read_stdin=False, reconnect_delay=0.2,
+            )
+            session = EditSession(config, get_model(config.model), ConsoleReporter(console, live=False))
+            run = asyncio.ensure_future(session.run())
+            while session.stats.frames_received < 25:
+                assert not run.done(), console.file.getvalue()
+                await asyncio.sleep(0.05)
+            (first,) = server.sessions
+            assert first.peer is not None
+            await first.peer.close()  # media fails; the WebSocket is untouched
+            await asyncio.wait_for(run, 60)
+            return session
+        finally:
+            await server.stop()
+
+    session = asyncio.run(main())
+    shown = console.file.getvalue()
+    assert session.stats.reconnects == 1, shown
+    assert "media connection" in shown and "reconnected after" in shown
+    frames = decode(out).frames
+    assert is_inverted(frames[-5]), shown
