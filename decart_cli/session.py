@@ -230,6 +230,7 @@ class EditSession:
         self._last_frame_at = 0.0
         self._link: Link | None = None
         self._relay: Relay | None = None
+        self._window: Window | None = None
         self._recorder: Recorder | None = None
         self._online = asyncio.Event()
         """Set while a link is up and editing (prompts go straight out)."""
@@ -264,7 +265,7 @@ class EditSession:
             if cfg.show:
                 from .media.window import Window
 
-                window = Window(f"decart - {self.model.name}")
+                window = self._window = Window(f"decart - {self.model.name}")
 
             base_url = cfg.url
             if base_url is None:
@@ -448,6 +449,16 @@ class EditSession:
 
     async def _reconnect(self, url: str, outbound: MediaStreamTrack, relay: Relay, dropped: DecartError, ends: _Ends) -> bool:
         """Re-establish a dropped session; False if the session ended meanwhile. Raises when it cannot."""
+        try:
+            return await self._reconnect_attempts(url, outbound, relay, dropped, ends)
+        finally:
+            self._show_banner("")
+
+    def _show_banner(self, text: str) -> None:
+        if self._window is not None:
+            self._window.banner = text
+
+    async def _reconnect_attempts(self, url: str, outbound: MediaStreamTrack, relay: Relay, dropped: DecartError, ends: _Ends) -> bool:
         cfg = self.config
         attempts = cfg.reconnect_attempts
         if isinstance(dropped, AuthError) or attempts < 1:
@@ -461,6 +472,7 @@ class EditSession:
         last: DecartError = dropped
         for attempt in range(1, attempts + 1):
             self.stats.reconnect_attempt = attempt
+            self._show_banner(f"reconnecting {attempt}/{attempts}")
             wait = cfg.reconnect_wait(attempt)
             self.reporter.update(self.stats)
             if await ends.race({}, timeout=wait):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import ServeProcess, bar_means, child_env, decart_cmd, decode, serve, wait_for
@@ -189,3 +191,48 @@ def test_failed_media_connection_is_reconnected_too(tmp_path: Path) -> None:
     assert "media connection" in shown and "reconnected after" in shown
     frames = decode(out).frames
     assert is_inverted(frames[-5]), shown
+
+
+def test_window_says_reconnecting_over_the_held_frame(xvfb: str, tmp_path: Path) -> None:
+    """While reconnecting, the window keeps the last frame under a "reconnecting n/N" strip, gone once reconnected."""
+    display_env = child_env(DISPLAY=xvfb)
+
+    def top_strip() -> np.ndarray:
+        shot = tmp_path / "shot.png"
+        subprocess.run(["import", "-display", xvfb, "-window", "root", f"png:{shot}"], check=True, timeout=20)
+        image = cv2.imread(str(shot))
+        assert image is not None
+        return image[2:30, :1280].max(axis=2)  # the window sits at the top-left of the bare screen
+
+    def dark(strip: np.ndarray) -> float:
+        return float((strip[:, 700:] <= 70).mean())  # right of the pattern's frame counter: a bright hue sweep
+
+    with serve() as first:
+        port = first.port
+        log = tmp_path / "stderr.txt"
+        with log.open("w") as errors:
+            proc = subprocess.Popen(
+                decart_cmd("edit", "-i", "test", "--show", "--url", first.url, "--reconnect-delay", "2", "--duration", "30"),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=display_env,
+            )
+        try:
+            found = lambda: subprocess.run(["xdotool", "search", "--name", "^decart"], capture_output=True, text=True, env=display_env).stdout.split()  # noqa: E731
+            assert wait_for(lambda: bool(found()), 30), log.read_text()
+            time.sleep(1.5)
+            assert dark(top_strip()) < 0.1
+            first.proc.kill()
+            first.proc.wait()
+            assert wait_for(lambda: "reconnecting" in log.read_text(), 10), log.read_text()
+            time.sleep(0.5)
+            strip = top_strip()
+            assert dark(strip) > 0.9 and (strip[:, :400] >= 200).mean() > 0.01, "no reconnecting strip"
+            with serve(port=port):
+                assert wait_for(lambda: "reconnected after" in log.read_text(), 30), log.read_text()
+                time.sleep(1.0)
+                assert dark(top_strip()) < 0.1
+                subprocess.run(["xdotool", "key", "--window", found()[0], "q"], env=display_env, check=True, timeout=10)
+                proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, log.read_text()

@@ -43,6 +43,7 @@ CHILD = textwrap.dedent(
     from decart_cli.media.window import Window
 
     title, size = sys.argv[1], sys.argv[2]
+    banner = sys.argv[3] if len(sys.argv) > 3 else ""
     size = None if size == "none" else tuple(int(v) for v in size.split("x"))
     img = np.empty((704, 1280, 3), np.uint8)
     img[:, :640], img[:, 640:] = (0, 0, 220), (220, 60, 0)
@@ -59,6 +60,7 @@ CHILD = textwrap.dedent(
         told_to_stop = asyncio.Event()
         threading.Thread(target=lambda: (sys.stdin.readline(), loop.call_soon_threadsafe(told_to_stop.set)), daemon=True).start()
         window = Window(title, size=size)
+        window.banner = banner
         window.addTrack(Solid())
         await window.start()
         while window.frames_shown < 3:
@@ -81,9 +83,9 @@ CHILD = textwrap.dedent(
 class Child:
     """The CHILD script showing a window on ``display``; read its lines with :meth:`expect`."""
 
-    def __init__(self, display: str, title: str, size: str = "none") -> None:
+    def __init__(self, display: str, title: str, size: str = "none", banner: str = "") -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, title, size],
+            [sys.executable, "-c", CHILD, title, size, banner],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -177,6 +179,27 @@ def test_window_shows_the_frame(xvfb: str, tmp_path: Path, size: str, expected: 
     assert stopped == {"closed": True, "reason": "stop"}
     assert child.proc.returncode == 0
     assert_clean(stderr)
+
+
+def test_banner_is_drawn_across_the_top(xvfb: str, tmp_path: Path) -> None:
+    """With a banner set, a dark strip with white text covers the top of the frame; the rest is the frame."""
+    child = Child(xvfb, "decart-banner", "none", "reconnecting 2/5")
+    try:
+        child.expect("READY")
+        image = screenshot(xvfb, tmp_path / "banner.png")
+    finally:
+        child.tell_stop()
+    child.expect("RESULT")
+    child.expect("STOPPED")
+    assert_clean(child.finish())
+    red, blue = matching(image, LEFT), matching(image, RIGHT)
+    ys, xs = np.nonzero(red | blue)
+    top, left = ys.min(), xs.min()  # the frame's visible part starts below the strip
+    strip = image[: top, left : left + WIDTH]
+    assert 30 <= top <= 50, top  # 704 / 18 rows of banner
+    assert strip.size and (strip.max(axis=2) >= 200).mean() > 0.005  # white text
+    assert (strip.max(axis=2) <= 60).mean() > 0.5  # on a darkened strip
+    assert red[top + 5 :, :].sum() > 0.9 * (WIDTH // 2) * (HEIGHT - top - 5)
 
 
 @pytest.mark.parametrize("key", ["q", "Escape"])
