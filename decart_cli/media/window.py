@@ -97,8 +97,21 @@ def _qt_platform_plugins() -> set[str] | None:
     return names or None
 
 
+_held_x_connections: dict[str, int] = {}
+"""One idle libxcb connection per display that answered :func:`_x_server_reachable`, kept open."""
+
+
 def _x_server_reachable(display: str) -> bool:
-    """Connect to ``display`` with libxcb, as Qt's xcb plugin will, and hang up."""
+    """Connect to ``display`` with libxcb, as Qt's xcb plugin will; keep the connection if it works.
+
+    Hanging up would be a trap: a bare X server (Xvfb, ``xvfb-run``)
+    resets when its last client leaves and refuses connections meanwhile,
+    so Qt, connecting a moment later, failed to start about one run in ten
+    (and aborted the process). An idle connection held for the process's
+    life keeps the server from resetting under us.
+    """
+    if display in _held_x_connections:
+        return True
     try:
         xcb = ctypes.CDLL("libxcb.so.1")
     except OSError:
@@ -111,10 +124,11 @@ def _x_server_reachable(display: str) -> bool:
     conn = xcb.xcb_connect(display.encode(), None)
     if not conn:
         return False
-    try:
-        return xcb.xcb_connection_has_error(conn) == 0
-    finally:
+    if xcb.xcb_connection_has_error(conn) != 0:
         xcb.xcb_disconnect(conn)
+        return False
+    _held_x_connections[display] = conn
+    return True
 
 
 def _shadowed_library() -> str | None:
