@@ -55,7 +55,7 @@ from av.video.frame import PictureType
 
 from decart_cli.errors import DecartError, UsageError
 
-from .remux import EncodedFrame, EncodedTap, H264Remuxer
+from .remux import EncodedFrame, EncodedTap, H264Remuxer, open_fragmented
 
 __all__ = ["Recorder", "CONTAINERS"]
 
@@ -64,7 +64,6 @@ log = logging.getLogger(__name__)
 CONTAINERS = {".mp4": "mp4", ".mkv": "matroska"}
 """Supported file suffixes and the FFmpeg muxer each one uses."""
 
-_MP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
 _KEYFRAME_INTERVAL = 1.0
 """Longest media time between keyframes (s): what a killed process may lose."""
 _QUEUE_SECONDS = 2.0
@@ -327,15 +326,10 @@ class Recorder:
             self._queue.clear()
 
     def _open(self, width: int, height: int) -> None:
-        if self._format == "mp4":
-            # A fragment at each keyframe, and at the latest after 0.5 s
-            # (a keyframe's fragment alone could hold a second plus the
-            # encoder's delay: more than a kill may lose).
-            options = {"movflags": _MP4_FLAGS, "frag_duration": "500000", "flush_packets": "1"}
-        else:
-            # A cluster reaches the file only when it closes: keep them short.
-            options = {"cluster_time_limit": "500", "flush_packets": "1"}
-        container = av.open(str(self._path), "w", format=self._format, container_options=options)
+        # Fragments of at most 0.5 s even between keyframes: a keyframe's
+        # fragment alone could hold a second plus the encoder's delay, more
+        # than a kill may lose.
+        container = open_fragmented(self._path, self._format)
         try:
             stream = container.add_stream(self._codec, rate=Fraction(self._fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"

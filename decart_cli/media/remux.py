@@ -41,12 +41,31 @@ from typing import Any
 
 import av
 
-__all__ = ["EncodedFrame", "EncodedTap", "H264Remuxer", "FRAGMENT_SECONDS", "nal_types", "parameter_sets"]
+__all__ = ["EncodedFrame", "EncodedTap", "H264Remuxer", "FRAGMENT_SECONDS", "nal_types", "open_fragmented", "parameter_sets"]
 
 log = logging.getLogger(__name__)
 
 FRAGMENT_SECONDS = 0.5
 """Longest media time in one MP4 fragment / Matroska cluster: about what a killed process loses."""
+
+
+def open_fragmented(path: Path, format: str) -> Any:
+    """Open ``path`` for writing as ``format`` (``"mp4"`` or ``"matroska"``) so that a killed process leaves a playable file.
+
+    MP4 is fragmented (``empty_moov``): a fragment at each keyframe and, as
+    keyframes may come once a session, at the latest every
+    :data:`FRAGMENT_SECONDS` (``frag_duration``; a fragment need not start
+    with one). A Matroska cluster reaches the file only when it closes:
+    they are kept as short. Packets are flushed as they are written.
+    """
+    fragment_ms = round(FRAGMENT_SECONDS * 1000)
+    if format == "mp4":
+        options = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": str(fragment_ms * 1000), "flush_packets": "1"}
+    else:
+        options = {"cluster_time_limit": str(fragment_ms), "flush_packets": "1"}
+    return av.open(str(path), "w", format=format, container_options=options)
+
+
 _KEYFRAME_ASK_EVERY = 1.0
 """Seconds between keyframe requests while waiting for one."""
 
@@ -255,18 +274,7 @@ class H264Remuxer:
 
     def _open(self, keyframe: bytes) -> None:
         assert self._size is not None
-        fragment_ms = round(FRAGMENT_SECONDS * 1000)
-        if self._format == "mp4":
-            # frag_keyframe alone would cut only at keyframes, which may come
-            # once a session: frag_duration bounds a fragment (and a crash's loss).
-            options = {
-                "movflags": "frag_keyframe+empty_moov+default_base_moof",
-                "frag_duration": str(fragment_ms * 1000),
-                "flush_packets": "1",
-            }
-        else:
-            options = {"cluster_time_limit": str(fragment_ms), "flush_packets": "1"}
-        container = av.open(str(self._path), "w", format=self._format, container_options=options)
+        container = open_fragmented(self._path, self._format)
         try:
             stream = container.add_stream("h264", rate=Fraction(self._fps).limit_denominator(1001))
             stream.width, stream.height = self._size
