@@ -186,8 +186,8 @@ class Link:
 
     signaling: Signaling
     transport: Transport | None = None
-    streaming: bool = False
-    """An edited frame has come back over this link."""
+    first_frame: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the first edited frame comes back over this link."""
     refused: asyncio.Future[DecartError] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     """Resolves with the server's ``error`` if one comes before any edited frame: the link failed to start."""
     tap: EncodedTap | None = None
@@ -226,7 +226,6 @@ class EditSession:
         self._stdin = stdin if stdin is not None else (sys.stdin.buffer if config.read_stdin and sys.stdin else None)
         self._stop = asyncio.Event()
         self._stop_reason = ""
-        self._first_frame = asyncio.Event()
         self._last_frame_at = 0.0
         self._link: Link | None = None
         self._relay: Relay | None = None
@@ -401,7 +400,6 @@ class EditSession:
             self.probe.on_connected(transport.pc)
         # Drain the remote track from now on (aiortc's receive queue is
         # unbounded); each sink has its own bounded buffer in the relay.
-        self._first_frame.clear()
         relay.attach(remote)
         self._online.set()
 
@@ -516,7 +514,7 @@ class EditSession:
     async def _wait_first_frame(self) -> None:
         link = self._link
         assert link is not None and link.transport is not None and link.signaling.closed is not None
-        first = asyncio.ensure_future(self._first_frame.wait())
+        first = asyncio.ensure_future(link.first_frame.wait())
         failed = asyncio.ensure_future(link.transport.failed.wait())
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -558,11 +556,10 @@ class EditSession:
         if self.probe is not None:
             self.probe.on_frame(frame)
         self.stats.frames_received += 1
-        if self._link is not None:
-            self._link.streaming = True
         self._last_frame_at = time.monotonic()
-        if not self._first_frame.is_set():
-            self._first_frame.set()
+        link = self._link
+        if link is not None and not link.first_frame.is_set():
+            link.first_frame.set()
             if self.stats.state == "connected":
                 self.stats.state = "generating"
 
@@ -577,7 +574,7 @@ class EditSession:
             self.stats.state = "generating"
         elif isinstance(message, p.Error):
             link = self._link
-            if link is not None and not link.streaming and not link.refused.done():
+            if link is not None and not link.first_frame.is_set() and not link.refused.done():
                 # Before any edited frame an error means this link will not
                 # start: fail it now (once), rather than warn and wait out a timeout.
                 link.refused.set_result(error_from_server(message.error))
