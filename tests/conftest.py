@@ -222,6 +222,25 @@ def require(*tools: str) -> None:
         pytest.skip(reason)
 
 
+def screenshot(display: str, path: Path) -> np.ndarray:
+    """The root window of ``display`` as a BGR image, also saved to ``path`` (and copied to $DECART_WINDOW_SHOT if set)."""
+    import cv2  # here, not at the top: this process loads PyAV first (see tests/test_window.py)
+
+    subprocess.run(["import", "-display", display, "-window", "root", f"png:{path}"], check=True, timeout=20)
+    shot = os.environ.get("DECART_WINDOW_SHOT")
+    if shot:
+        shutil.copy(path, shot)
+    image = cv2.imread(str(path))
+    assert image is not None
+    return image
+
+
+def decart_window(env: dict[str, str]) -> str:
+    """The X id of a window whose name starts with "decart" on ``env``'s DISPLAY, or "" while there is none."""
+    found = subprocess.run(["xdotool", "search", "--name", "^decart"], capture_output=True, text=True, env=env).stdout.split()
+    return found[0] if found else ""
+
+
 @pytest.fixture(scope="module")
 def xvfb() -> Iterator[str]:
     """A private Xvfb (1600x1000x24) on a free display number; yields its DISPLAY."""

@@ -8,11 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from conftest import bar_means, child_env, decart_cmd, decode, halves_clip, mean_bgr, run_decart, wait_for, write_clip
+from conftest import bar_means, child_env, decart_cmd, decart_window, decode, halves_clip, mean_bgr, run_decart, screenshot, wait_for, write_clip
 from decart_cli.media.sources import TestPattern
 
 LEFT = (30, 30, 200)  # BGR: red-ish
@@ -193,26 +192,16 @@ def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=display_env,
         )
         try:
-            window = ""
-
-            def window_found() -> bool:
-                nonlocal window
-                found = subprocess.run(["xdotool", "search", "--name", "^decart"], capture_output=True, text=True, env=display_env)
-                window = found.stdout.split()[0] if found.stdout.split() else ""
-                return bool(window)
-
-            assert wait_for(window_found, 30), log.read_text()
+            assert wait_for(lambda: bool(decart_window(display_env)), 30), log.read_text()
             time.sleep(2.0)  # let edited frames reach the window
-            subprocess.run(["import", "-display", xvfb, "-window", "root", f"png:{shot}"], check=True, timeout=20)
-            subprocess.run(["xdotool", "key", "--window", window, "q"], env=display_env, check=True, timeout=10)
+            screen = screenshot(xvfb, shot)
+            subprocess.run(["xdotool", "key", "--window", decart_window(display_env), "q"], env=display_env, check=True, timeout=10)
             proc.wait(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
     stderr = log.read_text()
     assert proc.returncode == 0, stderr
-    screen = cv2.imread(str(shot))
-    assert screen is not None
     # The window sits at the top-left of the bare X screen, at the frame's size.
     shown = screen[:704, :1280]
     source = bar_means(TestPattern(1280, 704).render(0))

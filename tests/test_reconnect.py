@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from conftest import ServeProcess, bar_means, child_env, decart_cmd, decode, serve, wait_for
+from conftest import ServeProcess, bar_means, child_env, decart_cmd, decart_window, decode, screenshot, serve, wait_for
 from rich.console import Console
 
 from decart_cli.config import EditConfig, ServeConfig, SourceConfig
@@ -198,10 +197,7 @@ def test_window_says_reconnecting_over_the_held_frame(xvfb: str, tmp_path: Path)
     display_env = child_env(DISPLAY=xvfb)
 
     def top_strip() -> np.ndarray:
-        shot = tmp_path / "shot.png"
-        subprocess.run(["import", "-display", xvfb, "-window", "root", f"png:{shot}"], check=True, timeout=20)
-        image = cv2.imread(str(shot))
-        assert image is not None
+        image = screenshot(xvfb, tmp_path / "shot.png")
         return image[2:30, :1280].max(axis=2)  # the window sits at the top-left of the bare screen
 
     def dark(strip: np.ndarray) -> float:
@@ -216,8 +212,7 @@ def test_window_says_reconnecting_over_the_held_frame(xvfb: str, tmp_path: Path)
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=display_env,
             )
         try:
-            found = lambda: subprocess.run(["xdotool", "search", "--name", "^decart"], capture_output=True, text=True, env=display_env).stdout.split()  # noqa: E731
-            assert wait_for(lambda: bool(found()), 30), log.read_text()
+            assert wait_for(lambda: bool(decart_window(display_env)), 30), log.read_text()
             time.sleep(1.5)
             assert dark(top_strip()) < 0.1
             first.proc.kill()
@@ -230,7 +225,7 @@ def test_window_says_reconnecting_over_the_held_frame(xvfb: str, tmp_path: Path)
                 assert wait_for(lambda: "reconnected after" in log.read_text(), 30), log.read_text()
                 time.sleep(1.0)
                 assert dark(top_strip()) < 0.1
-                subprocess.run(["xdotool", "key", "--window", found()[0], "q"], env=display_env, check=True, timeout=10)
+                subprocess.run(["xdotool", "key", "--window", decart_window(display_env), "q"], env=display_env, check=True, timeout=10)
                 proc.wait(timeout=30)
         finally:
             if proc.poll() is None:

@@ -15,16 +15,16 @@ import asyncio
 import ctypes
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+
+from conftest import screenshot
 
 from decart_cli.errors import UsageError
 from decart_cli.media.window import Window, display_available
@@ -129,17 +129,6 @@ class Child:
         ).stdout.split()
         assert out, f"no X window named {self.title}"
         return out[0]
-
-
-def screenshot(display: str, path: Path) -> np.ndarray:
-    """The root window of ``display`` as a BGR image, also saved to ``path``."""
-    subprocess.run(["import", "-display", display, "-window", "root", f"png:{path}"], check=True, timeout=20)
-    shot = os.environ.get("DECART_WINDOW_SHOT")
-    if shot:
-        shutil.copy(path, shot)
-    image = cv2.imread(str(path))
-    assert image is not None
-    return image
 
 
 def matching(image: np.ndarray, bgr: tuple[int, int, int], tolerance: int = 12) -> np.ndarray:
