@@ -109,7 +109,7 @@ class Relay:
             raise RuntimeError("the relay has stopped")
         self._cancel_reader()
         self.track = track
-        self._task = asyncio.get_running_loop().create_task(self._run(track), name="decart-relay")
+        self._ensure_started()
 
     def detach(self) -> None:
         """Stop reading the current track; with ``hold`` set, repeat the last frame until the next :meth:`attach`."""
