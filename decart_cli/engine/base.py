@@ -35,6 +35,19 @@ directory is searched for ``my_engines.py`` after the usual import path).
 
 :func:`load_engine` turns that ``module:Class`` spec into an instance, or
 raises :class:`~decart_cli.errors.UsageError` with a one-line message.
+
+Reference images (optional): an engine that also has::
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        ...
+
+takes the reference image the service's ``set_image`` message carries (the
+server decodes it): ``image`` is an ``(H, W, 3)`` uint8 BGR array of any
+size, or None to clear it; a bad array raises ValueError. Like
+:meth:`Engine.set_prompt` it may be called from another thread than
+:meth:`Engine.process`, so the engine should swap its image in one
+assignment. An engine without ``set_image`` does not take reference images
+(the server refuses them for it); :func:`accepts_image` tells which.
 """
 
 from __future__ import annotations
@@ -65,6 +78,8 @@ class Engine(Protocol):
     One instance serves one session. :meth:`set_prompt` and :meth:`process`
     may be called from different threads; an engine should swap its edit in
     one assignment so that a frame sees either the old edit or the new one.
+    The optional ``set_image`` member (reference images; see the module
+    docstring and :func:`accepts_image`) is not part of this protocol.
     """
 
     pixel_format: str
@@ -91,6 +106,11 @@ class Engine(Protocol):
     def describe(self) -> str:
         """A short human description of the current edit, for logs."""
         ...
+
+
+def accepts_image(engine: object) -> bool:
+    """True if ``engine`` takes reference images: it has a callable ``set_image`` (see the module docstring)."""
+    return callable(getattr(engine, "set_image", None))
 
 
 def load_engine(spec: str | None) -> Engine:

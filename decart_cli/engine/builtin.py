@@ -18,6 +18,11 @@ place. Anything the engine cannot do is refused with
 :class:`~decart_cli.errors.UnsupportedPrompt` listing what it can do, and the
 previous plan stays.
 
+A reference image (:meth:`BuiltinEngine.set_image`, see :mod:`.reference`)
+is drawn picture-in-picture in the top-right corner after the plan's edits,
+unless an edit of the plan uses it (``uses_image``: "use the image as the
+background").
+
 Time: ``ctx.t`` is frame-based, ``index / FPS`` with :data:`FPS` = 25 (the
 realtime models' rate), not wall-clock: animations (snow, rain, the bird)
 advance the same amount per edited frame whatever the machine's speed, and
@@ -35,10 +40,11 @@ import numpy as np
 
 from decart_cli.errors import EngineError, UnsupportedPrompt
 
-from . import overlays, regions, scene, styles
+from . import overlays, reference, regions, scene, styles
 from .face import FaceTracker
 from .frame import Edit, EditSpec, Face, FrameContext
 from .instructions import describe, parse, refusal
+from .reference import Reference
 
 log = logging.getLogger("decart.engine")
 
@@ -63,7 +69,7 @@ def merge_registries(*tables: Mapping[str, Factory]) -> dict[str, Factory]:
     return merged
 
 
-REGISTRY: dict[str, Factory] = merge_registries(styles.EDITS, regions.EDITS, overlays.EDITS, scene.EDITS)
+REGISTRY: dict[str, Factory] = merge_registries(styles.EDITS, regions.EDITS, overlays.EDITS, scene.EDITS, reference.EDITS)
 """Every edit the built-in engine can make, by :attr:`EditSpec.kind`."""
 
 
@@ -79,6 +85,11 @@ class Plan:
     def needs_face(self) -> bool:
         return any(edit.needs_face for edit in self.edits)
 
+    @property
+    def uses_image(self) -> bool:
+        """True if an edit places the reference image itself (then there is no picture-in-picture)."""
+        return any(getattr(edit, "uses_image", False) for edit in self.edits)
+
 
 PASSTHROUGH = Plan((), (), "passthrough")
 """The plan of an empty prompt: frames pass unchanged."""
@@ -90,7 +101,8 @@ class BuiltinEngine:
     ``registry`` replaces :data:`REGISTRY` (for tests and experiments).
     :meth:`set_prompt` builds the whole new plan first and then swaps it in
     one assignment, so a frame being edited on another thread sees either
-    the old plan or the new one. Face tracking and frame counting belong to
+    the old plan or the new one; :meth:`set_image` does the same with the
+    reference image. Face tracking and frame counting belong to
     :meth:`process`, which must be called from one thread at a time (the
     server uses one worker thread per session for both calls).
     """
@@ -100,6 +112,7 @@ class BuiltinEngine:
     def __init__(self, registry: Mapping[str, Factory] | None = None) -> None:
         self.registry: Mapping[str, Factory] = REGISTRY if registry is None else registry
         self._plan = PASSTHROUGH
+        self._reference: Reference | None = None
         self._index = 0
         self._tracker: FaceTracker | None = None
         self._tracked_last_frame = False
@@ -139,24 +152,53 @@ class BuiltinEngine:
         self._plan = self.plan(prompt)
 
     def describe(self) -> str:
-        """The current plan in a few words, e.g. ``"black and white + sunglasses"`` or ``"passthrough"``."""
-        return self._plan.description
+        """The current plan in a few words, e.g. ``"black and white + sunglasses"`` or ``"passthrough"``.
+
+        With a reference image and no edit using it, ``"+ picture-in-picture"``
+        is added (alone: ``"picture-in-picture"``); a plan that uses the image
+        before one is set says ``"(no image yet)"``.
+        """
+        plan, ref = self._plan, self._reference
+        if plan.uses_image:
+            return plan.description if ref is not None else f"{plan.description} (no image yet)"
+        if ref is None:
+            return plan.description
+        return f"{plan.description} + picture-in-picture" if plan.edits else "picture-in-picture"
 
     @property
     def specs(self) -> tuple[EditSpec, ...]:
         """The current plan's specs, in running order."""
         return self._plan.specs
 
+    # -- the reference image ------------------------------------------------------
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        """Use ``image`` (an ``(H, W, 3)`` uint8 BGR array, any size) as the reference image; None clears it.
+
+        The image is copied; its I420 versions are made on the first frame
+        that needs them and kept. Raises ValueError for any other array (the
+        previous image stays).
+        """
+        self._reference = None if image is None else Reference(image)
+
+    @property
+    def has_image(self) -> bool:
+        """True while a reference image is set."""
+        return self._reference is not None
+
     # -- frames ----------------------------------------------------------------
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Apply the current plan to an I420 ``(H*3//2, W)`` uint8 frame, in place.
 
-        Returns the same array (or an edited contiguous copy when ``image``
-        was not contiguous or writeable). Raises :class:`EngineError` for an
-        array that is not I420.
+        With a reference image set and no edit of the plan using it, the
+        picture-in-picture is drawn last, over the edits. Returns the same
+        array (or an edited contiguous copy when ``image`` was not contiguous
+        or writeable). Raises :class:`EngineError` for an array that is not
+        I420.
         """
         plan = self._plan  # read once: set_prompt may swap it meanwhile
+        ref = self._reference  # likewise for set_image
         index = self._index
         self._index += 1
         if image.dtype != np.uint8 or image.ndim != 2 or image.shape[0] % 3 or image.shape[1] % 2 or image.shape[0] < 3:
@@ -164,12 +206,14 @@ class BuiltinEngine:
                 "the built-in engine needs an I420 (yuv420p) uint8 frame of shape (H*3/2, W), "
                 f"got {image.dtype} {image.shape}"
             )
-        if not plan.edits:
+        if not plan.edits and ref is None:
             self._tracked_last_frame = False
             return image
         if not image.flags.c_contiguous or not image.flags.writeable:
             image = np.array(image, order="C")
         ctx = FrameContext.wrap(image, index=index, t=index / FPS)
+        if ref is not None:
+            ctx.cache[reference.CACHE_KEY] = ref
         if plan.needs_face:
             ctx.face = self._track(ctx, plan)
         else:
@@ -181,6 +225,13 @@ class BuiltinEngine:
                 if id(edit) not in self._failed:
                     self._failed.add(id(edit))
                     log.exception("edit %r failed; it is skipped on frames where it fails", edit)
+        if ref is not None and not plan.uses_image:
+            try:
+                ref.draw_pip(ctx)
+            except Exception:
+                if id(ref) not in self._failed:
+                    self._failed.add(id(ref))
+                    log.exception("the picture-in-picture of %r failed; it is skipped on frames where it fails", ref)
         return image
 
     def _track(self, ctx: FrameContext, plan: Plan) -> Face | None:

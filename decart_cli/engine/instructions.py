@@ -95,6 +95,7 @@ EXAMPLES: tuple[str, ...] = (
     "make the hair <color>",
     "make the background <color>",
     "blur the background",
+    "use the image as the background",
     "change the <thing> to <color>",
     "add sunglasses",
     "add a <color> hat",
@@ -486,6 +487,28 @@ _CARRIED_VERBS = re.compile(
     r"^(?P<verb>make|turn|change|paint|color|dye|tint|add|put|give|blur|pixelate|recolor|set|switch|draw|apply)\b"
 )
 """Verbs a following part without a verb borrows: "make the shirt red and the hair blonde"."""
+
+
+# -- a reference image as the background (the image comes with set_image)
+# Rules see a prompt part as instructions._clean leaves it: "the image", "the
+# picture", "this" ... read "it", and a trailing "of/to/for/in the image" is
+# dropped ("put me in front of the image" -> "put me in front").
+
+_IMAGE = (
+    r"(?:(?:the|my|this|that|your|our|a|an) )?"
+    r"(?:(?:reference|ref|uploaded|given|provided|selected|chosen|attached|sent|new|same) )?"
+    r"(?:image|picture|photo|photograph|pic|still|reference|it)"
+)
+_BACKGROUND = r"(?:(?:the|my|a|an|our|your|his|her|their|its) )?(?:new |virtual )?(?:background|backdrop)"
+_IMAGE_BACKGROUND = (
+    rf"(?:replace|swap|fill|substitute|change|switch) {_BACKGROUND} (?:with|by|to|for) {_IMAGE}"
+    rf"|(?:(?:use|set|make|put|have|take|apply|add|show|place|turn) )?{_IMAGE} (?:as|for|into|to be|be) {_BACKGROUND}"
+    rf"|(?:(?:use|make|set|add|apply|show|with) )?{_IMAGE} {_BACKGROUND}"
+    rf"|(?:(?:put|place|stand|show|set|position|move|have|make) )?{PERSON} (?:standing )?in front(?: of {_IMAGE})?"
+    rf"|(?:(?:put|place|show|use|set|have) )?{_IMAGE} behind {PERSON}"
+)
+rule(_IMAGE_BACKGROUND, spec("image_background", target="background"))
+
 
 
 # --------------------------------------------------------------------------
