@@ -336,6 +336,12 @@ def _make_jitter_buffer_class(base: type) -> type:
                     if self._packets[self._origin % capacity] is not head:
                         continue  # given up on: look at the new head
                     return None
+                if not any(p._data for p in packets):
+                    # Padding only (libwebrtc probes bandwidth with empty
+                    # packets after a frame's marker): nothing to decode, and
+                    # an empty packet would put the decoder into draining.
+                    self.remove(end)
+                    continue
                 check = _START_CHECKS.get(self.codecs.get(head.payload_type, ""))
                 if check is not None and check(head.payload) is False:
                     # Its first packets were lost for good (before the stream

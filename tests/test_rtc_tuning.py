@@ -42,7 +42,7 @@ VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=9
 def rtp(codec: RTCRtpCodecParameters, seq: int, ts: int, payload: bytes, marker: bool = False) -> RtpPacket:
     """An RTP packet as the receiver hands it to the jitter buffer (depayloaded into ``_data``)."""
     packet = RtpPacket(payload_type=codec.payloadType, marker=int(marker), sequence_number=seq % 65536, timestamp=ts, payload=payload)
-    packet._data = depayload(codec, payload)  # type: ignore[attr-defined]
+    packet._data = depayload(codec, payload) if payload else b""  # type: ignore[attr-defined]  # as the receiver does
     return packet
 
 
@@ -117,6 +117,18 @@ def test_vp8_frame_is_released_at_its_marker_packet() -> None:
     assert out[2][1].data == b"".join(p._data for p in vp8(500, 0, 3))
     out = feed(jb, vp8(503, 3000, 2))
     assert [f is not None for _, f in out] == [False, True]
+
+
+def test_padding_packets_never_become_an_empty_frame() -> None:
+    """libwebrtc's padding-only packets (after a marker, same or new timestamp) are skipped, never released as an empty frame."""
+    jb = buffer(H264)
+    released = [f for _, f in feed(jb, fu_a(100, 3000, 2))]
+    padding = [rtp(H264, 102, 3000, b""), rtp(H264, 103, 3000, b""), rtp(H264, 104, 4500, b"")]
+    released += [f for _, f in feed(jb, padding)]
+    released += [f for _, f in feed(jb, fu_a(105, 6000, 2))]
+    frames = [f for f in released if f is not None]
+    assert [f.timestamp for f in frames] == [3000, 6000]
+    assert all(f.data for f in frames)
 
 
 def test_reordered_packets_are_put_back_in_order() -> None:
