@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SDK_VENV ?= .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
+SDK2_VENV ?= .venv-sdk2
+SDK2_STAMP := $(SDK2_VENV)/.installed
 DEMO_OUT ?= demo.mp4
 
 .PHONY: install demo test interop-deps bench-compare clean
@@ -23,7 +25,14 @@ $(SDK_STAMP):
 	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'decart[realtime]==0.0.20'
 	touch $(SDK_STAMP)
 
-interop-deps: $(SDK_STAMP)
+# The official Python SDK of today's protocol (control channel + LiveKit
+# room, through LiveKit's own `livekit` client), likewise in a venv of its own.
+$(SDK2_STAMP):
+	$(PYTHON) -m venv $(SDK2_VENV)
+	$(SDK2_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'decart[realtime]==0.2.4'
+	touch $(SDK2_STAMP)
+
+interop-deps: $(SDK_STAMP) $(SDK2_STAMP)
 
 # The main job, offline: the shipped sample clip (a real face) through the
 # local server with face-anchored edits, re-prompted from stdin half-way,
@@ -37,8 +46,8 @@ bench-compare: $(STAMP) $(SDK_STAMP)
 	$(VENV)/bin/decart bench --duration 10 --json bench-ours.json
 	$(SDK_VENV)/bin/python tools/sdk_bench.py --server-python $(PY) --duration 10 --json bench-sdk.json
 
-test: $(STAMP) $(SDK_STAMP)
+test: $(STAMP) $(SDK_STAMP) $(SDK2_STAMP)
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(SDK_VENV) $(SDK2_VENV) $(DEMO_OUT) .pytest_cache

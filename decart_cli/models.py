@@ -1,10 +1,25 @@
-"""The registry of realtime models: name, path, frame rate and frame size."""
+"""The registry of realtime models: name, protocol generation, frame rate and size.
+
+Two generations (see ``shared/PROTOCOL.md``):
+
+* ``legacy``: media on one WebRTC peer connection negotiated over the
+  WebSocket (``lucy_v2v_720p_rt``, ``mirage``, ...). The hosted service no
+  longer serves them; ``decart serve`` still does.
+* ``today``: the WebSocket is a control channel and media goes through a
+  LiveKit room (``lucy-2.x``, ``lucy-vton-*``, ``lucy-restyle-*``, 30 fps).
+
+``-latest`` names are aliases the service resolves; :attr:`Model.alias_of`
+says to what. :attr:`Model.speeds` are the ``speed=`` tiers a model takes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .errors import UnknownModelError
+
+LEGACY = "legacy"
+TODAY = "today"
 
 
 @dataclass(frozen=True)
@@ -18,12 +33,38 @@ class Model:
     path: str = "/v1/stream"
     accepts_image: bool = False
     description: str = ""
+    generation: str = LEGACY
+    alias_of: str | None = None
+    speeds: tuple[str, ...] = ()
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the frames the model takes and returns."""
         return (self.width, self.height)
 
+    @property
+    def uses_livekit(self) -> bool:
+        """True for today's models: control channel plus a LiveKit room."""
+        return self.generation == TODAY
+
+
+def _today(name: str, height: int, description: str, *, image: bool, fast: bool = False, alias_of: str | None = None) -> Model:
+    return Model(
+        name,
+        30,
+        1280,
+        height,
+        accepts_image=image,
+        description=description,
+        generation=TODAY,
+        alias_of=alias_of,
+        speeds=("fast",) if fast else (),
+    )
+
+
+_EDIT = "video editing (add / change / remove), optional reference image"
+_VTON = "virtual try-on: a garment from the reference image"
+_RESTYLE = "restyling"
 
 MODELS: dict[str, Model] = {
     m.name: m
@@ -32,10 +73,24 @@ MODELS: dict[str, Model] = {
         Model("mirage", 25, 1280, 704, description="restyling"),
         Model("mirage_v2", 22, 1280, 704, description="restyling"),
         Model("lucy_2_rt", 20, 1280, 720, accepts_image=True, description="editing with a reference image"),
+        _today("lucy-2.1", 720, _EDIT, image=True),
+        _today("lucy-2.5", 720, _EDIT, image=True, fast=True),
+        _today("lucy-2.6", 720, _EDIT, image=True, fast=True),
+        _today("lucy-latest", 720, _EDIT, image=True, fast=True, alias_of="lucy-2.6"),
+        _today("lucy-vton-3.5", 720, _VTON, image=True, fast=True),
+        _today("lucy-vton-3.6", 720, _VTON, image=True, fast=True),
+        _today("lucy-vton-latest", 720, _VTON, image=True, fast=True, alias_of="lucy-vton-3.6"),
+        _today("lucy-restyle-2", 704, _RESTYLE, image=False),
+        _today("lucy-restyle-latest", 704, _RESTYLE, image=False, alias_of="lucy-restyle-2"),
     )
 }
 
 DEFAULT_MODEL = "lucy_v2v_720p_rt"
+
+
+def models_of(generation: str) -> list[Model]:
+    """The models of one generation (``legacy`` or ``today``), in registry order."""
+    return [m for m in MODELS.values() if m.generation == generation]
 
 
 def get_model(name: str) -> Model:

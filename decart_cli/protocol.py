@@ -72,6 +72,13 @@ class Prompt(Message):
 
 
 @dataclass(frozen=True)
+class LiveKitJoin(Message):
+    """Today's protocol: ask the control channel for a LiveKit room."""
+
+    type: ClassVar[str] = "livekit_join"
+
+
+@dataclass(frozen=True)
 class SetImage(Message):
     type: ClassVar[str] = "set_image"
     image_data: str | None
@@ -122,6 +129,41 @@ class GenerationStarted(Message):
 
 
 @dataclass(frozen=True)
+class QueuePosition(Message):
+    """Today's protocol: the session waits for a slot; ``position`` 1 is next."""
+
+    type: ClassVar[str] = "queue_position"
+    position: int
+    queue_size: int
+
+
+@dataclass(frozen=True)
+class LiveKitRoomInfo(Message):
+    """Today's protocol: where the session's media goes (a LiveKit room and a token to join it)."""
+
+    type: ClassVar[str] = "livekit_room_info"
+    livekit_url: str
+    token: str
+    room_name: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class GenerationTick(Message):
+    """Billed seconds of edited video so far."""
+
+    type: ClassVar[str] = "generation_tick"
+    seconds: int
+
+
+@dataclass(frozen=True)
+class GenerationEnded(Message):
+    type: ClassVar[str] = "generation_ended"
+    seconds: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Error(Message):
     type: ClassVar[str] = "error"
     error: str
@@ -144,6 +186,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Offer,
         IceCandidate,
         Prompt,
+        LiveKitJoin,
         SetImage,
         Answer,
         PromptAck,
@@ -151,9 +194,16 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         SessionId,
         Ready,
         GenerationStarted,
+        QueuePosition,
+        LiveKitRoomInfo,
+        GenerationTick,
+        GenerationEnded,
         Error,
     )
 }
+
+_INFORMATIONAL = (QueuePosition, GenerationTick, GenerationEnded)
+"""Server messages a client only shows: with fields that do not fit they are kept as :class:`Unknown`, never an error."""
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -199,6 +249,15 @@ def from_dict(data: Any) -> Message:
         return Unknown(kind=kind, data={k: v for k, v in data.items() if k != "type"})
     if cls is IceCandidate:
         return IceCandidate(candidate=_parse_candidate(data.get("candidate")))
+    if cls in _INFORMATIONAL:
+        try:
+            return _build(cls, kind, data)
+        except ProtocolError:
+            return Unknown(kind=kind, data={k: v for k, v in data.items() if k != "type"})
+    return _build(cls, kind, data)
+
+
+def _build(cls: type[Message], kind: str, data: dict[str, Any]) -> Message:
     kwargs: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in data:

@@ -56,10 +56,13 @@ class ServeProcess:
 
 
 @contextlib.contextmanager
-def serve(*args: str, port: int = 0, timeout: float = 30.0, cwd: Path | None = None) -> Iterator[ServeProcess]:
-    """Run `decart serve --port PORT ARGS` until the block ends; yield it once it listens."""
+def serve(*args: str, port: int = 0, timeout: float = 30.0, cwd: Path | None = None, prefix: tuple[str, ...] = ()) -> Iterator[ServeProcess]:
+    """Run `decart serve --port PORT ARGS` until the block ends; yield it once it listens.
+
+    ``prefix`` runs it through another command, e.g. a network namespace's ``nsenter``.
+    """
     proc = subprocess.Popen(
-        decart_cmd("serve", "--host", "127.0.0.1", "--port", str(port), *args),
+        [*prefix, *decart_cmd("serve", "--host", "127.0.0.1", "--port", str(port), *args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -220,6 +223,56 @@ def require(*tools: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set but {reason}")
         pytest.skip(reason)
+
+
+@dataclass
+class NetNamespace:
+    """A private network namespace (see the ``netns`` fixture); :meth:`run` gives a command that runs in it."""
+
+    pid: int
+
+    def run(self, *command: str) -> list[str]:
+        return ["nsenter", "-t", str(self.pid), "-n", *command]
+
+
+NETNS_SETUP = (
+    "ip link set lo up && ip link add dv0 type veth peer name dv1 && "
+    "ip addr add 10.77.0.1/24 dev dv0 && ip addr add 10.77.0.2/24 dev dv1 && "
+    "ip link set dv0 up && ip link set dv1 up"
+)
+
+
+@pytest.fixture(scope="module")
+def netns() -> Iterator[NetNamespace]:
+    """A network namespace of our own: lo up, plus a veth pair 10.77.0.1/24 <-> 10.77.0.2/24.
+
+    LiveKit's client (libwebrtc) gathers no loopback candidates, so on a host
+    with nothing but lo it cannot connect at all; inside this namespace it
+    finds the veth addresses, and nothing it sends can leave the namespace.
+    Needs root (CI is root) and util-linux's unshare/nsenter and iproute2.
+    """
+    missing = [tool for tool in ("unshare", "nsenter", "ip") if shutil.which(tool) is None]
+    if missing or os.geteuid() != 0:
+        reason = f"needs root and {', '.join(missing) or 'unshare, nsenter, ip'} for a private network namespace"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
+    proc = subprocess.Popen(
+        ["unshare", "-n", "sh", "-c", f"{NETNS_SETUP} && echo ready && exec sleep 3600"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if line != "ready":
+            proc.kill()
+            pytest.fail(f"could not set up a network namespace: {proc.stderr.read() if proc.stderr else ''}")
+        yield NetNamespace(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def screenshot(display: str, path: Path) -> np.ndarray:

@@ -40,10 +40,20 @@ def test_prompt_defaults_enhance_to_true() -> None:
 
 def test_unknown_types_are_kept_not_fatal() -> None:
     """Types this version does not know parse to Unknown with their data."""
-    message = p.parse('{"type":"generation_tick","seconds":3}')
+    message = p.parse('{"type":"viewer_count","count":3}')
     assert isinstance(message, p.Unknown)
-    assert message.kind == "generation_tick" and message.data == {"seconds": 3}
-    assert json.loads(p.serialize(message)) == {"type": "generation_tick", "seconds": 3}
+    assert message.kind == "viewer_count" and message.data == {"count": 3}
+    assert json.loads(p.serialize(message)) == {"type": "viewer_count", "count": 3}
+
+
+def test_informational_messages_with_odd_fields_stay_harmless() -> None:
+    """A known informational message whose fields do not fit (float seconds, no queue_size) is kept as Unknown, not an error."""
+    assert p.parse('{"type":"generation_tick","seconds":3}') == p.GenerationTick(seconds=3)
+    odd = p.parse('{"type":"generation_tick","seconds":1.5}')
+    assert isinstance(odd, p.Unknown) and odd.kind == "generation_tick" and odd.data == {"seconds": 1.5}
+    assert isinstance(p.parse('{"type":"queue_position","position":2}'), p.Unknown)
+    with pytest.raises(ProtocolError):
+        p.parse('{"type":"prompt_ack","success":true}')
 
 
 def test_browser_style_candidates() -> None:

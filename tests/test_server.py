@@ -99,7 +99,7 @@ def test_garbage_is_answered_with_errors_and_the_session_survives() -> None:
                 await ws.send(bad)
                 message = await recv_json(ws)
                 assert message["type"] == "error", (bad, message)
-            await ws.send('{"type":"generation_tick","seconds":1}')  # unknown: ignored, no reply
+            await ws.send('{"type":"viewer_count","count":1}')  # unknown: ignored, no reply
             await ws.send(json.dumps({"type": "prompt", "prompt": "Invert the colors!"}))
             assert await recv_json(ws) == {"type": "prompt_ack", "prompt": "Invert the colors!", "success": True, "error": None}
 

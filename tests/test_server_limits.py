@@ -16,6 +16,8 @@ from decart_cli import protocol as p
 from decart_cli.config import ServeConfig
 from decart_cli.server import Server
 from decart_cli.server import app as server_app
+from decart_cli.server import session as server_session
+from decart_cli.server import webrtc as server_webrtc
 from decart_cli.signaling import Signaling
 from decart_cli.transport import Transport
 
@@ -205,7 +207,7 @@ def test_oversize_frame_closes_only_that_session() -> None:
 def test_token_bucket_refills_at_its_rate() -> None:
     """The prompt limiter allows `burst` at once, then one per 1/rate seconds (fake clock)."""
     now = [0.0]
-    bucket = server_app.TokenBucket(2.0, 3, clock=lambda: now[0])
+    bucket = server_session.TokenBucket(2.0, 3, clock=lambda: now[0])
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     now[0] += 0.4
     assert bucket.take() is False
@@ -264,7 +266,7 @@ def test_too_many_candidates_are_refused() -> None:
         async with websockets.connect(stream(server)) as ws:
             await recv_until(ws, "session_id")
             candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
-            for _ in range(server_app.MAX_CANDIDATES + 2):
+            for _ in range(server_webrtc.MAX_CANDIDATES + 2):
                 await ws.send(json.dumps({"type": "ice-candidate", "candidate": candidate}))
             errors = [await recv_until(ws, "error") for _ in range(2)]
             assert all("too many ice candidates" in e["error"] for e in errors)
@@ -342,7 +344,7 @@ def test_hostile_frames_get_one_short_error_each() -> None:
                 await ws.send(frame)
             errors = [await recv_json(ws) for _ in frames]
             assert [e["type"] for e in errors] == ["error"] * len(frames)
-            assert all(len(e["error"]) <= server_app.MAX_ERROR_TEXT for e in errors)
+            assert all(len(e["error"]) <= server_session.MAX_ERROR_TEXT for e in errors)
             assert (await prompt_ack(ws))["success"] is True
 
     with_server(test)

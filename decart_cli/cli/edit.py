@@ -134,12 +134,20 @@ async def _run(session) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def models() -> None:
-    """List the realtime models: name, frame rate and size."""
+    """List the realtime models: protocol generation, frame rate and size."""
     table = Table(title="realtime models")
     table.add_column("model")
+    table.add_column("protocol")
     table.add_column("fps", justify="right")
     table.add_column("size")
     table.add_column("what it does")
     for m in MODELS.values():
-        table.add_row(m.name + (" (default)" if m.name == DEFAULT_MODEL else ""), str(m.fps), f"{m.width}x{m.height}", m.description)
+        name = m.name + (" (default)" if m.name == DEFAULT_MODEL else "")
+        notes = [m.description]
+        if m.alias_of:
+            notes.append(f"alias of {m.alias_of}")
+        if m.speeds:
+            notes.append("speed=" + "|".join(m.speeds))
+        protocol = "today's (LiveKit)" if m.uses_livekit else "legacy (WebRTC)"
+        table.add_row(name, protocol, str(m.fps), f"{m.width}x{m.height}", "; ".join(notes))
     Console().print(table)

@@ -1,5 +1,6 @@
 """The local realtime server (``decart serve``)."""
 
-from .app import Server, ServerSession
+from .app import Server
+from .session import ServerSession
 
 __all__ = ["Server", "ServerSession"]

@@ -1,71 +1,51 @@
-"""The local realtime server: the hosted protocol over WebSocket + aiortc.
+"""The local realtime server: both generations of the hosted protocol on one port.
 
 :class:`Server` listens for ``/v1/stream?api_key=&model=`` and runs one
-:class:`ServerSession` per WebSocket: it answers the client's offer, edits
-the received video with an engine and sends it back on the same peer
-connection, and acknowledges prompts. Any client of the protocol works
+session per WebSocket, chosen by the model's generation: a
+:class:`~.webrtc.WebRTCSession` (legacy: the client's offer is answered on
+the socket and the edited video comes back on the same peer connection) or
+a :class:`~.livekit_session.LiveKitSession` (today's: the socket is a
+control channel and media goes through a room of the LiveKit-compatible
+endpoint at ``/rtc/v1``, :mod:`.room`). Any client of either protocol works
 (ours, the official SDKs, a browser page).
+
+Sessions share :class:`~.slots.Slots` (``max_sessions``): today's clients
+queue for one, legacy clients are refused when none is free.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import re
-import time
-import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from aiortc import MediaStreamTrack
 from websockets.asyncio.server import Server as WSServer
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .. import protocol as p
 from ..config import ServeConfig
 from ..engine import Engine, load_engine
-from ..errors import ProtocolError, UnsupportedPrompt
+from ..errors import ProtocolError
 from ..models import MODELS, Model
-from ..peer import Peer
-from .editor import EditedTrack, Editor
+from .livekit_session import LiveKitSession
+from .room import RoomHub
+from .session import ServerSession
+from .slots import Slots
+from .webrtc import WebRTCSession
 
 log = logging.getLogger("decart.server")
 
 STREAM_PATH = "/v1/stream"
-
-MAX_CANDIDATES = 100
-"""Remote ICE candidates accepted per session (browsers send a handful)."""
-MAX_MEDIA_SECTIONS = 8
-"""``m=`` sections accepted in an offer (each costs a transport)."""
-MAX_ERROR_TEXT = 300
-"""Longest ``error`` text sent back (client-supplied names are cut)."""
-
-
-class TokenBucket:
-    """A rate limit: ``rate`` tokens a second, at most ``burst`` saved; ``rate <= 0`` never limits."""
-
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.burst = max(1, burst)
-        self._clock = clock
-        self._tokens = float(self.burst)
-        self._stamp = clock()
-
-    def take(self) -> bool:
-        """Spend one token; False when none is left."""
-        if self.rate <= 0:
-            return True
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+ROOM_PATH = "/rtc/v1"
+"""LiveKit's signaling path (single peer connection), where today's clients join their room."""
+ROOM_PATH_V0 = "/rtc"
+"""LiveKit's older signaling path (two peer connections); not served, answered with a clear refusal."""
+SPEEDS = ("fast",)
+RESOLUTIONS = ("720p", "1080p")
 
 
 _QUERY_PARAM = re.compile(r"([?&])([^=&#\s]*)=([^&#\s]*)")
@@ -103,230 +83,6 @@ class _RedactKeys(logging.Filter):
 _REDACT_KEYS = _RedactKeys()
 
 
-def _cut(text: str, limit: int = MAX_ERROR_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class ServerSession:
-    """One client's session: its socket, peer connection and engine."""
-
-    def __init__(
-        self,
-        ws: ServerConnection,
-        model: Model,
-        engine: Engine,
-        *,
-        loopback: bool,
-        max_prompt_length: int = 1000,
-        idle_timeout: float = 0.0,
-        prompt_rate: float = 0.0,
-        prompt_burst: int = 20,
-    ) -> None:
-        self.ws = ws
-        self.model = model
-        self.id = uuid.uuid4().hex[:12]
-        self.editor = Editor(engine)
-        self.loopback = loopback
-        self.max_prompt_length = max_prompt_length
-        self.idle_timeout = idle_timeout
-        self.prompts = TokenBucket(prompt_rate, prompt_burst)
-        self.peer: Peer | None = None
-        self.track: EditedTrack | None = None
-        self._early_candidates: list[p.Candidate | None] = []
-        self._trickled = False
-        self._candidates = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def send(self, message: p.Message) -> None:
-        """Send a message; a closed socket is not an error here."""
-        try:
-            await self.ws.send(p.serialize(message))
-        except ConnectionClosed:
-            pass
-
-    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def run(self) -> None:
-        """Serve messages until the client goes away (or stays idle too long)."""
-        try:
-            host, port = self.ws.local_address[:2]
-            await self.send(p.SessionId(session_id=self.id, server_ip=host, server_port=port))
-            if self.idle_timeout > 0:
-                self._spawn(self._close_if_idle(self.idle_timeout))
-            async for raw in self.ws:
-                try:
-                    message = p.parse(raw)
-                except ProtocolError as exc:
-                    await self.send(p.Error(error=_cut(f"invalid message: {exc}")))
-                    continue
-                except Exception as exc:  # pragma: no cover - parse raises only ProtocolError (fuzzed)
-                    log.debug("session %s: parse failed", self.id, exc_info=True)
-                    await self.send(p.Error(error=f"invalid message ({exc.__class__.__name__})"))
-                    continue
-                try:
-                    await self.handle(message)
-                except ProtocolError as exc:
-                    await self.send(p.Error(error=_cut(str(exc))))
-                except Exception as exc:  # one bad message must not end the session or the server
-                    log.warning("session %s: %s failed: %s", self.id, message.type or "message", exc.__class__.__name__)
-                    log.debug("session %s: failure detail", self.id, exc_info=True)
-                    await self.send(p.Error(error=f"the server could not handle this {message.type or 'message'} ({exc.__class__.__name__})"))
-        except ConnectionClosed as exc:
-            if exc.sent is not None and exc.sent.code == 1009:
-                log.info("session %s: closed: a message was larger than %s bytes", self.id, self.ws.max_size)
-        finally:
-            await self.close()
-
-    async def _close_if_idle(self, timeout: float) -> None:
-        await asyncio.sleep(timeout)
-        if self.peer is None:
-            log.info("session %s: no offer within %g s; closing", self.id, timeout)
-            await self.send(p.Error(error=f"no offer within {timeout:g} s; closing the session"))
-            await self.ws.close(1008, "no offer")
-
-    async def handle(self, message: p.Message) -> None:
-        """Act on one client message."""
-        if isinstance(message, p.Prompt):
-            await self.on_prompt(message.prompt)
-        elif isinstance(message, p.Offer):
-            await self.on_offer(message.sdp)
-        elif isinstance(message, p.IceCandidate):
-            self._trickled = True
-            if message.candidate is not None:
-                self._candidates += 1
-                if self._candidates > MAX_CANDIDATES:
-                    raise ProtocolError(f"too many ice candidates (the limit is {MAX_CANDIDATES} per session); ignoring this one")
-            if self.peer is None:
-                self._early_candidates.append(message.candidate)
-            else:
-                await self.peer.add_candidate(message.candidate)
-        elif isinstance(message, p.SetImage):
-            await self.on_set_image(message)
-        elif isinstance(message, p.Unknown):
-            log.debug("session %s: ignoring message of unknown type %r", self.id, message.kind[:60])
-        else:
-            raise ProtocolError(f"{message.type!r} is a server message; clients send offer, ice-candidate, prompt or set_image")
-
-    async def on_prompt(self, text: str) -> None:
-        """Apply a prompt and acknowledge it by its exact text."""
-        if not self.prompts.take():
-            await self.send(p.PromptAck(prompt=text, success=False, error=self._too_many()))
-            return
-        if len(text) > self.max_prompt_length:
-            await self.send(p.PromptAck(prompt=text, success=False, error=f"prompt is {len(text)} characters; the limit is {self.max_prompt_length}"))
-            return
-        try:
-            await self.editor.set_prompt(text)
-        except UnsupportedPrompt as exc:
-            log.info("session %s: refused prompt %r", self.id, text[:80])
-            await self.send(p.PromptAck(prompt=text, success=False, error=str(exc)))
-            return
-        log.info("session %s: prompt %r", self.id, text[:80])
-        await self.send(p.PromptAck(prompt=text, success=True, error=None))
-
-    async def on_set_image(self, message: p.SetImage) -> None:
-        """Reference images: the local engine takes none, so only a clear (null) succeeds."""
-        if not self.prompts.take():
-            await self.send(p.SetImageAck(success=False, error=self._too_many()))
-            return
-        if message.image_data is not None:
-            await self.send(p.SetImageAck(success=False, error="the local engine does not use reference images"))
-            return
-        if message.prompt is not None:
-            try:
-                await self.editor.set_prompt(message.prompt)
-            except UnsupportedPrompt as exc:
-                await self.send(p.SetImageAck(success=False, error=str(exc)))
-                return
-        await self.send(p.SetImageAck(success=True, error=None))
-
-    def _too_many(self) -> str:
-        bucket = self.prompts
-        return f"too many prompts: the limit is {bucket.rate:g} a second (bursts of {bucket.burst}); send it again later"
-
-    async def on_offer(self, sdp: str) -> None:
-        """Answer the client's offer, sending its video back edited."""
-        if self.peer is not None:
-            raise ProtocolError("this session already has a peer connection; open a new socket to renegotiate")
-        sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
-        if sections > MAX_MEDIA_SECTIONS:
-            raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
-        self.peer = peer = Peer(loopback=self.loopback, ice_servers=())
-        try:
-            await self._negotiate(peer, sdp)
-        except BaseException:
-            # A failed offer leaves nothing behind: the client may offer again.
-            if self.track is not None:
-                self.track.stop()
-                self.track = None
-            await peer.close()
-            if self.peer is peer:
-                self.peer = None
-            raise
-
-    async def _negotiate(self, peer: Peer, sdp: str) -> None:
-        pc = peer.pc
-
-        @pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            if track.kind != "video" or self.track is not None:
-                return
-            self.track = EditedTrack(track, self.editor, on_first_frame=self._generation_started)
-            pc.addTrack(self.track)
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            log.debug("session %s: peer connection %s", self.id, pc.connectionState)
-            if pc.connectionState == "failed" and self.peer is peer:
-                await self.send(p.Error(error="the media connection failed"))
-                await self.ws.close()
-
-        # A video transceiver made before the offer is applied carries our
-        # codec preferences into the answer (the client's video binds to it,
-        # and the edited track is added to it in on_track).
-        peer.add_video_transceiver("video", "recvonly")
-        await peer.set_remote(sdp, "offer")
-        if self.track is None:
-            raise ProtocolError("the offer has no video track to edit")
-        early, self._early_candidates = self._early_candidates, []
-        for candidate in early:
-            try:
-                await peer.add_candidate(candidate)
-            except ProtocolError as exc:  # a bad early candidate must not sink the offer
-                log.debug("session %s: early candidate skipped: %s", self.id, exc)
-        answer = await peer.answer()
-        await self.send(p.Answer(sdp=answer.sdp))
-        # The answer carries every candidate (aiortc gathers before answering).
-        # Clients that trickle their own (browsers: no candidate in the offer)
-        # also get ours one by one; non-trickle clients such as the official
-        # Python SDK choke on ice-candidate messages, so they get none.
-        if self._client_trickles(sdp):
-            for candidate in peer.local_candidates():
-                await self.send(p.IceCandidate(candidate=candidate))
-        await self.send(p.Ready())
-
-    def _client_trickles(self, offer_sdp: str) -> bool:
-        return self._trickled or "a=candidate:" not in offer_sdp
-
-    def _generation_started(self) -> None:
-        log.info("session %s: generation started", self.id)
-        self._spawn(self.send(p.GenerationStarted()))
-
-    async def close(self) -> None:
-        """Release the peer connection, engine thread and tasks."""
-        if self.track is not None:
-            self.track.stop()
-        if self.peer is not None:
-            await self.peer.close()
-        self.editor.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 class Server:
     """The local realtime server. ``await start()``, then ``await stop()``."""
 
@@ -335,8 +91,10 @@ class Server:
         self._engine_factory = engine_factory or (lambda: load_engine(config.engine))
         self._ws_server: WSServer | None = None
         self.sessions: set[ServerSession] = set()
+        self.slots = Slots(config.max_sessions)
+        self.rooms = RoomHub()
         self.refused_full = 0
-        """Clients turned away because the server was full."""
+        """Legacy clients turned away because the server was full."""
 
     @property
     def port(self) -> int:
@@ -373,12 +131,32 @@ class Server:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path.rstrip("/")
-        if path != STREAM_PATH:
-            return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint; use {STREAM_PATH}?api_key=KEY&model=MODEL\n")
+        if path == STREAM_PATH:
+            return None
+        if path in (ROOM_PATH, ROOM_PATH_V0, ROOM_PATH + "/validate", ROOM_PATH_V0 + "/validate"):
+            return self._room_request(connection, request, path)
+        return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint; use {STREAM_PATH}?api_key=KEY&model=MODEL\n")
+
+    def _room_request(self, connection: ServerConnection, request: Request, path: str) -> Response | None:
+        """Refuse room connections that cannot succeed before upgrading (the client then asks /validate)."""
+        if path.startswith(ROOM_PATH_V0) and not path.startswith(ROOM_PATH):
+            return connection.respond(HTTPStatus.NOT_IMPLEMENTED, "this room endpoint speaks LiveKit's single peer connection signaling (/rtc/v1) only\n")
+        try:
+            self.rooms.admit(request.headers.get("Authorization"))
+        except ProtocolError as exc:
+            return connection.respond(HTTPStatus.UNAUTHORIZED, f"{exc}\n")
+        if path.endswith("/validate"):
+            return connection.respond(HTTPStatus.OK, "success\n")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
-        query = parse_qs(urlsplit(ws.request.path).query)
+        split = urlsplit(ws.request.path)
+        remote = ws.remote_address[0] if ws.remote_address else ""
+        if split.path.rstrip("/") == ROOM_PATH:
+            join = parse_qs(split.query).get("join_request", [""])[0]
+            await self.rooms.serve(ws, join, ws.request.headers.get("Authorization"), loopback=p.is_loopback_host(remote))
+            return
+        query = parse_qs(split.query)
         api_key = query.get("api_key", [""])[0]
         model_name = query.get("model", [""])[0]
         if self.config.api_key is not None and not hmac.compare_digest(api_key.encode(), self.config.api_key.encode()):
@@ -387,38 +165,57 @@ class Server:
             await ws.close(1008, "invalid api key")
             return
         model = MODELS.get(model_name)
-        if model is None:
-            known = ", ".join(MODELS)
-            shown = repr(model_name[:60]) if model_name else "(none)"
-            await ws.send(p.serialize(p.Error(error=f"unknown model {shown}; known models: {known}")))
-            await ws.close(1008, "unknown model")
+        refusal = self._refusal(model, model_name, query)
+        if refusal is not None or model is None:
+            await ws.send(p.serialize(p.Error(error=refusal or "unknown model")))
+            await ws.close(1008, "unknown model" if model is None else "bad query")
             return
-        limit = self.config.max_sessions
-        if limit > 0 and len(self.sessions) >= limit:
-            # No await between this check and sessions.add below: no race.
-            self.refused_full += 1
-            log.warning("refused a client: server is full (%d sessions)", limit)
-            await ws.send(p.serialize(p.Error(error=f"server is full ({limit} sessions); try again later")))
-            await ws.close(1013, "server is full")
-            return
-        remote = ws.remote_address[0] if ws.remote_address else ""
-        session = ServerSession(
-            ws,
-            model,
-            self._engine_factory(),
+        options = dict(
             loopback=p.is_loopback_host(remote),
             max_prompt_length=self.config.max_prompt_length,
             idle_timeout=self.config.idle_timeout,
             prompt_rate=self.config.prompt_rate,
             prompt_burst=self.config.prompt_burst,
         )
+        session: ServerSession
+        if model.uses_livekit:
+            session = LiveKitSession(ws, model, self._engine_factory(), slots=self.slots, rooms=self.rooms, room_url=_room_url(ws), **options)
+        elif self.slots.try_take():
+            session = WebRTCSession(ws, model, self._engine_factory(), **options)
+        else:
+            # No await between the check and sessions.add below: no race.
+            self.refused_full += 1
+            limit = self.config.max_sessions
+            log.warning("refused a client: server is full (%d sessions)", limit)
+            await ws.send(p.serialize(p.Error(error=f"server is full ({limit} sessions); try again later")))
+            await ws.close(1013, "server is full")
+            return
         self.sessions.add(session)
         log.info("session %s: %s connected, model %s", session.id, remote, model.name)
         try:
             await session.run()
         finally:
             self.sessions.discard(session)
+            if isinstance(session, WebRTCSession):
+                self.slots.release()
             log.info("session %s: closed", session.id)
+
+    @staticmethod
+    def _refusal(model: Model | None, name: str, query: dict[str, list[str]]) -> str | None:
+        """Why the query cannot open a session (unknown model, speed or resolution), or None."""
+        if model is None:
+            known = ", ".join(MODELS)
+            shown = repr(name[:60]) if name else "(none)"
+            return f"unknown model {shown}; known models: {known}"
+        speed = query.get("speed", [None])[0]
+        if speed is not None and speed not in SPEEDS:
+            return f"unknown speed {speed[:20]!r}; the speed tier is 'fast' (or leave it out)"
+        if speed is not None and speed not in model.speeds:
+            log.info("speed=%s is ignored for model %s", speed, model.name)
+        resolution = query.get("resolution", [None])[0]
+        if resolution is not None and resolution not in RESOLUTIONS:
+            return f"unknown resolution {resolution[:20]!r}; use 720p or 1080p"
+        return None
 
     async def stop(self) -> None:
         """Close every session and stop listening."""
@@ -427,3 +224,12 @@ class Server:
         self._ws_server.close()
         await self._ws_server.wait_closed()
         self._ws_server = None
+
+
+def _room_url(ws: ServerConnection) -> str:
+    """The base URL of the room endpoint as this client reaches the server (its ``Host`` header)."""
+    host = ws.request.headers.get("Host")
+    if not host:
+        address = ws.local_address
+        host = f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
+    return f"ws://{host}"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import av
+import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
@@ -49,18 +50,30 @@ class Editor:
         """Change the edit; raises UnsupportedPrompt (the previous edit stays)."""
         await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.set_prompt, prompt)
 
-    def _edit(self, frame: av.VideoFrame) -> av.VideoFrame:
+    @property
+    def accepts_image(self) -> bool:
+        """Whether the engine takes a reference image (has ``set_image``)."""
+        return callable(getattr(self.engine, "set_image", None))
+
+    async def set_image(self, image: np.ndarray | None) -> None:
+        """Give the engine a reference image (BGR array), or None to clear it."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.set_image, image)  # type: ignore[attr-defined]
+
+    def _edit(self, frame: av.VideoFrame, size: tuple[int, int] | None = None) -> av.VideoFrame:
         fmt = self.engine.pixel_format
-        image = self.engine.process(frame.to_ndarray(format=fmt))
+        if size is not None and (frame.width, frame.height) != size:
+            image = self.engine.process(frame.reformat(width=size[0], height=size[1], format=fmt).to_ndarray())
+        else:
+            image = self.engine.process(frame.to_ndarray(format=fmt))
         out = av.VideoFrame.from_ndarray(image, format=fmt)
         out.pts = frame.pts
         out.time_base = frame.time_base
         self.frames_edited += 1
         return out
 
-    async def edit(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """The edited copy of ``frame``, with its ``pts`` and ``time_base``."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._edit, frame)
+    async def edit(self, frame: av.VideoFrame, size: tuple[int, int] | None = None) -> av.VideoFrame:
+        """The edited copy of ``frame`` (scaled to ``size`` first if given), with its ``pts`` and ``time_base``."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._edit, frame, size)
 
     def close(self) -> None:
         """Let the worker thread finish; pending edits are abandoned."""
@@ -83,14 +96,16 @@ class EditedTrack(MediaStreamTrack):
 
     def __init__(
         self,
-        source: MediaStreamTrack,
+        source: MediaStreamTrack | None,
         editor: Editor,
         *,
+        size: tuple[int, int] | None = None,
         on_first_frame: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
-        self._source = source
         self._editor = editor
+        self._size = size
+        """Frames are scaled to this ``(width, height)`` before editing (the model's size); None keeps theirs."""
         self._on_first_frame = on_first_frame
         self._latest: av.VideoFrame | None = None
         """Newest received frame not yet taken by the edit loop."""
@@ -105,8 +120,26 @@ class EditedTrack(MediaStreamTrack):
         self.frames_out = 0
         self.frames_skipped = 0
         """Frames never sent: replaced by a newer one before being edited, or after."""
-        self._pump_task = asyncio.create_task(self._pump(), name="decart-edited-pump")
+        self._pump_task: asyncio.Task[None] | None = None
         self._edit_task = asyncio.create_task(self._edit_loop(), name="decart-edit-loop")
+        if source is not None:
+            self.attach(source)
+
+    @property
+    def has_source(self) -> bool:
+        """Whether a received track feeds this one yet."""
+        return self._pump_task is not None
+
+    def attach(self, source: MediaStreamTrack) -> None:
+        """Start editing ``source``'s frames (once: a track has one source).
+
+        Until then :meth:`recv` waits: a sender may start before the client
+        has published what is to be edited.
+        """
+        if self._pump_task is not None:
+            raise RuntimeError("this edited track already has a source")
+        self._source = source
+        self._pump_task = asyncio.create_task(self._pump(), name="decart-edited-pump")
 
     async def _pump(self) -> None:
         # Draining the source as fast as frames arrive keeps aiortc's
@@ -136,7 +169,7 @@ class EditedTrack(MediaStreamTrack):
                     self._arrived.clear()
                     await self._arrived.wait()
                 frame, self._latest = self._latest, None
-                edited = await self._editor.edit(frame)
+                edited = await self._editor.edit(frame, self._size)
                 if self._edited is not None:
                     self.frames_skipped += 1
                 self._edited = edited
@@ -170,6 +203,6 @@ class EditedTrack(MediaStreamTrack):
     def stop(self) -> None:
         """Stop pumping the source and editing, and end this track."""
         for task in (self._pump_task, self._edit_task):
-            if not task.done():
+            if task is not None and not task.done():
                 task.cancel()
         super().stop()

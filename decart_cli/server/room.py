@@ -1,0 +1,284 @@
+"""A LiveKit-compatible room endpoint, just enough for today's protocol. Not an SFU.
+
+The control channel (:mod:`.livekit_session`) opens a :class:`Room` per
+session and hands the client a token for it. The client's ``livekit``
+package then connects here (``/rtc/v1``, LiveKit's single peer connection
+signaling, see :mod:`.room_signal`) and finds one other participant,
+``inference-server-<session>``, already publishing the edited track. When
+the client publishes its camera, the track's frames go through the
+session's engine and come back on that edited track: aiortc does the media
+on our side, libwebrtc on the client's.
+
+What it does not do (a real LiveKit server does): forward media between
+clients, more than one client connection per room at a time, simulcast
+(the client is asked for its top layer only), audio or data messages
+(data channels are accepted, nothing is read from them), resuming a
+connection (a resume request is answered with ``leave``), LiveKit's older
+two-peer-connection signaling (``/rtc``) or its server API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from aiortc import MediaStreamTrack, RTCRtpTransceiver
+from livekit.protocol import rtc as lk
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from .. import rtc_tuning
+from ..errors import ProtocolError
+from ..peer import Peer
+from . import room_signal as rs
+from .editor import EditedTrack, Editor
+from .tokens import RoomGrant, RoomTokens
+
+log = logging.getLogger("decart.server.room")
+
+MAX_MEDIA_SECTIONS = 16
+"""``m=`` sections accepted in an offer (the livekit client starts with 7)."""
+MAX_CANDIDATES = 100
+"""Trickled candidates accepted per connection."""
+
+
+class Room:
+    """One session's room: the client who may join it, and the edited track the server publishes."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        session_id: str,
+        client_identity: str,
+        editor: Editor,
+        size: tuple[int, int],
+        on_first_frame: Callable[[], None],
+        on_left: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self.sid = rs.new_sid("RM")
+        self.client_identity = client_identity
+        self.editor = editor
+        self.size = size
+        self.on_first_frame = on_first_frame
+        self.on_left = on_left
+        self.publisher = rs.PublishedTrack(
+            participant_sid=rs.new_sid("PA"),
+            identity=f"inference-server-{session_id}",
+            track_sid=rs.new_sid("TR"),
+            width=size[0],
+            height=size[1],
+        )
+        self.connection: RoomConnection | None = None
+        self.joined = asyncio.Event()
+        """Set when a client has joined (and stays set)."""
+        self.closed = False
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the client is connected and its edited track has sent frames."""
+        connection = self.connection
+        return connection is not None and connection.track.frames_out > 0
+
+    def frames_sent(self) -> int:
+        """Edited frames sent to the current connection (0 without one)."""
+        return self.connection.track.frames_out if self.connection is not None else 0
+
+    async def close(self) -> None:
+        """End the room: the client is told to leave and its connection is closed."""
+        self.closed = True
+        if self.connection is not None:
+            await self.connection.close(leave=True)
+
+
+class RoomHub:
+    """The rooms of one server, and the tokens that open them."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, Room] = {}
+        self._tokens: RoomTokens | None = None
+
+    @property
+    def tokens(self) -> RoomTokens:
+        if self._tokens is None:
+            self._tokens = RoomTokens()
+        return self._tokens
+
+    def open(self, room: Room) -> str:
+        """Register ``room``; return the token that lets its client in."""
+        self.rooms[room.name] = room
+        return self.tokens.issue(room.name, room.client_identity)
+
+    def discard(self, room: Room) -> None:
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+
+    def admit(self, authorization: str | None) -> tuple[Room, RoomGrant]:
+        """The room a ``Bearer`` token opens; raises ProtocolError saying why not."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ProtocolError("missing access token (Authorization: Bearer ...)")
+        grant = self.tokens.verify(token.strip())
+        room = self.rooms.get(grant.room)
+        if room is None or room.closed:
+            raise ProtocolError(f"room {grant.room!r} does not exist (its session has ended)")
+        if grant.identity != room.client_identity:
+            raise ProtocolError("this token is not for this room's client")
+        return room, grant
+
+    async def serve(self, ws: ServerConnection, join_value: str, authorization: str | None, *, loopback: bool) -> None:
+        """Run one client connection to a room until either side leaves."""
+        try:
+            room, grant = self.admit(authorization)
+            request = rs.decode_join_request(join_value)
+        except ProtocolError as exc:
+            log.info("room: refused a connection: %s", exc)
+            await ws.close(1008, str(exc)[:120])
+            return
+        if room.connection is not None:
+            log.info("room %s: a new connection replaces the previous one", room.name)
+            await room.connection.close(leave=True)
+        connection = RoomConnection(ws, room, grant, loopback=loopback)
+        room.connection = connection
+        room.joined.set()
+        try:
+            await connection.run(request)
+        except ProtocolError as exc:
+            log.info("room %s: closing a connection: %s", room.name, exc)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # one broken connection must not take the server down
+            log.warning("room %s: connection failed: %s", room.name, exc.__class__.__name__)
+            log.debug("room %s: failure detail", room.name, exc_info=True)
+        finally:
+            if room.connection is connection:
+                room.connection = None
+                room.on_left()
+            await connection.close(leave=False)
+
+
+class RoomConnection:
+    """One client's signaling socket and its peer connection (both directions on one)."""
+
+    def __init__(self, ws: ServerConnection, room: Room, grant: RoomGrant, *, loopback: bool) -> None:
+        self.ws = ws
+        self.room = room
+        self.grant = grant
+        self.participant_sid = rs.new_sid("PA")
+        self.peer = Peer(loopback=loopback, ice_servers=())
+        self.track = EditedTrack(None, room.editor, size=room.size, on_first_frame=room.on_first_frame)
+        self._sender: RTCRtpTransceiver | None = None
+        self._candidates = 0
+        self._closed = False
+
+    async def send(self, response: lk.SignalResponse) -> None:
+        try:
+            await self.ws.send(response.SerializeToString())
+        except ConnectionClosed:
+            pass
+
+    async def run(self, request: lk.JoinRequest) -> None:
+        log.info("room %s: %s joined", self.room.name, self.grant.identity)
+        if request.reconnect or not request.publisher_offer.sdp:
+            # A resume (or a client of the two-peer-connection signaling):
+            # not supported; a leave makes the client stop cleanly.
+            log.info("room %s: %s", self.room.name, "resume not supported; asking the client to leave" if request.reconnect else "join without an offer (not single peer connection); refused")
+            await self.send(rs.leave())
+            return
+        pc = self.peer.pc
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video" and not self.track.has_source:
+                log.info("room %s: the client publishes video", self.room.name)
+                self.track.attach(track)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.debug("room %s: peer connection %s", self.room.name, pc.connectionState)
+            if pc.connectionState == "failed":
+                await self.ws.close(1011, "media connection failed")
+
+        offer = request.publisher_offer
+        await self._apply_offer(offer.sdp)
+        self._sender = self._edited_transceiver()
+        await self.send(rs.join_response(
+            room_sid=self.room.sid,
+            room_name=self.room.name,
+            participant_sid=self.participant_sid,
+            identity=self.grant.identity,
+            others=[self.room.publisher.participant()] if self._sender is not None else [],
+        ))
+        await self._answer(offer)
+        async for raw in self.ws:
+            try:
+                await self.handle(rs.parse_request(raw))
+            except ProtocolError as exc:
+                log.info("room %s: ignored a bad request: %s", self.room.name, exc)
+
+    async def _apply_offer(self, sdp: str) -> None:
+        sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
+        if sections > MAX_MEDIA_SECTIONS:
+            raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
+        await self.peer.set_remote(sdp, "offer")
+
+    def _edited_transceiver(self) -> RTCRtpTransceiver | None:
+        """Put the edited track on the first video section the client offered to receive."""
+        for transceiver in self.peer.pc.getTransceivers():
+            if transceiver.kind == "video" and transceiver.sender.track is None and transceiver.direction == "recvonly":
+                publisher = self.room.publisher
+                transceiver.sender.replaceTrack(self.track)
+                transceiver.direction = "sendonly"
+                # LiveKit clients find the participant and track in the msid.
+                transceiver.sender._stream_id = publisher.stream_id  # noqa: SLF001
+                transceiver.sender._track_id = publisher.track_sid  # noqa: SLF001
+                rtc_tuning.prefer_codecs(transceiver)
+                self.room.publisher = rs.PublishedTrack(**{**publisher.__dict__, "mid": transceiver.mid})
+                return transceiver
+        log.info("room %s: the client offered no video section to receive on", self.room.name)
+        return None
+
+    async def _answer(self, offer: lk.SessionDescription) -> None:
+        answer = await self.peer.answer()
+        mids = {self._sender.mid: self.room.publisher.track_sid} if self._sender is not None and self._sender.mid else {}
+        sdp = rs.complete_answer(offer.sdp, answer.sdp)
+        await self.send(rs.answer_response(sdp, offer_id=offer.id, mid_to_track_id=mids))
+
+    async def handle(self, request: lk.SignalRequest) -> None:
+        """Act on one signaling request; what a one-client room needs no answer to is ignored."""
+        kind = request.WhichOneof("message")
+        if kind == "ping_req":
+            await self.send(rs.pong(request.ping_req, int(time.time() * 1000)))
+        elif kind == "ping":
+            await self.send(lk.SignalResponse(pong=int(time.time() * 1000)))
+        elif kind == "trickle":
+            self._candidates += 1
+            if self._candidates > MAX_CANDIDATES:
+                raise ProtocolError(f"more than {MAX_CANDIDATES} candidates")
+            await self.peer.add_candidate(rs.parse_trickle(request.trickle))
+        elif kind == "add_track":
+            add = request.add_track
+            log.info("room %s: the client adds a track (%dx%d)", self.room.name, add.width, add.height)
+            await self.send(rs.track_published(add, rs.new_sid("TR")))
+        elif kind == "offer":
+            await self._apply_offer(request.offer.sdp)
+            await self._answer(request.offer)
+        elif kind == "leave":
+            log.info("room %s: the client left", self.room.name)
+            await self.ws.close()
+        else:
+            log.debug("room %s: ignoring %s", self.room.name, kind)
+
+    async def close(self, *, leave: bool) -> None:
+        """Stop the media; with ``leave``, tell the client first not to come back."""
+        if self._closed:
+            return
+        self._closed = True
+        if leave:
+            await self.send(rs.leave())
+            await self.ws.close()
+        self.track.stop()
+        await self.peer.close()

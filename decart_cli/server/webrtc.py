@@ -1,0 +1,144 @@
+"""The legacy protocol's media: one aiortc peer connection negotiated over the control socket.
+
+:class:`WebRTCSession` answers the client's ``offer``, takes its trickled
+``ice-candidate`` messages, edits the video it receives and sends it back
+on the same peer connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiortc import MediaStreamTrack
+from websockets.asyncio.server import ServerConnection
+
+from .. import protocol as p
+from ..engine import Engine
+from ..errors import ProtocolError
+from ..models import Model
+from ..peer import Peer
+from .editor import EditedTrack
+from .session import ServerSession
+
+log = logging.getLogger("decart.server")
+
+MAX_CANDIDATES = 100
+"""Remote ICE candidates accepted per session (browsers send a handful)."""
+MAX_MEDIA_SECTIONS = 8
+"""``m=`` sections accepted in an offer (each costs a transport)."""
+
+
+class WebRTCSession(ServerSession):
+    """A legacy session: the peer connection is negotiated on the control socket."""
+
+    def __init__(self, ws: ServerConnection, model: Model, engine: Engine, **options) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(ws, model, engine, **options)
+        self.peer: Peer | None = None
+        self.track: EditedTrack | None = None
+        self._early_candidates: list[p.Candidate | None] = []
+        self._trickled = False
+        self._candidates = 0
+
+    async def start(self) -> None:
+        host, port = self.ws.local_address[:2]
+        await self.send(p.SessionId(session_id=self.id, server_ip=host, server_port=port))
+        if self.idle_timeout > 0:
+            self.spawn(self._close_if_idle(self.idle_timeout))
+
+    async def _close_if_idle(self, timeout: float) -> None:
+        await asyncio.sleep(timeout)
+        if self.peer is None:
+            log.info("session %s: no offer within %g s; closing", self.id, timeout)
+            await self.send(p.Error(error=f"no offer within {timeout:g} s; closing the session"))
+            await self.ws.close(1008, "no offer")
+
+    async def handle_media(self, message: p.Message) -> None:
+        if isinstance(message, p.Offer):
+            await self.on_offer(message.sdp)
+        elif isinstance(message, p.IceCandidate):
+            self._trickled = True
+            if message.candidate is not None:
+                self._candidates += 1
+                if self._candidates > MAX_CANDIDATES:
+                    raise ProtocolError(f"too many ice candidates (the limit is {MAX_CANDIDATES} per session); ignoring this one")
+            if self.peer is None:
+                self._early_candidates.append(message.candidate)
+            else:
+                await self.peer.add_candidate(message.candidate)
+        elif isinstance(message, p.LiveKitJoin):
+            raise ProtocolError(f"model {self.model.name} speaks the legacy protocol (offer / answer on this socket), not livekit_join; today's protocol serves lucy-2.x, lucy-vton-* and lucy-restyle-*")
+        else:
+            raise ProtocolError(f"{message.type!r} is a server message; clients send offer, ice-candidate, prompt or set_image")
+
+    async def on_offer(self, sdp: str) -> None:
+        """Answer the client's offer, sending its video back edited."""
+        if self.peer is not None:
+            raise ProtocolError("this session already has a peer connection; open a new socket to renegotiate")
+        sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
+        if sections > MAX_MEDIA_SECTIONS:
+            raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
+        self.peer = peer = Peer(loopback=self.loopback, ice_servers=())
+        try:
+            await self._negotiate(peer, sdp)
+        except BaseException:
+            # A failed offer leaves nothing behind: the client may offer again.
+            if self.track is not None:
+                self.track.stop()
+                self.track = None
+            await peer.close()
+            if self.peer is peer:
+                self.peer = None
+            raise
+
+    async def _negotiate(self, peer: Peer, sdp: str) -> None:
+        pc = peer.pc
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind != "video" or self.track is not None:
+                return
+            self.track = EditedTrack(track, self.editor, on_first_frame=self.generation_started)
+            pc.addTrack(self.track)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.debug("session %s: peer connection %s", self.id, pc.connectionState)
+            if pc.connectionState == "failed" and self.peer is peer:
+                await self.send(p.Error(error="the media connection failed"))
+                await self.ws.close()
+
+        # A video transceiver made before the offer is applied carries our
+        # codec preferences into the answer (the client's video binds to it,
+        # and the edited track is added to it in on_track).
+        peer.add_video_transceiver("video", "recvonly")
+        await peer.set_remote(sdp, "offer")
+        if self.track is None:
+            raise ProtocolError("the offer has no video track to edit")
+        early, self._early_candidates = self._early_candidates, []
+        for candidate in early:
+            try:
+                await peer.add_candidate(candidate)
+            except ProtocolError as exc:  # a bad early candidate must not sink the offer
+                log.debug("session %s: early candidate skipped: %s", self.id, exc)
+        answer = await peer.answer()
+        await self.send(p.Answer(sdp=answer.sdp))
+        # The answer carries every candidate (aiortc gathers before answering).
+        # Clients that trickle their own (browsers: no candidate in the offer)
+        # also get ours one by one; non-trickle clients such as the official
+        # Python SDK choke on ice-candidate messages, so they get none.
+        if self._client_trickles(sdp):
+            for candidate in peer.local_candidates():
+                await self.send(p.IceCandidate(candidate=candidate))
+        await self.send(p.Ready())
+
+    def _client_trickles(self, offer_sdp: str) -> bool:
+        return self._trickled or "a=candidate:" not in offer_sdp
+
+    async def close(self) -> None:
+        """Release the peer connection, then the engine thread and tasks."""
+        if self.track is not None:
+            self.track.stop()
+        if self.peer is not None:
+            await self.peer.close()
+        await super().close()
