@@ -56,6 +56,8 @@ class Peer:
             await self.pc.setRemoteDescription(description)
         except ValueError as exc:
             raise ProtocolError(f"invalid {kind} SDP: {exc}") from None
+        except (AssertionError, IndexError, KeyError):  # aiortc's SDP parser on malformed lines
+            raise ProtocolError(f"invalid {kind} SDP: a line aiortc cannot parse") from None
         self._remote_set = True
         pending, self._pending = self._pending, []
         for candidate in pending:

@@ -143,6 +143,25 @@ def test_models_lists_the_registry() -> None:
         assert row in result.stdout
 
 
+def test_models_shows_both_generations() -> None:
+    """`decart models` lists today's models at 30 fps with their protocol, aliases and the fast tier."""
+    result = run_decart("models")
+    assert result.returncode == 0
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 5}
+    for name in ("lucy-2.1", "lucy-2.5", "lucy-2.6", "lucy-latest", "lucy-vton-3.6", "lucy-restyle-2", "lucy-restyle-latest"):
+        assert "today's (LiveKit)" in rows[name] and " 30 " in rows[name], rows.get(name)
+    assert "legacy (WebRTC)" in rows["lucy_v2v_720p_rt (default)"]
+    assert "1280x704" in rows["lucy-restyle-2"] and "alias of lucy-2.6" in rows["lucy-latest"] and "speed=fast" in rows["lucy-2.6"]
+
+
+def test_todays_model_is_a_usage_error_for_edit_until_it_speaks_livekit() -> None:
+    """`decart edit -m lucy-2.6` stops before starting (exit 2), naming the legacy models it can use."""
+    result = run_decart("edit", "-m", "lucy-2.6", "-i", "test", "--no-show", "-o", "/tmp/never.mp4")
+    assert result.returncode == 2
+    assert "lucy-2.6 speaks today's protocol" in result.stderr and "lucy_v2v_720p_rt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_refused_prompt_mid_session_keeps_going(server, tmp_path: Path) -> None:
     """A refused prompt on stdin is reported as a warning; the session and recording go on."""
     clip = halves_clip(tmp_path / "c.mp4", frames=25)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import threading
@@ -12,6 +13,9 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from aiortc import RTCConfiguration, RTCPeerConnection
+from livekit.protocol import rtc as lk
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from decart_cli import protocol as p
@@ -90,6 +94,10 @@ def live_server() -> Iterator[Server]:
 
     failures = _Failures()
     logging.getLogger("websockets.server").addHandler(failures)
+    room_failures = _Failures()
+    room_failures.setLevel(logging.WARNING)
+    logging.getLogger("decart.server.room").addHandler(room_failures)
+    server.room_failures = room_failures.records  # type: ignore[attr-defined]
     server.failures = failures.records  # type: ignore[attr-defined]
     thread = threading.Thread(target=run, name="fuzz-server", daemon=True)
     thread.start()
@@ -98,6 +106,7 @@ def live_server() -> Iterator[Server]:
         yield server
     finally:
         logging.getLogger("websockets.server").removeHandler(failures)
+        logging.getLogger("decart.server.room").removeHandler(room_failures)
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
@@ -126,6 +135,91 @@ def test_random_frames_never_break_a_session(live_server: Server, batch: list[st
         assert ack["success"] is True, ack
 
 
+today_frames = st.one_of(frames, st.just('{"type":"livekit_join"}'), st.just('{"type":"set_image","image_data":null}'))
+
+
+@FUZZ
+@given(batch=st.lists(today_frames, min_size=1, max_size=8))
+def test_random_frames_never_break_a_today_session(live_server: Server, batch: list[str | bytes]) -> None:
+    """Today's control channel: after any random frames (joins included) a valid prompt is still acked with success."""
+    url = p.stream_url(live_server.url, api_key="k", model="lucy-2.6")
+    with connect(url, max_size=None, close_timeout=2) as ws:
+        for frame in batch:
+            ws.send(frame)
+        ack = prompt_is_acked(ws)
+        assert ack["success"] is True, ack
+
+
+candidate_inits = st.one_of(
+    st.text(max_size=40),
+    st.fixed_dictionaries({}, optional={"candidate": field_values, "sdpMid": field_values, "sdpMLineIndex": field_values}).map(json.dumps),
+)
+signal_requests = st.one_of(
+    st.builds(lambda c, t: lk.SignalRequest(trickle=lk.TrickleRequest(candidateInit=c, target=t)), candidate_inits, st.integers(0, 3)),
+    st.builds(lambda sdp, i: lk.SignalRequest(offer=lk.SessionDescription(type="offer", sdp=sdp, id=i)), sdps, st.integers(0, 2**32 - 1)),
+    st.builds(lambda sdp: lk.SignalRequest(answer=lk.SessionDescription(type="answer", sdp=sdp)), sdps),
+    st.builds(
+        lambda cid, kind, w, h: lk.SignalRequest(add_track=lk.AddTrackRequest(cid=cid, type=kind, width=w, height=h)),
+        st.text(max_size=12), st.integers(0, 5), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
+    ),
+    st.builds(lambda t: lk.SignalRequest(ping_req=lk.Ping(timestamp=t)), st.integers(-(2**63), 2**63 - 1)),
+    st.builds(lambda t: lk.SignalRequest(ping=t), st.integers(-(2**63), 2**63 - 1)),
+    st.just(lk.SignalRequest(subscription=lk.UpdateSubscription(track_sids=["TR_x"], subscribe=False))),
+).map(lambda request: request.SerializeToString())
+room_frames = st.one_of(signal_requests, st.binary(max_size=80), st.text(max_size=30))
+
+
+def publisher_offer() -> str:
+    """An offer shaped like a LiveKit client's first one (recvonly video, a data channel), made by aiortc without gathering."""
+
+    async def make() -> str:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver("video", direction="recvonly")
+        pc.createDataChannel("_reliable")
+        offer = await pc.createOffer()
+        await pc.close()
+        return offer.sdp
+
+    return asyncio.run(make())
+
+
+def join_value(sdp: str) -> str:
+    request = lk.JoinRequest(publisher_offer=lk.SessionDescription(type="offer", sdp=sdp))
+    wrapper = lk.WrappedJoinRequest(join_request=request.SerializeToString())
+    return base64.urlsafe_b64encode(wrapper.SerializeToString()).decode()
+
+
+@settings(FUZZ, max_examples=40)
+@given(batch=st.lists(room_frames, min_size=1, max_size=8))
+def test_random_signaling_never_breaks_the_room_endpoint(live_server: Server, batch: list[bytes | str]) -> None:
+    """The room endpoint: after random protobuf and junk on a joined connection, the session still acks prompts and its room takes a new connection."""
+    offer = publisher_offer()
+    url = p.stream_url(live_server.url, api_key="k", model="lucy-2.6")
+    with connect(url, max_size=None, close_timeout=2) as ws:
+        ws.send('{"type":"livekit_join"}')
+        while (info := json.loads(ws.recv(timeout=10)))["type"] != "livekit_room_info":
+            pass
+        headers = {"Authorization": f"Bearer {info['token']}"}
+        room_url = f"{live_server.url}/rtc/v1?join_request={join_value(offer)}"
+        with connect(room_url, additional_headers=headers, close_timeout=2) as room:
+            kinds = []
+            for _ in range(2):
+                response = lk.SignalResponse()
+                response.ParseFromString(room.recv(timeout=10))
+                kinds.append(response.WhichOneof("message"))
+            assert kinds == ["join", "answer"], kinds
+            try:
+                for frame in batch:
+                    room.send(frame)
+            except ConnectionClosed:
+                pass
+        with connect(room_url, additional_headers=headers, close_timeout=2) as again:
+            response = lk.SignalResponse()
+            response.ParseFromString(again.recv(timeout=10))
+            assert response.WhichOneof("message") == "join"
+        assert prompt_is_acked(ws)["success"] is True
+
+
 def test_server_survives_the_fuzzing_and_releases_every_session(live_server: Server) -> None:
     """After the fuzzing above, no handler ever raised, every session is released and a new client is served."""
     deadline = time.monotonic() + 10
@@ -133,6 +227,8 @@ def test_server_survives_the_fuzzing_and_releases_every_session(live_server: Ser
         time.sleep(0.05)
     assert not live_server.sessions
     assert [r.getMessage() for r in live_server.failures] == []  # type: ignore[attr-defined]
+    assert [r.getMessage() for r in live_server.room_failures] == []  # type: ignore[attr-defined]
+    assert not live_server.rooms.rooms and live_server.slots.in_use == 0
     with connect(p.stream_url(live_server.url, api_key="k", model="mirage_v2")) as ws:
         assert prompt_is_acked(ws)["success"] is True
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..config import FIT_MODES, HOSTED_URL, EditConfig, SourceConfig
 from ..errors import ProtocolError, UsageError
-from ..models import DEFAULT_MODEL, MODELS, get_model
+from ..models import DEFAULT_MODEL, LEGACY, MODELS, get_model, models_of
 from ..protocol import check_prompt
 from ..ui import ConsoleReporter, render_summary
 from . import app, configure_media, setup_logging, user_errors
@@ -64,7 +64,7 @@ def edit(
     configure_media()
     from ..media.window import display_available  # cv2 only, no aiortc
 
-    chosen = get_model(model)
+    chosen = legacy_model(model)
     if prompt is not None:
         prompt = _check_prompt(prompt)
     if show is None:
@@ -113,6 +113,18 @@ def edit(
         if session.stats.media_started is not None:
             summary = render_summary(session.stats, failed=failed)
             reporter.console.print(summary, soft_wrap=True, markup=False, highlight=False)
+
+
+def legacy_model(name: str):  # type: ignore[no-untyped-def]
+    """The model called ``name``, for a session of the legacy protocol (the only one the client speaks yet)."""
+    chosen = get_model(name)
+    if chosen.uses_livekit:
+        legacy = ", ".join(m.name for m in models_of(LEGACY))
+        raise UsageError(
+            f"model {chosen.name} speaks today's protocol (media through a LiveKit room), which decart edit does not speak yet",
+            f"use a legacy model ({legacy}); `decart serve` serves {chosen.name} to the official SDK 0.2.x",
+        )
+    return chosen
 
 
 async def _run(session) -> None:  # type: ignore[no-untyped-def]
