@@ -124,6 +124,7 @@ def test_official_sdk_today_session_end_to_end(netns, sdk2_python, tmp_path):
     assert "generating" in report["states"], context
     assert report["disconnect_seconds"] < 3, context
     assert f"session {report['session_id']}: closed" in log, context
+    assert "(last 1280x720)" in log, context  # the camera arrived at full size (the answer's bitrate floor)
     assert "Traceback" not in log and "ERROR" not in log, context
 
 

@@ -53,6 +53,17 @@ def test_a_simulcast_offer_is_answered_for_its_top_layer_only() -> None:
     assert rs.best_layer(["q", "h"]) == "h" and rs.best_layer(["a", "b"]) == "b"
 
 
+def test_what_the_client_sends_gets_a_bitrate_floor() -> None:
+    """The codecs of the section the client sends on carry x-google-min/start-bitrate; the sections it receives on do not."""
+    offer = OFFER + "a=fmtp:96 packetization-mode=1\r\n"
+    answer = ANSWER.replace("a=mid:1\r\n", "a=mid:1\r\na=fmtp:96 packetization-mode=1\r\n") + "a=fmtp:96 packetization-mode=1\r\na=fmtp:97 apt=96\r\n"
+    _, video, camera = sections(rs.complete_answer(offer, answer))
+    floor = f"x-google-min-bitrate={rs.PUBLISH_MIN_KBPS};x-google-start-bitrate={rs.PUBLISH_START_KBPS}"
+    assert f"a=fmtp:96 packetization-mode=1;{floor}" in camera
+    assert "a=fmtp:97 apt=96" in camera  # retransmission formats take no bitrate
+    assert not any("x-google" in line for line in video)
+
+
 def test_answer_and_offer_must_match() -> None:
     """An answer with a different number of sections than its offer is a ProtocolError, not a wrong SDP."""
     with pytest.raises(ProtocolError):

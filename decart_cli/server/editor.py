@@ -120,6 +120,8 @@ class EditedTrack(MediaStreamTrack):
         self.frames_out = 0
         self.frames_skipped = 0
         """Frames never sent: replaced by a newer one before being edited, or after."""
+        self.received_size: tuple[int, int] | None = None
+        """Size of the last frame received (before scaling to ``size``)."""
         self._pump_task: asyncio.Task[None] | None = None
         self._edit_task = asyncio.create_task(self._edit_loop(), name="decart-edit-loop")
         if source is not None:
@@ -148,6 +150,7 @@ class EditedTrack(MediaStreamTrack):
             while True:
                 frame = await self._source.recv()
                 self.frames_in += 1
+                self.received_size = (frame.width, frame.height)
                 if self._latest is not None:
                     self.frames_skipped += 1
                 self._latest = frame

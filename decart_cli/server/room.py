@@ -277,6 +277,11 @@ class RoomConnection:
         if self._closed:
             return
         self._closed = True
+        track = self.track
+        log.info(
+            "room %s: connection closed: %d frames received (last %s), %d edited frames sent",
+            self.room.name, track.frames_in, "x".join(map(str, track.received_size or ())) or "-", track.frames_out,
+        )
         if leave:
             await self.send(rs.leave())
             await self.ws.close()

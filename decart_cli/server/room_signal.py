@@ -9,14 +9,15 @@ publisher's offer: one peer connection carries both directions ("single peer
 connection" signaling). The socket then carries binary protobuf
 ``SignalRequest`` frames from the client and ``SignalResponse`` frames back.
 
-Two things the answer must say that aiortc does not write by itself:
+Three things the answer must say that aiortc does not write by itself:
 
 * the RID header extensions: libwebrtc refuses to add a simulcast track
   later ("negotiates simulcast but does not negotiate the RID RTP header
   extension") unless the first answer accepted them;
 * which simulcast layer to send: aiortc receives one encoding per track, so
   the answer accepts only the highest layer (``a=simulcast:recv f``) and the
-  client drops the others.
+  client drops the others;
+* a bitrate floor for what the client sends (:data:`PUBLISH_MIN_KBPS`).
 
 Everything here raises :class:`~decart_cli.errors.ProtocolError` for input it
 cannot use.
@@ -56,6 +57,15 @@ RID_URIS = (
 )
 LAYER_PREFERENCE = ("f", "h", "q")
 """LiveKit's simulcast rids, best first (full, half, quarter resolution)."""
+PUBLISH_MIN_KBPS = 2000
+PUBLISH_START_KBPS = 3000
+"""Bitrate floor and start asked of a publishing client (``x-google-*-bitrate``).
+
+aiortc's receive-side estimate (REMB) grows slowly from what arrives, and
+libwebrtc follows it down: measured here, the official SDK's camera reached
+the server at 640x360 and 18 fps instead of 1280x720 at 30. A floor of
+2 Mbit/s (the client's own top layer asks 3) keeps the full size and rate.
+"""
 
 
 def new_sid(prefix: str) -> str:
@@ -258,13 +268,21 @@ def best_layer(rids: list[str]) -> str:
     return rids[-1]
 
 
+def _with_bitrates(line: str) -> str:
+    if not line.startswith("a=fmtp:") or "apt=" in line or "x-google-" in line:
+        return line
+    return f"{line};x-google-min-bitrate={PUBLISH_MIN_KBPS};x-google-start-bitrate={PUBLISH_START_KBPS}"
+
+
 def complete_answer(offer: str, answer: str) -> str:
-    """aiortc's ``answer`` to a LiveKit client's ``offer``, with the RID extensions and one simulcast layer.
+    """aiortc's ``answer`` to a LiveKit client's ``offer``, with the RID extensions, one simulcast layer and a bitrate floor.
 
     Sections are matched by position (an answer has the offer's sections in
     its order). Video sections get the offer's RID ``extmap`` lines; a section
     the client offered simulcast on gets ``a=rid:<best> recv`` and
-    ``a=simulcast:recv <best>``, so the client sends only that layer.
+    ``a=simulcast:recv <best>``, so the client sends only that layer; a
+    section the client sends on gets :data:`PUBLISH_MIN_KBPS` and
+    :data:`PUBLISH_START_KBPS` on its codecs' ``fmtp`` lines.
     """
     _, offered = _sections(offer)
     head, answered = _sections(answer)
@@ -277,6 +295,8 @@ def complete_answer(offer: str, answer: str) -> str:
             extensions = [line for line in theirs if line.startswith("a=extmap:") and line.split()[-1] in RID_URIS]
             anchor = max(i for i, line in enumerate(ours) if line.startswith(("a=extmap:", "a=mid:", "m=")))
             ours[anchor + 1:anchor + 1] = [line for line in extensions if line not in ours]
+            if "a=sendonly" in theirs:
+                ours = [_with_bitrates(line) for line in ours]
             rids = _send_rids(theirs)
             if rids:
                 layer = best_layer(rids)
