@@ -41,10 +41,12 @@ demo: $(STAMP)
 	(sleep 6; echo "black and white with a red hat and snow") | \
 	  $(VENV)/bin/decart edit -i sample --loop -p "add sunglasses and change the shirt to blue" --no-show -o $(DEMO_OUT) --duration 12
 
-# Our client and the official Python SDK's, same server, same source.
-bench-compare: $(STAMP) $(SDK_STAMP)
+# Our client and both official Python SDKs', same server, same source.
+# tools/sdk2_bench.py runs in a private network namespace (needs root).
+bench-compare: $(STAMP) $(SDK_STAMP) $(SDK2_STAMP)
 	$(VENV)/bin/decart bench --duration 10 --json bench-ours.json
 	$(SDK_VENV)/bin/python tools/sdk_bench.py --server-python $(PY) --duration 10 --json bench-sdk.json
+	$(SDK2_VENV)/bin/python tools/sdk2_bench.py --server-python $(PY) --duration 10 --json bench-sdk2.json
 
 test: $(STAMP) $(SDK_STAMP) $(SDK2_STAMP)
 	$(PY) -m pytest

@@ -158,3 +158,22 @@ def test_wrong_key_makes_the_sdk_give_up_at_once(netns, sdk2_python, tmp_path):
     assert "invalid api key" in report["error"].lower(), context
     assert report["signaling_attempts"] == 1 and report["connect_seconds"] < 5, context
     assert "a-wrong-key" not in log and "the-right-key" not in log, context
+
+
+def test_stopping_the_server_ends_generation_with_a_reason(netns, sdk2_python, tmp_path):
+    """SIGTERM to `decart serve` mid-session: the SDK is sent generation_ended (server_stopped, billed seconds) before its socket closes."""
+    import signal
+
+    out = tmp_path / "r.json"
+    with serve("-v", prefix=tuple(netns.run())) as server:
+        client = start_client(netns, sdk2_python, server, out, "--prompt", "invert the colors", "--seconds", "1", "--hold", "5")
+        assert wait_for(server, "generation started", 30), server.output()
+        time.sleep(2.5)
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(15)
+        report, context = finish(client, out, server)
+
+    ended = [m for m in report["received"] if m["type"] == "generation_ended"]
+    assert len(ended) == 1 and ended[0]["reason"] == "server_stopped" and ended[0]["seconds"] >= 2, context
+    assert report["ticks"] and ended[0]["seconds"] == report["ticks"][-1], context
+    assert "Traceback" not in server.output(), context

@@ -15,6 +15,7 @@ queue for one, legacy clients are refused when none is free.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -218,9 +219,11 @@ class Server:
         return None
 
     async def stop(self) -> None:
-        """Close every session and stop listening."""
+        """Tell generating clients of today's protocol why it ends, close every session and stop listening."""
         if self._ws_server is None:
             return
+        ending = [session.end_generation("server_stopped") for session in self.sessions if isinstance(session, LiveKitSession)]
+        await asyncio.gather(*(task for task in ending if task is not None), return_exceptions=True)
         self._ws_server.close()
         await self._ws_server.wait_closed()
         self._ws_server = None

@@ -127,13 +127,17 @@ class LiveKitSession(ServerSession):
 
     def _left_room(self) -> None:
         """The client's room connection ended: generation stops until it joins again."""
+        self.end_generation("client_left")
+
+    def end_generation(self, reason: str) -> asyncio.Task[None] | None:
+        """Stop billing and send ``generation_ended`` (if generating); the send's task, to await when closing."""
         if self.generating_since is None:
-            return
+            return None
         self.generating_since = None
         if self._ticking is not None:
             self._ticking.cancel()
-        log.info("session %s: generation ended after %d billed seconds (client left the room)", self.id, self.billed_seconds)
-        self.spawn(self.send(p.GenerationEnded(seconds=self.billed_seconds, reason="client_left")))
+        log.info("session %s: generation ended after %d billed seconds (%s)", self.id, self.billed_seconds, reason.replace("_", " "))
+        return self.spawn(self.send(p.GenerationEnded(seconds=self.billed_seconds, reason=reason)))
 
     async def close(self) -> None:
         """End the room (the client is told to leave), free the slot, then the engine."""
