@@ -31,6 +31,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tools")]
+
+import benchkit  # noqa: E402
+
 NETNS_SETUP = (
     "ip link set lo up && ip link add dv0 type veth peer name dv1 && "
     "ip addr add 10.77.0.1/24 dev dv0 && ip addr add 10.77.0.2/24 dev dv1 && "
@@ -47,7 +51,6 @@ def in_netns(argv: list[str]) -> int:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    sys.path.insert(0, str(REPO))
     import cv2
     import numpy as np
     from livekit import rtc
@@ -58,22 +61,8 @@ async def run(args: argparse.Namespace) -> dict:
     from decart_cli.bench import marker
     from decart_cli.media.pattern import TestPattern
 
-    server = subprocess.Popen(
-        [args.server_python, "-m", "decart_cli", "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-    )
-    server_lines: list[str] = []
+    server, url, server_lines = benchkit.start_server(args.server_python)
     try:
-        url = ""
-        assert server.stdout is not None
-        for line in server.stdout:
-            server_lines.append(line)
-            match = re.search(r"ws://127\.0\.0\.1:\d+", line)
-            if match:
-                url = match.group(0)
-                break
-        if not url:
-            raise SystemExit("decart serve did not start:\n" + "".join(server_lines))
         pattern = TestPattern(WIDTH, HEIGHT, FPS)
         source = rtc.VideoSource(WIDTH, HEIGHT)
         track = rtc.LocalVideoTrack.create_video_track("camera", source)
@@ -128,16 +117,12 @@ async def run(args: argparse.Namespace) -> dict:
         for task in readers:
             task.cancel()
     finally:
-        server.terminate()
-        try:
-            rest, _ = server.communicate(timeout=10)
-            server_lines.append(rest or "")
-        except subprocess.TimeoutExpired:
-            server.kill()
+        benchkit.stop_server(server, server_lines)
     ordered = sorted(latencies)
 
     def pct(q: float) -> float | None:
-        return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1) if ordered else None
+        value = benchkit.percentile(ordered, q)
+        return None if value is None else round(value, 1)
 
     from importlib.metadata import version
 
@@ -157,11 +142,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--server-python", required=True, help="python of the venv where decart_cli is installed")
-    ap.add_argument("--duration", type=float, default=10.0)
-    ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--json", type=Path)
+    ap = benchkit.arguments(__doc__.splitlines()[0])
     ap.add_argument("--no-netns", action="store_true", help="run here, not in a private network namespace (needs a non-loopback address)")
     args = ap.parse_args()
     if not args.no_netns and not os.environ.get("DECART_BENCH_NETNS"):

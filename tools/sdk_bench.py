@@ -17,17 +17,16 @@ import argparse
 import asyncio
 import fractions
 import json
-import re
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO / "tests" / "interop"), str(REPO)]
+sys.path[:0] = [str(REPO / "tests" / "interop"), str(REPO), str(REPO / "tools")]
 
+import benchkit  # noqa: E402
 import sdk_client  # noqa: E402  (its import applies the loopback-only patches to aioice and the SDK)
 import cv2  # noqa: E402
 from aiortc import VideoStreamTrack  # noqa: E402
@@ -66,20 +65,8 @@ class MarkedPattern(VideoStreamTrack):
 
 
 async def run(args: argparse.Namespace) -> dict:
-    server = subprocess.Popen(
-        [args.server_python, "-m", "decart_cli", "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-    )
+    server, url, lines = benchkit.start_server(args.server_python)
     try:
-        url = ""
-        assert server.stdout is not None
-        for line in server.stdout:
-            match = re.search(r"ws://127\.0\.0\.1:\d+", line)
-            if match:
-                url = match.group(0)
-                break
-        if not url:
-            raise SystemExit("decart serve did not start")
         track = MarkedPattern()
         latencies: list[float] = []
         received = 0
@@ -119,12 +106,11 @@ async def run(args: argparse.Namespace) -> dict:
         for task in readers:
             task.cancel()
     finally:
-        server.terminate()
-        server.wait(10)
+        benchkit.stop_server(server, lines)
     ordered = sorted(latencies)
 
     def pct(q: float) -> float | None:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else None
+        return benchkit.percentile(ordered, q)
 
     cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / (args.warmup + args.duration) * 100
     return {
@@ -138,12 +124,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--server-python", required=True, help="python of the venv where decart_cli is installed")
-    ap.add_argument("--duration", type=float, default=10.0)
-    ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    args = benchkit.arguments(__doc__.splitlines()[0]).parse_args()
     report = asyncio.run(run(args))
     text = json.dumps(report, indent=2)
     print(text)

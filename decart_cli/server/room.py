@@ -20,6 +20,7 @@ two-peer-connection signaling (``/rtc``) or its server API.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -76,12 +77,6 @@ class Room:
         self.joined = asyncio.Event()
         """Set when a client has joined (and stays set)."""
         self.closed = False
-
-    @property
-    def streaming(self) -> bool:
-        """Whether the client is connected and its edited track has sent frames."""
-        connection = self.connection
-        return connection is not None and connection.track.frames_out > 0
 
     def frames_sent(self) -> int:
         """Edited frames sent to the current connection (0 without one)."""
@@ -236,7 +231,7 @@ class RoomConnection:
                 transceiver.sender._stream_id = publisher.stream_id  # noqa: SLF001
                 transceiver.sender._track_id = publisher.track_sid  # noqa: SLF001
                 rtc_tuning.prefer_codecs(transceiver)
-                self.room.publisher = rs.PublishedTrack(**{**publisher.__dict__, "mid": transceiver.mid})
+                self.room.publisher = dataclasses.replace(publisher, mid=transceiver.mid)
                 return transceiver
         log.info("room %s: the client offered no video section to receive on", self.room.name)
         return None

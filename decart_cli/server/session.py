@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import cv2
 import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -70,8 +71,6 @@ def decode_image(data: str) -> np.ndarray:
 
     Raises ProtocolError saying what is wrong with it.
     """
-    import cv2
-
     if data.startswith("data:"):
         data = data.partition(",")[2]
     try:

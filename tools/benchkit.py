@@ -1,0 +1,56 @@
+"""What the SDK benchmarks (`sdk_bench.py`, `sdk2_bench.py`) share: the server child, percentiles, options.
+
+Plain Python only: each benchmark runs in its SDK's own venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def start_server(server_python: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """Start `decart serve` on a free loopback port; return it, its base URL and the lines it printed."""
+    server = subprocess.Popen(
+        [server_python, "-m", "decart_cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+    )
+    lines: list[str] = []
+    assert server.stdout is not None
+    for line in server.stdout:
+        lines.append(line)
+        match = re.search(r"ws://127\.0\.0\.1:\d+", line)
+        if match:
+            return server, match.group(0), lines
+    server.wait(10)
+    raise SystemExit("decart serve did not start:\n" + "".join(lines))
+
+
+def stop_server(server: subprocess.Popen[str], lines: list[str]) -> None:
+    """Stop the server child, keeping the rest of what it printed in ``lines``."""
+    server.terminate()
+    try:
+        rest, _ = server.communicate(timeout=10)
+        lines.append(rest or "")
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def percentile(ordered: list[float], q: float) -> float | None:
+    """The ``q`` quantile of already sorted values (nearest rank), None for none."""
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else None
+
+
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options both benchmarks take."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--server-python", required=True, help="python of the venv where decart_cli is installed")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--json", type=Path)
+    return parser
