@@ -6,6 +6,7 @@ Plain Python only: each benchmark runs in its SDK's own venv.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -54,3 +55,11 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--json", type=Path)
     return parser
+
+
+def report(figures: dict, path: Path | None) -> None:
+    """Print the figures as JSON, and write them to ``path`` if given."""
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if path is not None:
+        path.write_text(text)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import resource
@@ -147,11 +146,7 @@ def main() -> int:
     args = ap.parse_args()
     if not args.no_netns and not os.environ.get("DECART_BENCH_NETNS"):
         return in_netns([sys.executable, *sys.argv])
-    report = asyncio.run(run(args))
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    benchkit.report(asyncio.run(run(args)), args.json)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
-import json
 import resource
 import statistics
 import sys
@@ -125,11 +124,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 def main() -> int:
     args = benchkit.arguments(__doc__.splitlines()[0]).parse_args()
-    report = asyncio.run(run(args))
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    benchkit.report(asyncio.run(run(args)), args.json)
     return 0
 
 
