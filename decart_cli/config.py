@@ -80,8 +80,12 @@ class ServeConfig:
     """When set, clients must present this key; otherwise any key is accepted."""
     engine: str | None = None
     """``module:Class`` of a custom engine; None uses the built-in one."""
-    max_message_bytes: int = 2 * 1024 * 1024
-    """Largest WebSocket message accepted; a bigger one closes that socket (1009)."""
+    max_message_bytes: int = 8 * 1024 * 1024
+    """Largest WebSocket message accepted; a bigger one closes that socket (1009).
+
+    Reference images travel inside ``set_image`` as base64: 8 MiB takes a
+    ~6 MB photo; a 2 MiB cap closed sessions over an ordinary PNG.
+    """
     max_prompt_length: int = 1000
     """Longer prompts are refused in their ``prompt_ack`` (the hosted API's limit)."""
     max_sessions: int = 4

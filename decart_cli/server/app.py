@@ -178,19 +178,25 @@ class Server:
             prompt_rate=self.config.prompt_rate,
             prompt_burst=self.config.prompt_burst,
         )
-        session: ServerSession
-        if model.uses_livekit:
-            session = LiveKitSession(ws, model, self._engine_factory(), slots=self.slots, rooms=self.rooms, room_url=_room_url(ws), **options)
-        elif self.slots.try_take():
-            session = WebRTCSession(ws, model, self._engine_factory(), **options)
-        else:
-            # No await between the check and sessions.add below: no race.
+        legacy = not model.uses_livekit
+        if legacy and not self.slots.try_take():
+            # Today's clients queue for a slot; the legacy protocol has no queue.
             self.refused_full += 1
             limit = self.config.max_sessions
             log.warning("refused a client: server is full (%d sessions)", limit)
             await ws.send(p.serialize(p.Error(error=f"server is full ({limit} sessions); try again later")))
             await ws.close(1013, "server is full")
             return
+        session: ServerSession
+        try:
+            if legacy:
+                session = WebRTCSession(ws, model, self._engine_factory(), **options)
+            else:
+                session = LiveKitSession(ws, model, self._engine_factory(), slots=self.slots, rooms=self.rooms, room_url=_room_url(ws), **options)
+        except BaseException:
+            if legacy:
+                self.slots.release()
+            raise
         self.sessions.add(session)
         log.info("session %s: %s connected, model %s", session.id, remote, model.name)
         try:

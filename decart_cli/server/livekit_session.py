@@ -104,7 +104,13 @@ class LiveKitSession(ServerSession):
             on_first_frame=self.generation_started,
             on_left=self._left_room,
         )
-        token = self.rooms.open(self.room)
+        try:
+            token = self.rooms.open(self.room)
+        except Exception as exc:  # e.g. livekit-api missing: say so rather than leave the client waiting
+            log.warning("session %s: could not open a room: %s", self.id, exc.__class__.__name__)
+            log.debug("session %s: failure detail", self.id, exc_info=True)
+            await self.send(p.Error(error=f"the server could not open a room ({exc.__class__.__name__})"))
+            return
         log.info("session %s: room %s open", self.id, self.room.name)
         await self.send(p.LiveKitRoomInfo(livekit_url=self.room_url, token=token, room_name=self.room.name, session_id=self.id))
 
