@@ -64,6 +64,12 @@ class EditConfig:
     """Wait before the first reconnect attempt; doubles with each attempt."""
     reconnect_max_delay: float = 10.0
     """The longest wait between two reconnect attempts."""
+    transport: str = "webrtc"
+    """``webrtc`` (legacy protocol) or ``livekit`` (today's): the CLI resolves ``auto``."""
+    image: str | None = None
+    """Reference image (base64), sent with the initial prompt and on every reconnect."""
+    max_seconds: float | None = None
+    """End the session once the server has billed this many seconds (``generation_tick``)."""
 
     def reconnect_wait(self, attempt: int) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): exponential backoff, capped."""

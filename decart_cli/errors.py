@@ -11,6 +11,7 @@ and caught like any exception.
     ├── UsageError                   exit 2: the command line asks for something impossible
     │   ├── UnknownModelError        --model names no realtime model
     │   ├── SourceError              --input is missing, unreadable or not video
+    │   ├── ImageError               --image (or /image) is missing, not an image, or too big
     │   └── BadURLError              --url is not a ws(s)/http(s) URL
     ├── ProtocolError                a message that does not follow the protocol
     ├── ConnectError                 the server cannot be reached or does not answer
@@ -58,6 +59,10 @@ class UnknownModelError(UsageError):
 
 class SourceError(UsageError):
     """The input source cannot be opened or read as video."""
+
+
+class ImageError(UsageError):
+    """A reference image cannot be read or is too large to send."""
 
 
 class BadURLError(UsageError):

@@ -86,6 +86,10 @@ MODELS: dict[str, Model] = {
 }
 
 DEFAULT_MODEL = "lucy_v2v_720p_rt"
+"""The model of a session with the local server (legacy protocol: the faster path on loopback)."""
+HOSTED_MODEL = "lucy-latest"
+"""The model of a session with the hosted service: its own alias for its current editing model, so a
+session keeps working when a version retires (as ``lucy_v2v_720p_rt`` did)."""
 
 
 def models_of(generation: str) -> list[Model]:

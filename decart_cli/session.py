@@ -1,19 +1,20 @@
 """One ``decart edit`` session, from opening the source to the last frame.
 
-:class:`EditSession` starts the pieces in order (source, sinks, local
-server, signaling, initial prompt, media) and stops them in reverse, so a
-recording is finished whatever ends the session: the end of a file, the
-duration, the window, a signal, or an error.
+:class:`EditSession` starts the pieces in order (source, sinks, the local
+server when its caller gave it one, the link to the server with the initial
+prompt, media) and stops them in reverse, so a recording is finished
+whatever ends the session: the end of a file, the duration, the window, a
+signal, or an error.
 
-The connection to the server (a :class:`Link`: the WebSocket and the peer
-connection) is the one piece that may be replaced mid-session. When an
-established session drops, the session reconnects with exponential
-backoff and re-sends the prompt the user wants, while the source, the
-window and the recording go on (the relay holds the last frame through
-the gap). A refused API key is permanent and is never retried.
+The connection to the server is a :class:`~decart_cli.client.link.Link`
+(legacy WebRTC or today's LiveKit), the one piece that may be replaced
+mid-session. When an established session drops, the session reconnects
+with exponential backoff and re-sends the prompt the user wants, while the
+source, the window and the recording go on (the relay holds the last frame
+through the gap). A refused API key is permanent and is never retried.
 
 A recording is made, where it can be, from the H.264 frames as received
-(each link's jitter buffer is tapped, see :mod:`decart_cli.media.remux`),
+(the link's jitter buffer is tapped, see :mod:`decart_cli.media.remux`),
 not by re-encoding the decoded frames: the file then has a hole in its
 timestamps where a reconnect was (players hold the last frame over it),
 and the relay's held frames go to the window only.
@@ -29,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
@@ -37,18 +38,16 @@ from av import VideoFrame
 
 from . import __version__
 from . import protocol as p
-from . import rtc_tuning
-from .config import EditConfig, ServeConfig
-from .errors import AuthError, ConnectError, DecartError, Interrupted, PromptRejected, ProtocolError, ServerError, SessionClosed
+from .config import EditConfig
+from .errors import AuthError, ConnectError, DecartError, Interrupted, PromptRejected, ProtocolError, SessionClosed
 from .media.borrow import BorrowedTrack
 from .media.recorder import Recorder
 from .media.remux import EncodedTap
 from .media.relay import Relay
 from .media.sources import SourceTrack, open_source
 from .models import Model
-from .server import Server
-from .signaling import Signaling, error_from_server
-from .transport import Transport
+from .client.link import Link
+from .client.webrtc import WebRTCLink
 from .ui import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
@@ -137,6 +136,16 @@ class SessionProbe(Protocol):
         ...
 
 
+class LocalServer(Protocol):
+    """A server the session starts for itself when it has no URL (``decart edit``'s embedded one)."""
+
+    async def start(self) -> str:
+        """Start; return the base URL to connect to."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
 class _Ended(Exception):
     """The session ended normally while something else was still in progress."""
 
@@ -180,28 +189,6 @@ class _Ends:
             future.cancel()
 
 
-@dataclass
-class Link:
-    """One connection to the server: the WebSocket and, once offered, the peer connection."""
-
-    signaling: Signaling
-    transport: Transport | None = None
-    first_frame: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when the first edited frame comes back over this link."""
-    refused: asyncio.Future[DecartError] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    """Resolves with the server's ``error`` if one comes before any edited frame: the link failed to start."""
-    tap: EncodedTap | None = None
-    """Feeds the recorder this link's received frames (remux), if it does."""
-
-    async def close(self) -> None:
-        """Detach the recorder, close the peer connection, then the WebSocket (the protocol's order)."""
-        if self.tap is not None:
-            self.tap.close()
-        if self.transport is not None:
-            await self.transport.close()
-        await self.signaling.close()
-
-
 class EditSession:
     """Runs one editing session described by an :class:`EditConfig`."""
 
@@ -213,8 +200,11 @@ class EditSession:
         *,
         stdin: BinaryIO | None = None,
         probe: SessionProbe | None = None,
+        local_server: LocalServer | None = None,
     ) -> None:
         self.config = config
+        self.local_server = local_server
+        """Started (after the source and sinks open) when ``config.url`` is None; the caller decides whether there is one."""
         if probe is None and config.stats:
             from .bench.probe import BenchProbe
 
@@ -222,12 +212,16 @@ class EditSession:
         self.probe = probe
         self.model = model
         self.reporter = reporter
-        self.stats = SessionStats(prompt=config.prompt or "", model=model.name, output=config.output)
+        self.stats = SessionStats(prompt=config.prompt or "", model=model.name, output=config.output, transport=config.transport)
         self._stdin = stdin if stdin is not None else (sys.stdin.buffer if config.read_stdin and sys.stdin else None)
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._last_frame_at = 0.0
         self._link: Link | None = None
+        self._initial = True
+        """Whether the link being opened is the session's first (a refused prompt is then fatal)."""
+        self._taps: dict[Link, EncodedTap | None] = {}
+        """The recorder's tap on each link that feeds it the received frames (remux)."""
         self._relay: Relay | None = None
         self._window: Window | None = None
         self._recorder: Recorder | None = None
@@ -235,6 +229,9 @@ class EditSession:
         """Set while a link is up and editing (prompts go straight out)."""
         self._wanted = p.check_prompt(config.prompt) if config.prompt else None
         """The latest prompt the user asked for: re-sent on every reconnect."""
+        self._image = config.image
+        """The latest reference image (base64) the user asked for: re-sent on every reconnect."""
+        self._billed_before = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     def request_stop(self, reason: str = "stopped") -> None:
@@ -268,12 +265,10 @@ class EditSession:
 
             base_url = cfg.url
             if base_url is None:
-                server = Server(ServeConfig(host="127.0.0.1", port=0))
-                await server.start()
-                stack.push_async_callback(server.stop)
-                base_url = server.url
-                self.reporter.notice(f"no API key: editing with the local server at {base_url} (set DECART_API_KEY for the hosted service)")
-
+                if self.local_server is None:
+                    raise ValueError("EditConfig.url is None and no local server was given")
+                base_url = await self.local_server.start()
+                stack.push_async_callback(self.local_server.stop)
             url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT)
             self.reporter.start(self.stats)
             stack.callback(self.reporter.stop)
@@ -348,102 +343,144 @@ class EditSession:
 
         return warn
 
-    def _tap_recorder(self, link: Link) -> None:
+    # -- what a link asks of its owner (see decart_cli.client.link.LinkOwner)
+
+    async def initial_state(self, link: Link) -> None:
+        """Send the prompt the user wants, acknowledged, before media starts.
+
+        The first time a refused prompt is fatal; on a reconnect it is a
+        warning and the last prompt the server accepted is tried instead.
+        """
+        wanted = self._wanted
+        enhance = self.config.enhance
+        if self._image is not None:
+            # One set_image carries the image and the prompt, as the service expects.
+            await link.request_image(self._image, prompt=wanted, enhance=enhance)
+            if wanted and (self._initial or wanted != self.stats.prompt):
+                self.stats.prompt = wanted
+                self.reporter.event(f"prompt: {wanted}", "green")
+            return
+        if not wanted:
+            return
+        try:
+            await link.request_prompt(wanted, enhance=enhance)
+        except PromptRejected as exc:
+            applied = self.stats.prompt
+            if self._initial or not applied or applied == wanted:
+                raise
+            self.reporter.warning(f"{exc.message} (keeping: {applied})")
+            self._wanted = applied
+            await link.request_prompt(applied, enhance=enhance)
+            return
+        if self._initial or wanted != self.stats.prompt:
+            self.stats.prompt = wanted
+            self.reporter.event(f"prompt: {wanted}", "green")
+
+    def media_starting(self, link: Link) -> None:
         """Have the recorder take this link's frames as received (remux), where it can."""
         recorder = self._recorder
-        if recorder is None or recorder.mode == "encode" or link.transport is None:
+        if recorder is None or recorder.mode == "encode":
             return
-        receivers = [t.receiver for t in link.transport.pc.getTransceivers() if t.kind == "video"]
-        link.tap = recorder.tap(rtc_tuning.jitter_buffer_of(receivers[0]) if receivers else None)
-        if link.tap is None and recorder.mode == "remux":
+        source = link.encoded_source()
+        if source is None:
+            return
+        link_tap = recorder.tap(source)
+        self._taps[link] = link_tap
+        if link_tap is None and recorder.mode == "remux":
             self.reporter.warning("recording paused: this connection's frames cannot be taken as received")
 
+    def on_message(self, message: p.Message) -> None:
+        if self.probe is not None:
+            self.probe.on_message(message)
+        if isinstance(message, p.GenerationStarted):
+            self.stats.state = "generating"
+            self.stats.queue = None
+        elif isinstance(message, p.QueuePosition):
+            self.stats.queue = (message.position, message.queue_size)
+            self.reporter.event(f"queued {message.position}/{message.queue_size}: the server is busy, waiting for a slot", "yellow")
+        elif isinstance(message, p.LiveKitRoomInfo):
+            self.stats.queue = None
+        elif isinstance(message, p.GenerationTick):
+            self._bill(message.seconds)
+        elif isinstance(message, p.GenerationEnded):
+            log.info("generation ended after %d billed seconds (%s)", message.seconds, message.reason)
+            self._bill(message.seconds)
+        elif isinstance(message, p.Error):
+            self.reporter.warning(f"server error: {message.error}")
+        elif isinstance(message, p.SessionId):
+            log.info("session id %s", message.session_id)
+
+    def _bill(self, seconds: int) -> None:
+        """Billed seconds, as the server counts them: over all links of the session."""
+        self.stats.billed_seconds = self._billed_before + seconds
+        limit = self.config.max_seconds
+        if limit is not None and self.stats.billed_seconds >= limit and not self._stop.is_set():
+            self.reporter.notice(f"{self.stats.billed_seconds} billed seconds: reached --max-seconds {limit:g}")
+            self.request_stop("reached --max-seconds")
+
+    # -- connecting
+
     async def _until_closed(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable`` unless the current link's socket closes or a stop is requested first."""
-        assert self._link is not None and self._link.signaling.closed is not None
-        closed, refused = self._link.signaling.closed, self._link.refused
+        """Await ``awaitable`` unless the current link closes or a stop is requested first."""
+        assert self._link is not None
+        closed = self._link.closed
         task = asyncio.ensure_future(awaitable)
         stop = asyncio.ensure_future(self._stop.wait())
         try:
-            done, _ = await asyncio.wait({task, closed, refused, stop}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({task, closed, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
         if task in done:
             return task.result()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        if refused in done:
-            raise refused.result()
         if closed in done:
             raise closed.result()
         raise Interrupted(f"{self._stop_reason} before the session started")
 
-    async def _connect(self, url: str, outbound: MediaStreamTrack, relay: Relay, *, initial: bool) -> None:
-        """Open a link: socket, the wanted prompt, offer/answer, media; then read its edited track.
-
-        The first time, a refused prompt is fatal; on a reconnect it is a
-        warning and the last prompt the server accepted is tried instead.
-        """
+    def _new_link(self, url: str) -> Link:
         cfg = self.config
-        signaling = Signaling(url, connect_timeout=cfg.connect_timeout, on_message=self._on_message)
-        self._link = link = Link(signaling)
-        await signaling.connect()
-        if self._wanted:
-            await self._until_closed(self._send_wanted_prompt(signaling, initial=initial))
-        link.transport = transport = Transport(signaling, loopback=p.is_loopback_host(p.url_host(url)), ice_servers=cfg.ice_servers, timeout=cfg.connect_timeout)
-        remote = await self._until_closed(transport.start(BorrowedTrack(outbound)))
-        # Before media flows, so the tap sees the link's first (key)frame.
-        self._tap_recorder(link)
-        await self._until_closed(transport.wait_connected(cfg.connect_timeout))
+        if cfg.transport == "livekit":
+            from .client.livekit import LiveKitLink
+
+            return LiveKitLink(url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, size=self.model.size, fps=self.model.fps)
+        return WebRTCLink(url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, ice_servers=cfg.ice_servers)
+
+    async def _connect(self, url: str, outbound: MediaStreamTrack, relay: Relay, *, initial: bool) -> None:
+        """Open a link (socket, the wanted prompt, media); then read its edited track."""
+        self._initial = initial
+        self._billed_before = self.stats.billed_seconds  # each link's ticks count from zero
+        self._link = link = self._new_link(url)
+        await self._until_closed(link.open(BorrowedTrack(outbound)))
         self.stats.state = "connected"
-        if self.probe is not None:
-            self.probe.on_connected(transport.pc)
+        if self.probe is not None and link.peer_connection is not None:
+            self.probe.on_connected(link.peer_connection)
         # Drain the remote track from now on (aiortc's receive queue is
         # unbounded); each sink has its own bounded buffer in the relay.
-        relay.attach(remote)
+        assert link.remote is not None
+        relay.attach(link.remote)
         self._online.set()
-
-    async def _send_wanted_prompt(self, signaling: Signaling, *, initial: bool) -> None:
-        cfg = self.config
-        wanted = self._wanted
-        assert wanted is not None
-        try:
-            await signaling.request_prompt(wanted, enhance=cfg.enhance, timeout=cfg.ack_timeout)
-        except PromptRejected as exc:
-            applied = self.stats.prompt
-            if initial or not applied or applied == wanted:
-                raise
-            self.reporter.warning(f"{exc.message} (keeping: {applied})")
-            self._wanted = applied
-            await signaling.request_prompt(applied, enhance=cfg.enhance, timeout=cfg.ack_timeout)
-            return
-        if initial or wanted != self.stats.prompt:
-            self.stats.prompt = wanted
-            self.reporter.event(f"prompt: {wanted}", "green")
 
     async def _close_link(self) -> None:
         self._online.clear()
         link, self._link = self._link, None
         if link is not None:
+            link_tap = self._taps.pop(link, None)
+            if link_tap is not None:
+                link_tap.close()
             await link.close()
 
     async def _watch(self, ends: _Ends) -> DecartError | None:
         """Wait while the session runs; return the error if the link drops, None if the session is over."""
         link = self._link
-        assert link is not None and link.transport is not None and link.signaling.closed is not None
-        failed = asyncio.ensure_future(link.transport.failed.wait())
-        try:
-            reasons = await ends.race({link.signaling.closed: "closed", failed: "failed"})
-        finally:
-            failed.cancel()
+        assert link is not None
+        reasons = await ends.race({link.closed: "closed"})
         if "source" in reasons:
             await self._drain(asyncio.get_running_loop())
             return None
-        if self._stop.is_set() or not reasons & {"closed", "failed"}:
+        if self._stop.is_set() or "closed" not in reasons:
             return None
-        if "closed" in reasons:
-            return link.signaling.closed.result()
-        return SessionClosed("the media connection to the server failed")
+        return link.closed.result()
 
     async def _reconnect(self, url: str, outbound: MediaStreamTrack, relay: Relay, dropped: DecartError, ends: _Ends) -> bool:
         """Re-establish a dropped session; False if the session ended meanwhile. Raises when it cannot."""
@@ -513,27 +550,21 @@ class EditSession:
 
     async def _wait_first_frame(self) -> None:
         link = self._link
-        assert link is not None and link.transport is not None and link.signaling.closed is not None
+        assert link is not None
         first = asyncio.ensure_future(link.first_frame.wait())
-        failed = asyncio.ensure_future(link.transport.failed.wait())
         stop = asyncio.ensure_future(self._stop.wait())
         try:
-            done, _ = await asyncio.wait(
-                {first, failed, stop, link.signaling.closed, link.refused},
-                timeout=self.config.connect_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            done, _ = await asyncio.wait({first, stop, link.closed}, timeout=self.config.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for f in (first, failed, stop):
+            for f in (first, stop):
                 f.cancel()
         if first in done or stop in done:
             return
-        if link.refused in done:
-            raise link.refused.result()
-        if link.signaling.closed in done:
-            raise link.signaling.closed.result()
-        if failed in done:
-            raise ConnectError("the media connection failed before any edited frame came back", "check that UDP can reach the server")
+        if link.closed in done:
+            error = link.closed.result()
+            if error is link.media_failure:
+                raise ConnectError("the media connection failed before any edited frame came back", "check that UDP can reach the server")
+            raise error
         raise ConnectError(f"no edited frame came back within {self.config.connect_timeout:g} s", "check the server, or raise --connect-timeout")
 
     async def _source_ended(self, source: SourceTrack) -> None:
@@ -563,32 +594,15 @@ class EditSession:
             if self.stats.state == "connected":
                 self.stats.state = "generating"
 
-    def _on_message(self, message: p.Message) -> None:
-        if self.probe is not None:
-            self.probe.on_message(message)
-        if isinstance(message, p.IceCandidate):
-            link = self._link
-            if link is not None and link.transport is not None:
-                self._spawn(link.transport.add_candidate(message.candidate), "decart-candidate")
-        elif isinstance(message, p.GenerationStarted):
-            self.stats.state = "generating"
-        elif isinstance(message, p.Error):
-            link = self._link
-            if link is not None and not link.first_frame.is_set() and not link.refused.done():
-                # Before any edited frame an error means this link will not
-                # start: fail it now (once), rather than warn and wait out a timeout.
-                link.refused.set_result(error_from_server(message.error))
-            else:
-                self.reporter.warning(f"server error: {message.error}")
-        elif isinstance(message, p.SessionId):
-            log.info("session id %s", message.session_id)
-
     async def _send_prompts(self, prompts: asyncio.Queue[str]) -> None:
         """Apply each prompt line; while reconnecting, keep the latest for the next link."""
         cfg = self.config
         while True:
             line = await prompts.get()
             if not line.strip():
+                continue
+            if line.startswith("/image"):
+                await self._send_image(line[len("/image"):].strip())
                 continue
             try:
                 text = p.check_prompt(line)
@@ -601,20 +615,47 @@ class EditSession:
                 self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
                 continue
             try:
-                await link.signaling.request_prompt(text, enhance=cfg.enhance, timeout=cfg.ack_timeout)
+                await link.request_prompt(text, enhance=cfg.enhance)
             except PromptRejected as exc:
                 self._wanted = self.stats.prompt or None
                 self.reporter.warning(f"{exc.message} (the previous edit stays)")
                 continue
-            except (ServerError, SessionClosed) as exc:
-                assert link.signaling.closed is not None
-                if link.signaling.closed.done() and cfg.reconnect_attempts > 0 and not isinstance(exc, AuthError):
+            except DecartError as exc:
+                if link.closed.done() and cfg.reconnect_attempts > 0 and not isinstance(exc, AuthError):
                     self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
                 else:
                     self.reporter.warning(exc.message)
                 continue
             self.stats.prompt = text
             self.reporter.event(f"prompt: {text}", "green")
+
+    async def _send_image(self, argument: str) -> None:
+        """``/image FILE`` (or ``/image none``) from stdin: change the reference image."""
+        from .media.image import load_image
+
+        if not argument:
+            self.reporter.warning("/image needs a file (or `none` to clear it)")
+            return
+        try:
+            image = None if argument.lower() == "none" else await asyncio.to_thread(load_image, Path(argument).expanduser())
+        except DecartError as exc:
+            self.reporter.warning(f"{exc.user_message()} (the previous image stays)")
+            return
+        previous, self._image = self._image, image
+        link = self._link
+        if not self._online.is_set() or link is None:
+            self.reporter.event(f"image kept until reconnected: {argument}", "yellow")
+            return
+        try:
+            await link.request_image(image)
+        except PromptRejected as exc:
+            self._image = previous
+            self.reporter.warning(f"{exc.message} (the previous image stays)")
+            return
+        except DecartError as exc:
+            self.reporter.warning(exc.message)
+            return
+        self.reporter.event(f"image: {argument}", "green")
 
     async def _refresh_status(self, source: SourceTrack, recorder: Recorder | None, relay: Relay) -> None:
         last_sent, last_received, last_t = 0, 0, time.monotonic()
@@ -630,7 +671,7 @@ class EditSession:
 
                 if isinstance(self.probe, BenchProbe):
                     self.stats.latency_ms = self.probe.recent_latency()
-                pc = link.transport.pc if link is not None and link.transport is not None else None
+                pc = link.peer_connection if link is not None else None
                 if pc is None or pc is not last_pc:
                     last_bytes = None  # a new connection counts from zero
                 if pc is not None:

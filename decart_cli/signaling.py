@@ -60,6 +60,8 @@ class Signaling:
         self._reader: asyncio.Task[None] | None = None
         self._answer: asyncio.Future[p.Answer] | None = None
         self._acks: dict[str, list[asyncio.Future[p.PromptAck]]] = {}
+        self._replies: dict[type[p.Message], list[asyncio.Future[p.Message]]] = {}
+        """Waiters for replies matched by type only, first come first served (set_image_ack, livekit_room_info)."""
         self._last_error: str | None = None
         self.closed: asyncio.Future[DecartError] | None = None
         """Resolves with the error that ended the socket (SessionClosed after a clean close)."""
@@ -125,6 +127,33 @@ class Signaling:
             raise PromptRejected(f"prompt refused: {ack.error or 'no reason given'}")
         return ack
 
+    async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True, timeout: float = 15.0) -> p.SetImageAck:
+        """Send ``set_image`` (base64 image, or None to clear it) and wait for its ``set_image_ack``.
+
+        Raises PromptRejected when the server refuses it, ServerError on timeout.
+        """
+        message = p.SetImage(image_data=image, prompt=prompt, enhance_prompt=enhance if prompt is not None else None)
+        ack = await self.request(message, p.SetImageAck, timeout, "no set_image_ack")
+        assert isinstance(ack, p.SetImageAck)
+        if not ack.success:
+            raise PromptRejected(f"image refused: {ack.error or 'no reason given'}")
+        return ack
+
+    async def request(self, message: p.Message, reply: type[p.Message], timeout: float | None, what: str) -> p.Message:
+        """Send ``message`` and wait for the next message of type ``reply``.
+
+        ``timeout`` counts from the send; None waits as long as the socket stays open.
+        """
+        waiter: asyncio.Future[p.Message] = asyncio.get_running_loop().create_future()
+        waiters = self._replies.setdefault(reply, [])
+        waiters.append(waiter)
+        try:
+            await self.send(message)
+            return await self._wait(waiter, timeout, what if timeout is None else f"{what} within {timeout:g} s")
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+
     async def wait_answer(self, timeout: float) -> p.Answer:
         """Wait for the server's ``answer`` to our offer."""
         if self._answer is None or self._answer.done():
@@ -135,7 +164,7 @@ class Signaling:
         """Start listening for an answer (call before sending the offer)."""
         self._answer = asyncio.get_running_loop().create_future()
 
-    async def _wait(self, future: asyncio.Future, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    async def _wait(self, future: asyncio.Future, timeout: float | None, what: str):  # type: ignore[no-untyped-def]
         assert self.closed is not None
         done, _ = await asyncio.wait({future, self.closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if future in done:
@@ -188,6 +217,12 @@ class Signaling:
                     waiter.set_result(message)
                     return None
             log.debug("prompt_ack for a prompt nobody waits for")
+            return None
+        waiters = [w for w in self._replies.get(type(message), ()) if not w.done()]
+        if waiters:
+            waiters[0].set_result(message)
+            if self.on_message is not None and not isinstance(message, p.SetImageAck):
+                self.on_message(message)
             return None
         if isinstance(message, p.Error):
             self._last_error = message.error

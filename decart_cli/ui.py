@@ -53,6 +53,12 @@ class SessionStats:
     recording: those shown)."""
     recording_gap: float = 0.0
     """Seconds without frames in a remuxed recording where it reconnected (a hole in its timestamps)."""
+    transport: str = "webrtc"
+    """``webrtc`` (legacy protocol) or ``livekit`` (today's)."""
+    queue: tuple[int, int] | None = None
+    """While waiting for a slot on the server: (position, queue size)."""
+    billed_seconds: int = 0
+    """Seconds the server has billed (``generation_tick``; today's protocol)."""
 
     @property
     def elapsed(self) -> float:
@@ -77,7 +83,10 @@ def render_status(stats: SessionStats) -> Text:
     state = stats.state
     if state == "reconnecting" and stats.reconnect_attempt:
         state = f"reconnecting {stats.reconnect_attempt}/{stats.reconnect_attempts}"
+    if stats.queue is not None and stats.state == "connecting":
+        state = f"queued {stats.queue[0]}/{stats.queue[1]}"
     line.append(f"● {state}", style=_STATE_STYLE.get(stats.state, "white"))
+    line.append(f"  {stats.transport}", style="dim")
     line.append(f"  {stats.elapsed:5.1f}s", style="dim")
     line.append(f"  in {stats.fps_in:4.1f} fps  out {stats.fps_out:4.1f} fps")
     line.append(f"  sent {stats.frames_sent}  received {stats.frames_received}", style="dim")
@@ -87,6 +96,8 @@ def render_status(stats: SessionStats) -> Text:
         line.append(f"  up {stats.bitrate_kbps[0] / 1000:.1f} down {stats.bitrate_kbps[1] / 1000:.1f} Mbit/s", style="dim")
     if stats.output is not None:
         line.append(f"  rec {stats.frames_recorded}", style="red")
+    if stats.billed_seconds:
+        line.append(f"  billed {stats.billed_seconds}s")
     prompt = stats.prompt or "(no edit)"
     if len(prompt) > 60:
         prompt = prompt[:57] + "..."
@@ -99,7 +110,7 @@ def render_summary(stats: SessionStats, *, failed: bool = False) -> str:
     parts = [
         f"sent {stats.frames_sent} frames",
         f"received {stats.frames_received}",
-        f"{stats.elapsed:.1f} s",
+        f"{stats.elapsed:.1f} s over {stats.transport}" + (f" ({stats.billed_seconds} billed seconds)" if stats.billed_seconds else ""),
     ]
     if stats.output is not None:
         held = ""

@@ -154,12 +154,30 @@ def test_models_shows_both_generations() -> None:
     assert "1280x704" in rows["lucy-restyle-2"] and "alias of lucy-2.6" in rows["lucy-latest"] and "speed=fast" in rows["lucy-2.6"]
 
 
-def test_todays_model_is_a_usage_error_for_edit_until_it_speaks_livekit() -> None:
-    """`decart edit -m lucy-2.6` stops before starting (exit 2), naming the legacy models it can use."""
-    result = run_decart("edit", "-m", "lucy-2.6", "-i", "test", "--no-show", "-o", "/tmp/never.mp4")
+def test_a_model_of_the_other_generation_than_the_transport_is_a_usage_error() -> None:
+    """-m of one protocol generation with --transport of the other stops before starting (exit 2), naming the models that fit."""
+    result = run_decart("edit", "-m", "lucy-2.6", "--transport", "webrtc", "-i", "test", "--no-show", "-o", "/tmp/never.mp4")
     assert result.returncode == 2
-    assert "lucy-2.6 speaks today's protocol" in result.stderr and "lucy_v2v_720p_rt" in result.stderr
+    assert "lucy-2.6 speaks today's protocol (livekit), not --transport webrtc" in result.stderr and "lucy_v2v_720p_rt" in result.stderr
+    result = run_decart("edit", "-m", "mirage", "--transport", "livekit", "-i", "test", "--no-show", "-o", "/tmp/never.mp4")
+    assert result.returncode == 2
+    assert "mirage speaks the legacy protocol (webrtc)" in result.stderr and "lucy-restyle-2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_image_errors_are_usage_errors(tmp_path: Path) -> None:
+    """--image: a missing file, a non-image, or a model that takes none: one line, exit 2, before anything starts."""
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("hello")
+    cases = [
+        (("-m", "lucy-2.6", "--image", str(tmp_path / "missing.png")), "no image at"),
+        (("-m", "lucy-2.6", "--image", str(not_image)), "is not an image"),
+        (("-m", "lucy-restyle-2", "--image", str(not_image)), "takes no reference image"),
+    ]
+    for args, text in cases:
+        result = run_decart("edit", *args, "-i", "test", "--no-show", "-o", str(tmp_path / "o.mp4"))
+        assert result.returncode == 2 and text in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert not (tmp_path / "o.mp4").exists()
 
 
 def test_refused_prompt_mid_session_keeps_going(server, tmp_path: Path) -> None:

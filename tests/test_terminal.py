@@ -48,6 +48,17 @@ def test_summary_counts_held_frames_and_reconnects() -> None:
     assert summary.endswith("reconnected 2 times")
 
 
+def test_status_and_summary_name_the_transport_queue_and_billing() -> None:
+    """The status line names the transport, shows `queued 3/12` while waiting and the billed seconds; the summary gives both."""
+    waiting = render_status(SessionStats(state="connecting", transport="livekit", queue=(3, 12))).plain
+    assert "queued 3/12" in waiting and "livekit" in waiting
+    running = render_status(SessionStats(state="generating", transport="livekit", billed_seconds=7)).plain
+    assert "billed 7s" in running and "queued" not in running
+    summary = render_summary(SessionStats(transport="livekit", billed_seconds=9))
+    assert "over livekit (9 billed seconds)" in summary
+    assert "over webrtc" in render_summary(SessionStats()) and "billed" not in render_summary(SessionStats())
+
+
 def test_prompt_typed_at_a_tty(server, tmp_path: Path) -> None:
     """At a real terminal (tmux) the status line shows, a typed prompt is acknowledged, and the recording shows it."""
     require("tmux")

@@ -57,6 +57,9 @@ def setup_logging(verbose: int) -> None:
         # aiortc and aioice are chatty at info level.
         for name in ("aiortc", "aioice", "websockets"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        # LiveKit's Rust client logs its own reconnect steps as warnings
+        # ("dropping pass-through signal") while ours already says what happens.
+        logging.getLogger("livekit").setLevel(logging.ERROR if verbose == 0 else logging.WARNING)
         # OpenCV's FFmpeg prints its own errors ("moov atom not found") next
         # to our one-line error about the same file; -vv keeps them. Read by
         # OpenCV when it first opens a file, so setting it here is in time.

@@ -15,7 +15,7 @@ from rich.table import Table
 from ..errors import UsageError
 from ..models import DEFAULT_MODEL, get_model
 from . import app, configure_media, user_errors
-from .edit import legacy_model
+from .edit import choose_model
 
 bench_app = typer.Typer(help="Measure decart on this machine: a live session (default) or the engine alone (`bench engine`).")
 app.add_typer(bench_app, name="bench")
@@ -112,7 +112,7 @@ def bench_session(
         prompt = f"cost {edit_cost_ms:g}"
     config = BenchConfig(
         server_args=server_args,
-        model=legacy_model(model),
+        model=choose_model(model, "webrtc", hosted=False)[0],
         duration=duration,
         warmup=warmup,
         url=url,

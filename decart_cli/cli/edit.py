@@ -11,17 +11,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..config import FIT_MODES, HOSTED_URL, EditConfig, SourceConfig
+from ..config import FIT_MODES, HOSTED_URL, EditConfig, ServeConfig, SourceConfig
 from ..errors import ProtocolError, UsageError
-from ..models import DEFAULT_MODEL, LEGACY, MODELS, get_model, models_of
+from ..media.image import load_image
+from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, models_of
 from ..protocol import check_prompt
 from ..ui import ConsoleReporter, render_summary
 from . import app, configure_media, setup_logging, user_errors
 
 
+TRANSPORTS = ("auto", "webrtc", "livekit")
+
+
 def _fit(value: str) -> str:
     if value not in FIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(FIT_MODES)}")
+    return value
+
+
+def _transport(value: str) -> str:
+    if value not in TRANSPORTS:
+        raise typer.BadParameter(f"use one of {', '.join(TRANSPORTS)}")
     return value
 
 
@@ -40,7 +50,10 @@ def _check_prompt(text: str) -> str:
 def edit(
     prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Initial edit instruction, applied before the first frame."),
     input: str = typer.Option("0", "-i", "--input", help="Camera index (0) or device path, a video file, 'sample' (shipped clip with a face) or 'test' (built-in pattern)."),
-    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", help="Realtime model (see `decart models`)."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", show_default=False, help=f"Realtime model (see `decart models`) [default: {DEFAULT_MODEL} locally, {HOSTED_MODEL} on the hosted service]."),
+    transport: str = typer.Option("auto", "--transport", callback=_transport, help="auto, webrtc (legacy protocol) or livekit (today's protocol) [auto: livekit on the hosted service or for today's models, else webrtc]."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Reference image (PNG/JPEG) for models that take one; `/image FILE` on stdin changes it."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="End the session once the server has billed this many seconds (a cost guard)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of edited video."),
@@ -64,7 +77,15 @@ def edit(
     configure_media()
     from ..media.window import display_available  # cv2 only, no aiortc
 
-    chosen = legacy_model(model)
+    key = (api_key or "").strip()
+    hosted = not local and not url and bool(key)
+    chosen, transport = choose_model(model, transport, hosted=hosted)
+    image_data = None
+    if image is not None:
+        if not chosen.accepts_image:
+            takes = ", ".join(m.name for m in MODELS.values() if m.accepts_image and m.generation == chosen.generation)
+            raise UsageError(f"model {chosen.name} takes no reference image", f"drop --image, or use a model that takes one ({takes})")
+        image_data = load_image(image.expanduser())
     if prompt is not None:
         prompt = _check_prompt(prompt)
     if show is None:
@@ -73,7 +94,6 @@ def edit(
         raise UsageError("cannot open a window: no display", "use --no-show, or run where DISPLAY is set")
     if not show and output is None:
         raise UsageError("nothing to do: no window and no recording", "add -o FILE.mp4, or --show")
-    key = (api_key or "").strip()
     if local:
         server_url = None
     elif url:
@@ -99,11 +119,14 @@ def edit(
         reconnect_attempts=reconnect,
         reconnect_delay=reconnect_delay,
         reconnect_max_delay=max(reconnect_max_delay, reconnect_delay),
+        transport=transport,
+        image=image_data,
+        max_seconds=max_seconds,
     )
     from ..session import EditSession
 
     reporter = ConsoleReporter()
-    session = EditSession(config, chosen, reporter)
+    session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None)
     failed = True
     try:
         asyncio.run(_run(session))
@@ -115,16 +138,44 @@ def edit(
             reporter.console.print(summary, soft_wrap=True, markup=False, highlight=False)
 
 
-def legacy_model(name: str):  # type: ignore[no-untyped-def]
-    """The model called ``name``, for a session of the legacy protocol (the only one the client speaks yet)."""
+def choose_model(name: str | None, transport: str, *, hosted: bool) -> tuple[Model, str]:
+    """The model and the transport (``webrtc`` or ``livekit``) a session uses.
+
+    ``auto`` follows the model's generation; without ``-m`` it is today's
+    protocol and :data:`HOSTED_MODEL` on the hosted service (the only one it
+    speaks), else the legacy path and :data:`DEFAULT_MODEL` (the faster one on
+    loopback). A model of the other generation than ``--transport`` asks for
+    is a usage error naming the models that fit.
+    """
+    if name is None:
+        wants_today = transport == "livekit" or (transport == "auto" and hosted)
+        name = HOSTED_MODEL if wants_today else DEFAULT_MODEL
     chosen = get_model(name)
-    if chosen.uses_livekit:
-        legacy = ", ".join(m.name for m in models_of(LEGACY))
-        raise UsageError(
-            f"model {chosen.name} speaks today's protocol (media through a LiveKit room), which decart edit does not speak yet",
-            f"use a legacy model ({legacy}); `decart serve` serves {chosen.name} to the official SDK 0.2.x",
-        )
-    return chosen
+    if transport == "auto":
+        return chosen, "livekit" if chosen.uses_livekit else "webrtc"
+    if (transport == "livekit") != chosen.uses_livekit:
+        fitting = ", ".join(m.name for m in models_of(TODAY if transport == "livekit" else LEGACY))
+        protocol = "today's protocol (livekit)" if chosen.uses_livekit else "the legacy protocol (webrtc)"
+        raise UsageError(f"model {chosen.name} speaks {protocol}, not --transport {transport}", f"use one of {fitting}, or --transport auto")
+    return chosen, transport
+
+
+class EmbeddedServer:
+    """The local server `decart edit` runs in-process when it has no server to talk to (no key, or --local)."""
+
+    def __init__(self, reporter: ConsoleReporter) -> None:
+        from ..server import Server
+
+        self._server = Server(ServeConfig(host="127.0.0.1", port=0))
+        self._reporter = reporter
+
+    async def start(self) -> str:
+        await self._server.start()
+        self._reporter.notice(f"no API key: editing with the local server at {self._server.url} (set DECART_API_KEY for the hosted service)")
+        return self._server.url
+
+    async def stop(self) -> None:
+        await self._server.stop()
 
 
 async def _run(session) -> None:  # type: ignore[no-untyped-def]

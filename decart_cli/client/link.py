@@ -1,0 +1,144 @@
+"""The seam between a session and an editing server: a :class:`Link`.
+
+A link is one connection to a server, of one protocol generation:
+:class:`~.webrtc.WebRTCLink` (legacy: WebSocket signaling and one aiortc
+peer connection) or :class:`~.livekit.LiveKitLink` (today's: a control
+channel and a LiveKit room). The session above it keeps what outlives a
+connection (the source, the sinks, the prompt and image the user wants,
+reconnects) and replaces the link when it drops.
+
+What a link promises:
+
+* :meth:`Link.open` connects, has its owner send the initial state
+  (:meth:`LinkOwner.initial_state`, acknowledged before any media) and
+  brings media up; afterwards :attr:`Link.remote` is the edited video track.
+* :attr:`Link.closed` resolves with the error that ended it: the server
+  closed the socket, the media connection failed, or the server sent an
+  ``error`` before the first edited frame (the link did not start).
+* :meth:`Link.request_prompt` and :meth:`Link.request_image` return once
+  the server acknowledged, and raise :class:`~decart_cli.errors.PromptRejected`
+  when it refused.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from aiortc import MediaStreamTrack
+
+from .. import protocol as p
+from ..errors import DecartError
+from ..signaling import Signaling, error_from_server
+
+T = TypeVar("T")
+
+
+class LinkOwner(Protocol):
+    """What a link asks of the session that owns it (all on the event loop)."""
+
+    async def initial_state(self, link: Link) -> None:
+        """Send the prompt (and image) the user wants, acknowledged, before media starts."""
+        ...
+
+    def media_starting(self, link: Link) -> None:
+        """Media is about to flow (hook the recorder or a probe in now)."""
+        ...
+
+    def on_message(self, message: p.Message) -> None:
+        """A control message the session may show (progress, ticks, errors after the first frame)."""
+        ...
+
+
+class Link(abc.ABC):
+    """One connection to an editing server (see the module docstring)."""
+
+    transport: ClassVar[str]
+    """``"webrtc"`` or ``"livekit"``: what the status line and summary call it."""
+
+    def __init__(self, url: str, owner: LinkOwner, *, connect_timeout: float, ack_timeout: float) -> None:
+        self.url = url
+        self.owner = owner
+        self.connect_timeout = connect_timeout
+        self.ack_timeout = ack_timeout
+        self.signaling = Signaling(url, connect_timeout=connect_timeout, on_message=self._on_message)
+        self.closed: asyncio.Future[DecartError] = asyncio.get_running_loop().create_future()
+        self.first_frame = asyncio.Event()
+        """Set (by the session) when the first edited frame comes back over this link."""
+        self.remote: MediaStreamTrack | None = None
+        self.media_failure: DecartError | None = None
+        """The error :attr:`closed` resolves with when the media connection (not the socket) failed."""
+        self._watchers: list[asyncio.Future[Any]] = []
+
+    @abc.abstractmethod
+    async def open(self, outbound: MediaStreamTrack) -> None:
+        """Connect, send the initial state, bring media up; raise DecartError when it cannot."""
+
+    async def request_prompt(self, text: str, *, enhance: bool) -> None:
+        """Apply a prompt; raises PromptRejected when the server refuses it."""
+        await self.until_closed(self.signaling.request_prompt(text, enhance=enhance, timeout=self.ack_timeout))
+
+    async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True) -> None:
+        """Set (base64) or clear (None) the reference image, with an optional prompt; PromptRejected when refused."""
+        await self.until_closed(self.signaling.request_image(image, prompt=prompt, enhance=enhance, timeout=self.ack_timeout))
+
+    @property
+    def peer_connection(self) -> Any:
+        """The aiortc peer connection, where the link has one (for stats); None otherwise."""
+        return None
+
+    def encoded_source(self) -> Any:
+        """Where the recorder can take the received frames still encoded (a jitter buffer), or None."""
+        return None
+
+    def watch(self, future: Awaitable[Any], error: DecartError) -> None:
+        """Close this link with ``error`` when ``future`` completes (e.g. the media connection failing)."""
+        watcher = asyncio.ensure_future(future)
+        self._watchers.append(watcher)
+
+        def done(task: asyncio.Future[Any]) -> None:
+            if not task.cancelled() and not self.closed.done():
+                self.closed.set_result(error)
+
+        watcher.add_done_callback(done)
+
+    async def until_closed(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless this link closes first (then raise why)."""
+        task = asyncio.ensure_future(awaitable)
+        try:
+            done, _ = await asyncio.wait({task, self.closed}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # our caller gave up: so does what it waited for
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        if task in done:
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise self.closed.result()
+
+    def _on_message(self, message: p.Message) -> None:
+        if isinstance(message, p.Error) and not self.first_frame.is_set():
+            # Before any edited frame an error means this link will not
+            # start: fail it now (once), rather than warn and wait out a timeout.
+            if not self.closed.done():
+                self.closed.set_result(error_from_server(message.error))
+            return
+        self.owner.on_message(message)
+
+    async def _connect_signaling(self) -> None:
+        await self.signaling.connect()
+        assert self.signaling.closed is not None
+        self.signaling.closed.add_done_callback(self._socket_closed)
+
+    def _socket_closed(self, future: asyncio.Future[DecartError]) -> None:
+        if not self.closed.done() and not future.cancelled():
+            self.closed.set_result(future.result())
+
+    async def close(self) -> None:
+        """Release media, then the socket (the protocol's order); idempotent."""
+        for watcher in self._watchers:
+            watcher.cancel()
+        await self.signaling.close()

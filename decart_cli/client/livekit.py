@@ -1,0 +1,199 @@
+"""Today's link: a control channel on the WebSocket, media through a LiveKit room.
+
+:class:`LiveKitLink` sends ``livekit_join`` and waits for
+``livekit_room_info`` (as long as ``queue_position`` messages keep coming),
+has its owner send the initial prompt and image, joins the room with
+LiveKit's own client (the ``livekit`` package), publishes our source and
+takes the edited track of the ``inference-server-...`` participant.
+
+The frame path, one conversion each way, newest frame wins:
+
+* out: the source track's frames (already fitted and paced to the model)
+  go to an ``rtc.VideoSource`` as I420;
+* in: the edited track is read through an ``rtc.VideoStream`` that keeps
+  one frame (LiveKit's ring queue, capacity 1) and comes out of
+  :class:`LiveKitTrack` as ``av.VideoFrame`` objects, like an aiortc track,
+  so the relay and every sink after it are the legacy path's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
+
+from .. import protocol as p
+from ..errors import ConnectError, SessionClosed
+from .link import Link, LinkOwner
+
+log = logging.getLogger(__name__)
+
+INFERENCE_PREFIX = "inference-server-"
+"""Identity prefix of the room participant that publishes the edited video."""
+MAX_BITRATE = 3_500_000
+"""What our camera may use (the official JS SDK's cap)."""
+MICROSECONDS = fractions.Fraction(1, 1_000_000)
+
+
+class LiveKitTrack(MediaStreamTrack):
+    """The edited video of a room, as an aiortc-style track of ``av.VideoFrame`` (yuv420p)."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stream: Any = None
+        self._attached = asyncio.Event()
+
+    def attach(self, track: Any) -> None:
+        """Start reading the room's edited track (the first one; later ones are ignored)."""
+        if self._stream is not None:
+            return
+        from livekit import rtc
+
+        self._stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+        self._attached.set()
+
+    async def recv(self) -> VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        await self._attached.wait()
+        try:
+            event = await self._stream.__anext__()
+        except StopAsyncIteration:
+            self.stop()
+            raise MediaStreamError from None
+        frame = event.frame
+        planes = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height * 3 // 2]
+        out = VideoFrame.from_ndarray(planes.reshape(frame.height * 3 // 2, frame.width), format="yuv420p")
+        out.pts, out.time_base = event.timestamp_us, MICROSECONDS
+        return out
+
+    def stop(self) -> None:
+        super().stop()
+        if self._stream is not None:
+            asyncio.ensure_future(self._stream.aclose())
+
+
+class LiveKitLink(Link):
+    """Today's protocol: control channel, then media through the room it hands out."""
+
+    transport = "livekit"
+
+    def __init__(self, url: str, owner: LinkOwner, *, connect_timeout: float, ack_timeout: float, size: tuple[int, int], fps: float) -> None:
+        super().__init__(url, owner, connect_timeout=connect_timeout, ack_timeout=ack_timeout)
+        self.size = size
+        self.fps = fps
+        self.room: Any = None
+        self.room_info: p.LiveKitRoomInfo | None = None
+        self._progress = time.monotonic()
+        self._feeder: asyncio.Task[None] | None = None
+        self._state_sent = False
+
+    async def request_prompt(self, text: str, *, enhance: bool) -> None:
+        self._state_sent = True
+        await super().request_prompt(text, enhance=enhance)
+
+    async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True) -> None:
+        self._state_sent = True
+        await super().request_image(image, prompt=prompt, enhance=enhance)
+
+    async def open(self, outbound: MediaStreamTrack) -> None:
+        from livekit import rtc
+
+        await self._connect_signaling()
+        self.room_info = info = await self.until_closed(self._join())
+        await self.until_closed(self.owner.initial_state(self))
+        self.room = room = rtc.Room()
+        remote = LiveKitTrack()
+
+        @room.on("track_subscribed")
+        def on_track(track: Any, publication: Any, participant: Any) -> None:
+            if participant.identity.startswith(INFERENCE_PREFIX) and track.kind == rtc.TrackKind.KIND_VIDEO:
+                log.debug("edited track from %s", participant.identity)
+                remote.attach(track)
+
+        self.media_failure = SessionClosed("the media room closed")
+
+        @room.on("disconnected")
+        def on_disconnected(reason: Any = None) -> None:
+            if not self.closed.done():
+                self.closed.set_result(self.media_failure)
+
+        try:
+            await self.until_closed(asyncio.wait_for(room.connect(info.livekit_url, info.token), self.connect_timeout))
+        except asyncio.TimeoutError:
+            raise ConnectError(f"could not join the media room within {self.connect_timeout:g} s", "check that UDP can reach the server") from None
+        except rtc.ConnectError as exc:
+            raise ConnectError(f"could not join the media room ({exc})", "check that UDP can reach the server") from None
+        source = rtc.VideoSource(*self.size)
+        track = rtc.LocalVideoTrack.create_video_track("camera", source)
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_CAMERA,
+            video_codec=rtc.VideoCodec.H264,
+            simulcast=False,
+            video_encoding=rtc.VideoEncoding(max_bitrate=MAX_BITRATE, max_framerate=self.fps),
+        )
+        await self.until_closed(room.local_participant.publish_track(track, options))
+        self.remote = remote
+        self.owner.media_starting(self)
+        self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
+        if not self._state_sent:
+            # No prompt and no image: what the service expects then (as the SDK does).
+            await self.request_image(None)
+
+    async def _join(self) -> p.LiveKitRoomInfo:
+        """``livekit_join`` → ``livekit_room_info``; a queue position resets the timeout."""
+        request = asyncio.ensure_future(self.signaling.request(p.LiveKitJoin(), p.LiveKitRoomInfo, None, "no livekit_room_info"))
+        self._progress = time.monotonic()
+        try:
+            while True:
+                left = self._progress + self.connect_timeout - time.monotonic()
+                done, _ = await asyncio.wait({request}, timeout=max(left, 0.0))
+                if request in done:
+                    info = request.result()
+                    assert isinstance(info, p.LiveKitRoomInfo)
+                    return info
+                if time.monotonic() - self._progress >= self.connect_timeout:
+                    raise ConnectError(f"no room from the server within {self.connect_timeout:g} s", "check the server, or raise --connect-timeout")
+        finally:
+            request.cancel()
+            await asyncio.gather(request, return_exceptions=True)
+
+    def _on_message(self, message: p.Message) -> None:
+        if isinstance(message, p.QueuePosition):
+            self._progress = time.monotonic()
+        super()._on_message(message)
+
+    async def _feed(self, outbound: MediaStreamTrack, source: Any) -> None:
+        from livekit import rtc
+
+        width, height = self.size
+        try:
+            while True:
+                frame = await outbound.recv()
+                if (frame.width, frame.height) != (width, height):
+                    frame = frame.reformat(width=width, height=height, format="yuv420p")
+                planes = frame.to_ndarray(format="yuv420p")
+                source.capture_frame(rtc.VideoFrame(width, height, rtc.VideoBufferType.I420, planes.tobytes()))
+        except MediaStreamError:
+            pass
+
+    async def close(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        if self._feeder is not None:
+            self._feeder.cancel()
+            await asyncio.gather(self._feeder, return_exceptions=True)
+        if self.remote is not None:
+            self.remote.stop()
+        if self.room is not None:
+            await self.room.disconnect()
+        await self.signaling.close()

@@ -1,0 +1,61 @@
+"""The legacy link: WebSocket signaling and one aiortc peer connection both ways."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiortc import MediaStreamTrack
+
+from .. import protocol as p
+from .. import rtc_tuning
+from ..errors import SessionClosed
+from ..transport import Transport
+from .link import Link, LinkOwner
+
+
+class WebRTCLink(Link):
+    """Legacy protocol: the initial prompt, then offer / answer / candidates on the socket; media on one peer connection."""
+
+    transport = "webrtc"
+
+    def __init__(self, url: str, owner: LinkOwner, *, connect_timeout: float, ack_timeout: float, ice_servers: tuple[str, ...] | None = None) -> None:
+        super().__init__(url, owner, connect_timeout=connect_timeout, ack_timeout=ack_timeout)
+        self.ice_servers = ice_servers
+        self.media: Transport | None = None
+
+    @property
+    def peer_connection(self) -> Any:
+        return self.media.pc if self.media is not None else None
+
+    def encoded_source(self) -> Any:
+        if self.media is None:
+            return None
+        receivers = [t.receiver for t in self.media.pc.getTransceivers() if t.kind == "video"]
+        return rtc_tuning.jitter_buffer_of(receivers[0]) if receivers else None
+
+    async def open(self, outbound: MediaStreamTrack) -> None:
+        await self._connect_signaling()
+        await self.until_closed(self.owner.initial_state(self))
+        loopback = p.is_loopback_host(p.url_host(self.url))
+        self.media = media = Transport(self.signaling, loopback=loopback, ice_servers=self.ice_servers, timeout=self.connect_timeout)
+        self.media_failure = SessionClosed("the media connection to the server failed")
+        self.watch(media.failed.wait(), self.media_failure)
+        self.remote = await self.until_closed(media.start(outbound))
+        # Before media flows, so a recorder's tap sees the link's first (key)frame.
+        self.owner.media_starting(self)
+        await self.until_closed(media.wait_connected(self.connect_timeout))
+
+    def _on_message(self, message: p.Message) -> None:
+        if isinstance(message, p.IceCandidate):
+            if self.media is not None:
+                asyncio.ensure_future(self.media.add_candidate(message.candidate))
+            return
+        super()._on_message(message)
+
+    async def close(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        if self.media is not None:
+            await self.media.close()
+        await self.signaling.close()

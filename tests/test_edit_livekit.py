@@ -1,0 +1,179 @@
+"""`decart edit --transport livekit`: today's protocol end to end against `decart serve`, recordings decoded back.
+
+Both run in the test's own network namespace (`netns` fixture): LiveKit's
+client (libwebrtc) gathers no loopback candidates. The clip is 1280x720 at
+30 fps with a red left half and a blue right half; lucy-2.6 takes 1280x720
+at 30 fps, so what comes back is the clip, edited.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import NetNamespace, ServeProcess, child_env, decart_cmd, decode, halves_clip, mean_bgr, serve
+
+LEFT, RIGHT = (30, 30, 200), (200, 60, 30)  # BGR: red, blue
+GREEN, MAGENTA = (0, 200, 0), (200, 0, 200)
+
+
+class Editing:
+    """A running `decart edit` in the namespace: its stderr as it comes, and its stdin."""
+
+    def __init__(self, netns: NetNamespace, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            netns.run(*decart_cmd("edit", *args)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=child_env(),
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                pytest.fail(f"`decart edit` never printed {text!r}:\n{self.stderr}")
+            time.sleep(0.05)
+
+    def say(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout: float = 90) -> int:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        code = self.proc.wait(timeout)
+        time.sleep(0.1)
+        return code
+
+
+def png(path: Path, bgr: tuple[int, int, int]) -> Path:
+    cv2.imwrite(str(path), np.full((90, 160, 3), bgr, np.uint8))
+    return path
+
+
+def left_half(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    return mean_bgr(frame[h // 4 : h // 2, : w // 4])
+
+
+def corner(frame: np.ndarray) -> np.ndarray:
+    """Where the engine draws the reference image (picture-in-picture, top right)."""
+    h, w = frame.shape[:2]
+    return mean_bgr(frame[h // 20 : h // 6, w - w // 6 : w - w // 20])
+
+
+def close_to(got: np.ndarray, want: tuple[int, int, int], tolerance: float = 30) -> bool:
+    return bool(np.abs(np.asarray(got) - np.asarray(want)).max() < tolerance)
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return halves_clip(tmp_path / "halves.mp4", frames=60, size=(1280, 720), left=LEFT, right=RIGHT, fps=30)
+
+
+def session(netns: NetNamespace, server: ServeProcess, clip: Path, out: Path, *args: str) -> Editing:
+    return Editing(netns, "--transport", "livekit", "--url", server.url, "-i", str(clip), "--loop", "--no-show", "-o", str(out), *args)
+
+
+def test_livekit_session_records_the_edit_and_follows_stdin(netns, clip, tmp_path):
+    """-p and --image apply from the first frame; a stdin prompt and `/image FILE` change the recorded pixels; 1280x720 at ~30 fps."""
+    out = tmp_path / "out.mp4"
+    with serve(prefix=tuple(netns.run())) as server:
+        edit = session(netns, server, clip, out, "-m", "lucy-2.6", "-p", "invert the colors", "--image", str(png(tmp_path / "g.png", GREEN)), "--duration", "9")
+        edit.wait_for("prompt: invert the colors")
+        time.sleep(2.5)
+        edit.say("black and white")
+        edit.wait_for("prompt: black and white")
+        time.sleep(2.0)
+        edit.say(f"/image {png(tmp_path / 'm.png', MAGENTA)}")
+        edit.wait_for("image: ")
+        code = edit.finish()
+    stderr = edit.stderr
+    assert code == 0, stderr
+    assert "over livekit" in stderr and "billed seconds" in stderr and "Traceback" not in stderr
+    video = decode(out)
+    assert video.frames[0].shape[:2] == (720, 1280)
+    assert 8.0 < video.duration < 10.5 and len(video.frames) >= 0.85 * 30 * video.duration, (len(video.frames), video.duration)
+    first, middle, last = video.frames[10], video.frames[len(video.frames) // 2], video.frames[-5]
+    assert close_to(left_half(first), tuple(255 - v for v in LEFT)), left_half(first)  # inverted red
+    assert close_to(corner(first), GREEN), corner(first)
+    grey = left_half(middle)
+    assert grey.max() - grey.min() < 8, grey  # black and white
+    assert close_to(corner(last), MAGENTA), corner(last)
+    assert (left_half(last).max() - left_half(last).min()) < 8
+
+
+def test_a_busy_server_queues_the_second_session(netns, clip, tmp_path):
+    """--max-sessions 1: a second `decart edit` says it is queued and starts when the first ends."""
+    with serve("--max-sessions", "1", prefix=tuple(netns.run())) as server:
+        first = session(netns, server, clip, tmp_path / "1.mp4", "-p", "invert the colors", "--duration", "5", "--no-stdin")
+        first.wait_for("prompt: invert the colors")
+        second = session(netns, server, clip, tmp_path / "2.mp4", "-p", "invert the colors", "--duration", "2", "--no-stdin")
+        second.wait_for("queued 1/1")
+        assert "done:" not in first.stderr
+        assert first.finish() == 0, first.stderr
+        assert second.finish() == 0, second.stderr
+    assert second.stderr.index("queued 1/1") < second.stderr.index("prompt: invert the colors")
+    video = decode(tmp_path / "2.mp4")
+    assert video.duration > 1.5 and close_to(left_half(video.frames[5]), tuple(255 - v for v in LEFT))
+
+
+def test_max_seconds_ends_the_session_cleanly(netns, clip, tmp_path):
+    """--max-seconds 3: the session ends after 3 billed seconds, exit 0, with a complete recording of about that length."""
+    out = tmp_path / "out.mp4"
+    with serve(prefix=tuple(netns.run())) as server:
+        edit = session(netns, server, clip, out, "-p", "invert the colors", "--max-seconds", "3", "--no-stdin")
+        code = edit.finish()
+    assert code == 0, edit.stderr
+    assert "3 billed seconds: reached --max-seconds 3" in edit.stderr and "(3 billed seconds)" in edit.stderr
+    video = decode(out)
+    assert 2.0 < video.duration < 4.5, video.duration
+
+
+def test_a_restarted_server_gets_the_latest_prompt_and_image_back(netns, clip, tmp_path):
+    """The server dies mid-session and comes back: the client reconnects, re-applies the latest prompt and image, one recording throughout."""
+    out = tmp_path / "out.mp4"
+    with serve(prefix=tuple(netns.run())) as first:
+        port = first.port
+        edit = session(netns, first, clip, out, "-p", "invert the colors", "--image", str(png(tmp_path / "g.png", GREEN)), "--duration", "12", "--reconnect-delay", "0.5")
+        edit.wait_for("prompt: invert the colors")
+        time.sleep(1.5)
+        edit.say("black and white")
+        edit.wait_for("prompt: black and white")
+        time.sleep(1.0)
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+    edit.wait_for("reconnecting")
+    with serve(port=port, prefix=tuple(netns.run())):
+        edit.wait_for("reconnected after")
+        code = edit.finish()
+    stderr = edit.stderr
+    assert code == 0, stderr
+    assert "prompt re-applied: black and white" in stderr and "reconnected 1 time" in stderr
+    video = decode(out)
+    assert video.duration > 10.5, video.duration
+    last = video.frames[-5]
+    assert left_half(last).max() - left_half(last).min() < 8 and close_to(corner(last), GREEN), (left_half(last), corner(last))
