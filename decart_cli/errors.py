@@ -16,6 +16,7 @@ and caught like any exception.
     ├── ProtocolError                a message that does not follow the protocol
     ├── ConnectError                 the server cannot be reached or does not answer
     ├── AuthError                    the server rejected the API key (permanent)
+    │   └── CreditsError             the key has no credits left (permanent)
     ├── ServerError                  the server sent an ``error`` message
     ├── PromptRejected               the server refused a prompt (``prompt_ack success=false``)
     ├── SessionClosed                the server ended an established session
@@ -79,6 +80,10 @@ class ConnectError(DecartError):
 
 class AuthError(DecartError):
     """The server rejected the API key. Permanent: never retried."""
+
+
+class CreditsError(AuthError):
+    """The API key is valid but has no credits (or quota) left: as permanent as a refused key."""
 
 
 class ServerError(DecartError):

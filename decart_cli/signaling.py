@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from . import protocol as p
-from .errors import AuthError, ConnectError, DecartError, PromptRejected, ProtocolError, ServerError, SessionClosed
+from .errors import AuthError, ConnectError, CreditsError, DecartError, PromptRejected, ProtocolError, ServerError, SessionClosed
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,22 @@ def is_auth_failure(text: str) -> bool:
     return any(marker in lowered for marker in AUTH_MARKERS)
 
 
+CREDIT_MARKERS = ("credit", "insufficient funds", "insufficient balance", "quota", "payment required", "402")
+CAPACITY_MARKERS = ("capacity", "server is full", "too many sessions", "no available", "overloaded", "busy")
+MODEL_MARKERS = ("unknown model", "model not found", "not available", "not supported", "invalid model")
+
+
 def error_from_server(text: str) -> DecartError:
-    """The exception for a server's ``error`` message or close reason."""
+    """The exception for a server's ``error`` message or close reason: what the server said, and what to do."""
+    lowered = text.lower()
+    if any(marker in lowered for marker in CREDIT_MARKERS):
+        return CreditsError(f"the service says this API key has no credits left ({text})", "add credits to your Decart account, or use another key")
     if is_auth_failure(text):
         return AuthError(f"the server rejected the API key ({text})", "check --api-key or DECART_API_KEY")
+    if any(marker in lowered for marker in CAPACITY_MARKERS):
+        return ServerError(f"the server is at capacity ({text})", "try again in a minute")
+    if "model" in lowered and any(marker in lowered for marker in MODEL_MARKERS):
+        return ServerError(f"the server does not serve this model ({text})", "pick another with -m (see `decart models`)")
     return ServerError(f"server error: {text}")
 
 
@@ -83,6 +95,10 @@ class Signaling:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
+            if status == 402:
+                raise CreditsError(f"the server at {where} says this API key has no credits left (HTTP 402)", "add credits to your Decart account, or use another key") from None
+            if status in (429, 503):
+                raise ConnectError(f"the server at {where} is at capacity (HTTP {status})", "try again in a minute") from None
             if status in (401, 403):
                 raise AuthError(f"the server at {where} rejected the API key (HTTP {status})", "check --api-key or DECART_API_KEY") from None
             raise ConnectError(f"the server at {where} refused the connection (HTTP {status})", "check --url and --model") from None

@@ -177,3 +177,17 @@ def test_a_restarted_server_gets_the_latest_prompt_and_image_back(netns, clip, t
     assert video.duration > 10.5, video.duration
     last = video.frames[-5]
     assert left_half(last).max() - left_half(last).min() < 8 and close_to(corner(last), GREEN), (left_half(last), corner(last))
+
+
+def test_a_refused_key_is_one_line_exit_1_and_never_shown(netns, clip, tmp_path):
+    """A key the server refuses over today's protocol: one `error:` line about the key, exit 1, no traceback, the key nowhere."""
+    key = "sk-livekit-secret-0123"
+    with serve("--api-key", "the-right-one", prefix=tuple(netns.run())) as server:
+        edit = session(netns, server, clip, tmp_path / "o.mp4", "--api-key", key, "-p", "invert the colors", "--no-stdin")
+        code = edit.finish()
+        log = server.output()
+    stderr = edit.stderr
+    assert code == 1, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "rejected the API key" in errors[0] and "--api-key" in errors[0], stderr
+    assert key not in stderr and key not in log and "Traceback" not in stderr

@@ -163,3 +163,26 @@ def test_keep_loopback_candidates() -> None:
     assert "127.0.0.1 50001" in kept
     assert "192.0.2.2" not in kept and "abcd.local" not in kept
     assert kept.startswith("v=0\r\n") and kept.endswith("a=end-of-candidates\r\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "says", "hint"),
+    [
+        ("invalid api key", "AuthError", "rejected the API key", "--api-key"),
+        ("Insufficient credits: please top up", "CreditsError", "no credits left", "add credits"),
+        ("server is full (4 sessions); try again later", "ServerError", "at capacity", "try again"),
+        ("The service is at capacity", "ServerError", "at capacity", "try again"),
+        ("unknown model 'lucy-9'; known models: a, b", "ServerError", "does not serve this model", "decart models"),
+        ("model lucy-2.1 is not available in your region", "ServerError", "does not serve this model", "-m"),
+        ("something else broke", "ServerError", "server error: something else broke", None),
+    ],
+)
+def test_server_error_texts_say_what_to_do(text: str, kind: str, says: str, hint: str | None) -> None:
+    """A server's error text becomes the error that says what it means (key, credits, capacity, model) and what to do; credits are as final as a bad key."""
+    from decart_cli.errors import AuthError
+    from decart_cli.signaling import error_from_server
+
+    error = error_from_server(text)
+    assert type(error).__name__ == kind and says in error.message and text in error.message
+    assert (hint is None and error.hint is None) or (hint is not None and hint in (error.hint or ""))
+    assert isinstance(error, AuthError) == (kind in ("AuthError", "CreditsError"))
