@@ -674,8 +674,8 @@ class EditSession:
                 pc = link.peer_connection if link is not None else None
                 if pc is None or pc is not last_pc:
                     last_bytes = None  # a new connection counts from zero
-                if pc is not None:
-                    sent_received = await transport_bytes(pc)
+                sent_received = await transport_bytes(pc)
+                if sent_received is not None:
                     if last_bytes is not None:
                         self.stats.bitrate_kbps = (
                             (sent_received[0] - last_bytes[0]) * 8 / dt / 1000,

@@ -191,3 +191,20 @@ def test_a_refused_key_is_one_line_exit_1_and_never_shown(netns, clip, tmp_path)
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "rejected the API key" in errors[0] and "--api-key" in errors[0], stderr
     assert key not in stderr and key not in log and "Traceback" not in stderr
+
+
+def test_bench_measures_the_livekit_path(netns, tmp_path):
+    """`decart bench --transport livekit` runs a session over today's protocol and reports its measured figures."""
+    import json
+
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        netns.run(*decart_cmd("bench", "--transport", "livekit", "--duration", "2", "--warmup", "0.5", "--json", str(out))),
+        capture_output=True, text=True, errors="replace", env=child_env(), timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["transport"] == "livekit" and report["model"] == "lucy-latest"
+    assert report["output_fps"] > 24, report
+    assert 0 < report["latency_ms"]["p50"] < 200 and report["frames_received"] > 40, report
+    assert report["bitrate_kbps"] == {"up": None, "down": None}

@@ -348,11 +348,11 @@ def test_missing_camera_device_is_a_source_error():
 @pytest.mark.parametrize("size", [(1280, 704), (64, 48), (66, 50), (1282, 704)])
 def test_i420_frame_matches_from_ndarray(size: tuple[int, int]) -> None:
     """The source's plane-by-plane frame building gives PyAV's own from_ndarray pixels."""
-    from decart_cli.media.sources import _i420_frame
+    from decart_cli.media.sources import i420_frame
 
     width, height = size
     i420 = np.random.default_rng(width).integers(0, 256, (height * 3 // 2, width), np.uint8)
-    frame = _i420_frame(i420)
+    frame = i420_frame(i420)
     assert (frame.width, frame.height, frame.format.name) == (width, height, "yuv420p")
     assert np.array_equal(frame.to_ndarray(), av.VideoFrame.from_ndarray(i420, format="yuv420p").to_ndarray())
     i420[:] = 0  # a copy: the array can be reused

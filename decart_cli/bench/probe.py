@@ -176,8 +176,10 @@ class BenchProbe:
             self.window_end = time.monotonic()
 
 
-async def transport_bytes(pc: RTCPeerConnection) -> tuple[int, int]:
-    """(bytes sent, bytes received) by the media transport so far (RTP and RTCP)."""
+async def transport_bytes(pc: RTCPeerConnection | None) -> tuple[int, int] | None:
+    """(bytes sent, bytes received) by the media transport so far (RTP and RTCP); None without an aiortc peer (LiveKit)."""
+    if pc is None:
+        return None
     sent = received = 0
     for stats in (await pc.getStats()).values():
         if stats.type == "transport":

@@ -44,6 +44,8 @@ class BenchConfig:
     connect_timeout: float = 15.0
     server_args: tuple[str, ...] = ()
     """Extra ``decart serve`` arguments for the child server (e.g. an engine)."""
+    transport: str = "webrtc"
+    """``webrtc`` (legacy protocol) or ``livekit`` (today's), as the model's generation asks."""
 
 
 @dataclass
@@ -53,6 +55,7 @@ class BenchReport:
     machine: str
     server: str
     model: str
+    transport: str
     prompt: str
     duration: float
     warmup: float
@@ -229,6 +232,7 @@ async def run_bench(
             read_stdin=False,
             connect_timeout=config.connect_timeout,
             ack_timeout=config.connect_timeout,
+            transport=config.transport,
         )
         session = EditSession(edit, model, reporter, probe=probe)
         probe.started = time.monotonic()
@@ -251,7 +255,7 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
         if "first_frame" in probe.events and on_progress:
             on_progress(0.0)
     start = time.monotonic()
-    sent0, recv0 = await transport_bytes(probe.pc)
+    bytes0 = await transport_bytes(probe.pc)
     cpu0 = _self_cpu_seconds()
     server0 = _proc_cpu_seconds(server.proc.pid) if server else None
     traces = {"client": MemoryTrace(), "server": MemoryTrace(server.proc.pid) if server else None}
@@ -276,13 +280,13 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
     probe.end_window()
     elapsed = time.monotonic() - start
     sample_memory(elapsed)
-    sent1, recv1 = await transport_bytes(probe.pc)
+    bytes1 = await transport_bytes(probe.pc)
     cpu1 = _self_cpu_seconds()
     server1 = _proc_cpu_seconds(server.proc.pid) if server else None
     return {
         "elapsed": elapsed,
-        "up_kbps": (sent1 - sent0) * 8 / elapsed / 1000,
-        "down_kbps": (recv1 - recv0) * 8 / elapsed / 1000,
+        "up_kbps": None if bytes0 is None or bytes1 is None else (bytes1[0] - bytes0[0]) * 8 / elapsed / 1000,
+        "down_kbps": None if bytes0 is None or bytes1 is None else (bytes1[1] - bytes0[1]) * 8 / elapsed / 1000,
         "client_cpu": (cpu1 - cpu0) / elapsed * 100,
         "server_cpu": None if server0 is None or server1 is None else (server1 - server0) / elapsed * 100,
         "memory_mb": {name: (trace.figures() if trace else memory_figures([])) for name, trace in traces.items()},
@@ -309,6 +313,7 @@ def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str,
         machine=machine,
         server=p.display_url(url) + (" (local child process)" if config.url is None else ""),
         model=config.model.name,
+        transport=config.transport,
         prompt=config.prompt or "",
         duration=round(elapsed, 3),
         warmup=config.warmup,

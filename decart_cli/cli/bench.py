@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import UsageError
-from ..models import DEFAULT_MODEL, get_model
+from ..models import DEFAULT_MODEL, HOSTED_MODEL, get_model
 from . import app, configure_media, user_errors
-from .edit import choose_model
+from .edit import choose_model, transport_option
 
 bench_app = typer.Typer(help="Measure decart on this machine: a live session (default) or the engine alone (`bench engine`).")
 app.add_typer(bench_app, name="bench")
@@ -84,7 +84,8 @@ def bench_session(
     ctx: typer.Context,
     duration: float = typer.Option(10.0, "--duration", min=1.0, help="Seconds to measure, after the warm-up."),
     warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="Seconds after the first edited frame before measuring."),
-    model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", help="Realtime model (size and rate of the source)."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", show_default=False, help=f"Realtime model (size and rate of the source) [default: {DEFAULT_MODEL}; with --transport livekit {HOSTED_MODEL}]."),
+    transport: str = typer.Option("auto", "--transport", callback=transport_option, help="auto (the model's protocol), webrtc or livekit."),
     prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Edit to apply (default: none, so PSNR compares like with like)."),
     url: Optional[str] = typer.Option(None, "--url", help="Server to measure (default: a local `decart serve` child process)."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key, with --url."),
@@ -110,9 +111,11 @@ def bench_session(
             raise UsageError("--edit-cost-ms needs the local server", "drop --url")
         server_args = ("--engine", "decart_cli.bench.engines:Costly")
         prompt = f"cost {edit_cost_ms:g}"
+    chosen, transport = choose_model(model, transport, hosted=False)
     config = BenchConfig(
         server_args=server_args,
-        model=choose_model(model, "webrtc", hosted=False)[0],
+        model=chosen,
+        transport=transport,
         duration=duration,
         warmup=warmup,
         url=url,
@@ -148,7 +151,7 @@ def _signed(value: float | None, digits: int = 1) -> str:
 
 def render_report(report) -> Table:  # type: ignore[no-untyped-def]
     """The bench report as a table."""
-    table = Table(title=f"decart bench: {report.model} via {report.server}, {report.duration:.0f} s after {report.warmup:g} s warm-up")
+    table = Table(title=f"decart bench: {report.model} over {report.transport} via {report.server}, {report.duration:.0f} s after {report.warmup:g} s warm-up")
     table.add_column("figure")
     table.add_column("value", justify="right")
     lat = report.latency_ms

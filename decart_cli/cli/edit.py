@@ -29,7 +29,7 @@ def _fit(value: str) -> str:
     return value
 
 
-def _transport(value: str) -> str:
+def transport_option(value: str) -> str:
     if value not in TRANSPORTS:
         raise typer.BadParameter(f"use one of {', '.join(TRANSPORTS)}")
     return value
@@ -51,7 +51,7 @@ def edit(
     prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Initial edit instruction, applied before the first frame."),
     input: str = typer.Option("0", "-i", "--input", help="Camera index (0) or device path, a video file, 'sample' (shipped clip with a face) or 'test' (built-in pattern)."),
     model: Optional[str] = typer.Option(None, "-m", "--model", show_default=False, help=f"Realtime model (see `decart models`) [default: {DEFAULT_MODEL} locally, {HOSTED_MODEL} on the hosted service]."),
-    transport: str = typer.Option("auto", "--transport", callback=_transport, help="auto, webrtc (legacy protocol) or livekit (today's protocol) [auto: livekit on the hosted service or for today's models, else webrtc]."),
+    transport: str = typer.Option("auto", "--transport", callback=transport_option, help="auto, webrtc (legacy protocol) or livekit (today's protocol) [auto: livekit on the hosted service or for today's models, else webrtc]."),
     image: Optional[Path] = typer.Option(None, "--image", help="Reference image (PNG/JPEG) for models that take one; `/image FILE` on stdin changes it."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="End the session once the server has billed this many seconds (a cost guard)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),

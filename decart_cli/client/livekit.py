@@ -9,7 +9,9 @@ takes the edited track of the ``inference-server-...`` participant.
 The frame path, one conversion each way, newest frame wins:
 
 * out: the source track's frames (already fitted and paced to the model)
-  go to an ``rtc.VideoSource`` as I420;
+  go to an ``rtc.VideoSource`` as I420, for libwebrtc's H.264 encoder (our
+  own tuned x264 fed through ``rtc.EncodedVideoSource`` saved only 1-2
+  points of a core here, so the simpler path stays);
 * in: the edited track is read through an ``rtc.VideoStream`` that keeps
   one frame (LiveKit's ring queue, capacity 1) and comes out of
   :class:`LiveKitTrack` as ``av.VideoFrame`` objects, like an aiortc track,
@@ -31,6 +33,7 @@ from av import VideoFrame
 
 from .. import protocol as p
 from ..errors import ConnectError, SessionClosed
+from ..media.sources import i420_frame
 from .link import Link, LinkOwner
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ class LiveKitTrack(MediaStreamTrack):
             raise MediaStreamError from None
         frame = event.frame
         planes = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height * 3 // 2]
-        out = VideoFrame.from_ndarray(planes.reshape(frame.height * 3 // 2, frame.width), format="yuv420p")
+        out = i420_frame(planes.reshape(frame.height * 3 // 2, frame.width))
         out.pts, out.time_base = event.timestamp_us, MICROSECONDS
         return out
 
@@ -173,6 +176,7 @@ class LiveKitLink(Link):
         super()._on_message(message)
 
     async def _feed(self, outbound: MediaStreamTrack, source: Any) -> None:
+        """Hand each frame of ``outbound`` to LiveKit's source as I420 (its encoder takes it from there)."""
         from livekit import rtc
 
         width, height = self.size
@@ -182,7 +186,7 @@ class LiveKitLink(Link):
                 if (frame.width, frame.height) != (width, height):
                     frame = frame.reformat(width=width, height=height, format="yuv420p")
                 planes = frame.to_ndarray(format="yuv420p")
-                source.capture_frame(rtc.VideoFrame(width, height, rtc.VideoBufferType.I420, planes.tobytes()))
+                source.capture_frame(rtc.VideoFrame(width, height, rtc.VideoBufferType.I420, planes.data))
         except MediaStreamError:
             pass
 

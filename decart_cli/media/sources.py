@@ -219,7 +219,7 @@ class SourceTrack(MediaStreamTrack):
         else:
             # A fresh VideoFrame per tick: consumers may hold on to earlier
             # frames, and a shared object would see its pts change under it.
-            frame = _i420_frame(self._last_i420)
+            frame = i420_frame(self._last_i420)
             self.frames_repeated += 1
 
         frame.pts = round(self._tick * CLOCK_RATE / fps)
@@ -271,7 +271,7 @@ class SourceTrack(MediaStreamTrack):
         cfg = self.cfg
         bgr = fit_frame(img, cfg.width, cfg.height, cfg.fit, cfg.mirror)
         i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
-        return _i420_frame(i420), i420
+        return i420_frame(i420), i420
 
     def _publish(self, prepared: tuple[VideoFrame, np.ndarray]) -> None:
         """Make a prepared frame the newest, dropping an unsent older one."""
@@ -298,7 +298,7 @@ class SourceTrack(MediaStreamTrack):
         return self._stop_event.is_set()
 
 
-def _i420_frame(i420: np.ndarray) -> VideoFrame:
+def i420_frame(i420: np.ndarray) -> VideoFrame:
     """A yuv420p frame holding a copy of an (H*3/2, W) I420 array (OpenCV's layout).
 
     The same pixels as ``VideoFrame.from_ndarray(i420, format="yuv420p")``,
