@@ -42,9 +42,10 @@ demo: $(STAMP)
 	  $(VENV)/bin/decart edit -i sample --loop -p "add sunglasses and change the shirt to blue" --no-show -o $(DEMO_OUT) --duration 12
 
 # Our client and both official Python SDKs', same server, same source.
-# tools/sdk2_bench.py runs in a private network namespace (needs root).
+# Today's protocol runs in a private network namespace (tools/in-netns, needs root).
 bench-compare: $(STAMP) $(SDK_STAMP) $(SDK2_STAMP)
 	$(VENV)/bin/decart bench --duration 10 --json bench-ours.json
+	tools/in-netns $(VENV)/bin/decart bench --transport livekit --duration 10 --json bench-ours-livekit.json
 	$(SDK_VENV)/bin/python tools/sdk_bench.py --server-python $(PY) --duration 10 --json bench-sdk.json
 	$(SDK2_VENV)/bin/python tools/sdk2_bench.py --server-python $(PY) --duration 10 --json bench-sdk2.json
 

@@ -235,16 +235,9 @@ class NetNamespace:
         return ["nsenter", "-t", str(self.pid), "-n", *command]
 
 
-NETNS_SETUP = (
-    "ip link set lo up && ip link add dv0 type veth peer name dv1 && "
-    "ip addr add 10.77.0.1/24 dev dv0 && ip addr add 10.77.0.2/24 dev dv1 && "
-    "ip link set dv0 up && ip link set dv1 up"
-)
-
-
 @pytest.fixture(scope="module")
 def netns() -> Iterator[NetNamespace]:
-    """A network namespace of our own: lo up, plus a veth pair 10.77.0.1/24 <-> 10.77.0.2/24.
+    """A network namespace of our own (``tools/in-netns``): lo up, plus a veth pair 10.77.0.1/24 <-> 10.77.0.2/24.
 
     LiveKit's client (libwebrtc) gathers no loopback candidates, so on a host
     with nothing but lo it cannot connect at all; inside this namespace it
@@ -258,7 +251,7 @@ def netns() -> Iterator[NetNamespace]:
             pytest.fail(f"CI is set but {reason}")
         pytest.skip(reason)
     proc = subprocess.Popen(
-        ["unshare", "-n", "sh", "-c", f"{NETNS_SETUP} && echo ready && exec sleep 3600"],
+        [str(REPO / "tools" / "in-netns"), "sh", "-c", "echo ready && exec sleep 3600"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

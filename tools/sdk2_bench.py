@@ -34,19 +34,12 @@ sys.path[:0] = [str(REPO), str(REPO / "tools")]
 
 import benchkit  # noqa: E402
 
-NETNS_SETUP = (
-    "ip link set lo up && ip link add dv0 type veth peer name dv1 && "
-    "ip addr add 10.77.0.1/24 dev dv0 && ip addr add 10.77.0.2/24 dev dv1 && "
-    "ip link set dv0 up && ip link set dv1 up"
-)
 MODEL, WIDTH, HEIGHT, FPS = "lucy-2.6", 1280, 720, 30
 
 
 def in_netns(argv: list[str]) -> int:
-    """Run this script again inside a fresh network namespace."""
-    command = " ".join(["exec", *(f"'{a}'" for a in argv)])
-    env = {**os.environ, "DECART_BENCH_NETNS": "1"}
-    return subprocess.call(["unshare", "-n", "sh", "-c", f"{NETNS_SETUP} && {command}"], env=env)
+    """Run this script again inside a fresh network namespace (``tools/in-netns``)."""
+    return subprocess.call([str(REPO / "tools" / "in-netns"), *argv])
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -144,7 +137,7 @@ def main() -> int:
     ap = benchkit.arguments(__doc__.splitlines()[0])
     ap.add_argument("--no-netns", action="store_true", help="run here, not in a private network namespace (needs a non-loopback address)")
     args = ap.parse_args()
-    if not args.no_netns and not os.environ.get("DECART_BENCH_NETNS"):
+    if not args.no_netns and not os.environ.get("DECART_IN_NETNS"):
         return in_netns([sys.executable, *sys.argv])
     benchkit.report(asyncio.run(run(args)), args.json)
     return 0
