@@ -318,12 +318,13 @@ _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:api(?:_|%5f|-|%2d)?key|key|token)=)[^&#\s]*")
 
 
-def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream", user_agent: str | None = None) -> str:
+def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream", user_agent: str | None = None, livekit: bool = False) -> str:
     """The WebSocket URL of a model's stream on the server at ``base``.
 
     ``base`` is a scheme, host and port (``wss://api3.decart.ai``,
     ``http://127.0.0.1:8765``); ``http(s)`` maps to ``ws(s)``; a base that
-    already ends in the model's path is accepted as is.
+    already ends in the model's path is accepted as is. ``livekit`` adds
+    ``livekit_early_room_info=true`` (today's protocol, as the official SDKs ask).
     """
     # Shown without its query (where a key may be) in the messages below.
     shown = redact_url(re.split(r"[?#]", base.strip(), maxsplit=1)[0])
@@ -341,8 +342,10 @@ def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream",
     base_path = parts.path.rstrip("/")
     if not base_path.endswith(path):
         base_path += path
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("api_key", "model", "user_agent")]
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("api_key", "model", "user_agent", "livekit_early_room_info")]
     query += [("api_key", api_key), ("model", model)]
+    if livekit:
+        query.append(("livekit_early_room_info", "true"))
     if user_agent:
         query.append(("user_agent", user_agent))
     return urlunsplit((scheme, parts.netloc, base_path, urlencode(query, quote_via=quote), ""))

@@ -269,7 +269,7 @@ class EditSession:
                     raise ValueError("EditConfig.url is None and no local server was given")
                 base_url = await self.local_server.start()
                 stack.push_async_callback(self.local_server.stop)
-            url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT)
+            url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT, livekit=cfg.transport == "livekit")
             self.reporter.start(self.stats)
             stack.callback(self.reporter.stop)
             outbound = self.probe.wrap_source(source) if self.probe is not None else source

@@ -24,6 +24,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from decart_cli.server.app import SERVER_HEADER
+
 Raw = str | bytes
 
 
@@ -74,8 +76,12 @@ async def _pump(source, hook: Hook, link: Link) -> None:  # type: ignore[no-unty
 
 
 @contextlib.contextmanager
-def scripted_server(upstream: str, *, from_server: Hook | None = None, from_client: Hook | None = None) -> Iterator[str]:
-    """Run the proxy to the server at ``upstream`` (``ws://host:port``) on a free port; yield its base URL."""
+def scripted_server(upstream: str, *, from_server: Hook | None = None, from_client: Hook | None = None, server_header: str | None = SERVER_HEADER) -> Iterator[str]:
+    """Run the proxy to the server at ``upstream`` (``ws://host:port``) on a free port; yield its base URL.
+
+    Its responses carry ``server_header`` (by default decart serve's, as a
+    faithful proxy would pass on; None: websockets' own, an unknown server).
+    """
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, object] = {}
@@ -95,7 +101,8 @@ def scripted_server(upstream: str, *, from_server: Hook | None = None, from_clie
                 await client.close(up.close_code, up.close_reason or "")
 
     async def main() -> None:
-        async with websockets.serve(handle, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        options = {} if server_header is None else {"server_header": server_header}
+        async with websockets.serve(handle, "127.0.0.1", 0, compression=None, max_size=None, **options) as server:
             holder["port"] = server.sockets[0].getsockname()[1]
             stop = asyncio.Event()
             holder["stop"] = stop

@@ -299,3 +299,21 @@ def test_server_failing_before_the_session_starts(server, tmp_path: Path, hook, 
     assert not (tmp_path / "o.mp4").exists()
     # Said once, as the error: not also as a warning before it.
     assert (result.stdout + result.stderr).count(needles[-1]) == 1, result.stderr
+
+
+def test_auto_falls_back_to_legacy_on_a_server_that_does_not_know_livekit_join(server, tmp_path: Path) -> None:
+    """--transport auto (the default) against an unknown server that refuses livekit_join: says so once, then edits over the legacy protocol."""
+
+    async def refuse_join(link: Link, raw: str | bytes) -> None:
+        if kind(raw) == "livekit_join":
+            await link.to_client(message("error", error="unknown message type 'livekit_join'"))
+            return
+        await link.to_server(raw)
+
+    out = tmp_path / "out.mp4"
+    with scripted_server(server.url, from_client=refuse_join, server_header=None) as url:
+        result = run_decart("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "2", "--url", url, "-p", "invert the colors")
+    assert result.returncode == 0, result.stderr
+    notices = [line for line in result.stderr.splitlines() if "does not speak today's protocol" in line]
+    assert len(notices) == 1 and "unknown message type 'livekit_join'" in notices[0] and "using the legacy one (webrtc)" in notices[0]
+    assert "over webrtc" in result.stderr and decode(out).duration > 1.5

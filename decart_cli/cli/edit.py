@@ -15,7 +15,7 @@ from ..config import FIT_MODES, HOSTED_URL, EditConfig, ServeConfig, SourceConfi
 from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, models_of
-from ..protocol import check_prompt
+from ..protocol import check_prompt, display_url, stream_url
 from ..ui import ConsoleReporter, render_summary
 from . import app, configure_media, setup_logging, user_errors
 
@@ -77,15 +77,6 @@ def edit(
     configure_media()
     from ..media.window import display_available  # cv2 only, no aiortc
 
-    key = (api_key or "").strip()
-    hosted = not local and not url and bool(key)
-    chosen, transport = choose_model(model, transport, hosted=hosted)
-    image_data = None
-    if image is not None:
-        if not chosen.accepts_image:
-            takes = ", ".join(m.name for m in MODELS.values() if m.accepts_image and m.generation == chosen.generation)
-            raise UsageError(f"model {chosen.name} takes no reference image", f"drop --image, or use a model that takes one ({takes})")
-        image_data = load_image(image.expanduser())
     if prompt is not None:
         prompt = _check_prompt(prompt)
     if show is None:
@@ -94,6 +85,7 @@ def edit(
         raise UsageError("cannot open a window: no display", "use --no-show, or run where DISPLAY is set")
     if not show and output is None:
         raise UsageError("nothing to do: no window and no recording", "add -o FILE.mp4, or --show")
+    key = (api_key or "").strip()
     if local:
         server_url = None
     elif url:
@@ -102,6 +94,17 @@ def edit(
         server_url = HOSTED_URL
     else:
         server_url = None
+    hosted = server_url is not None and bool(key) and server_url.rstrip("/") == HOSTED_URL
+    reporter = ConsoleReporter()
+    if transport == "auto" and model is None and server_url is not None and not hosted:
+        transport = _probe_transport(server_url, key, connect_timeout, reporter)
+    chosen, transport = choose_model(model, transport, hosted=hosted)
+    image_data = None
+    if image is not None:
+        if not chosen.accepts_image:
+            takes = ", ".join(m.name for m in MODELS.values() if m.accepts_image and m.generation == chosen.generation)
+            raise UsageError(f"model {chosen.name} takes no reference image", f"drop --image, or use a model that takes one ({takes})")
+        image_data = load_image(image.expanduser())
     config = EditConfig(
         source=SourceConfig(spec=input, width=chosen.width, height=chosen.height, fps=chosen.fps, fit=fit, mirror=mirror, loop=loop),  # type: ignore[arg-type]
         model=chosen.name,
@@ -125,7 +128,6 @@ def edit(
     )
     from ..session import EditSession
 
-    reporter = ConsoleReporter()
     session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None)
     failed = True
     try:
@@ -136,6 +138,20 @@ def edit(
         if session.stats.media_started is not None:
             summary = render_summary(session.stats, failed=failed)
             reporter.console.print(summary, soft_wrap=True, markup=False, highlight=False)
+
+
+def _probe_transport(server_url: str, key: str, timeout: float, reporter: ConsoleReporter) -> str:
+    """``livekit`` or ``webrtc`` for ``--transport auto`` against a server that is not the hosted service."""
+    from ..client.probe import probe
+    from ..session import USER_AGENT
+
+    url = stream_url(server_url, api_key=key or "local", model=HOSTED_MODEL, user_agent=USER_AGENT, livekit=True)
+    answer = asyncio.run(probe(url, timeout=timeout))
+    if answer.livekit:
+        return "livekit"
+    if not answer.decart_serve:
+        reporter.notice(f"the server at {display_url(server_url)} does not speak today's protocol ({answer.reason}); using the legacy one (webrtc)")
+    return "webrtc"
 
 
 def choose_model(name: str | None, transport: str, *, hosted: bool) -> tuple[Model, str]:

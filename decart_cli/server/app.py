@@ -27,6 +27,7 @@ from websockets.asyncio.server import Server as WSServer
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from .. import __version__
 from .. import protocol as p
 from ..config import ServeConfig
 from ..engine import Engine, load_engine
@@ -45,6 +46,8 @@ ROOM_PATH = "/rtc/v1"
 """LiveKit's signaling path (single peer connection), where today's clients join their room."""
 ROOM_PATH_V0 = "/rtc"
 """LiveKit's older signaling path (two peer connections); not served, answered with a clear refusal."""
+SERVER_HEADER = f"decart-serve/{__version__}"
+"""The ``Server`` header of every response: how a client knows it talks to decart serve (see decart_cli.client.probe)."""
 SPEEDS = ("fast",)
 RESOLUTIONS = ("720p", "1080p")
 
@@ -127,7 +130,7 @@ class Server:
             process_request=self._process_request,
             max_size=self.config.max_message_bytes,
             compression=None,
-            server_header=None,
+            server_header=SERVER_HEADER,
         )
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
