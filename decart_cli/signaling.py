@@ -79,6 +79,12 @@ class Signaling:
         """Resolves with the error that ended the socket (SessionClosed after a clean close)."""
 
     @property
+    def server_software(self) -> str:
+        """The server's ``Server`` response header ("" before connecting or when it sent none)."""
+        response = self._ws.response if self._ws is not None else None
+        return response.headers.get("Server", "") if response is not None else ""
+
+    @property
     def redacted_url(self) -> str:
         """The URL without its query (the API key), fit for messages and logs."""
         return p.display_url(self._url)
