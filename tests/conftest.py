@@ -153,15 +153,23 @@ class Decoded:
         return self.times[-1] - self.times[0] if len(self.times) > 1 else 0.0
 
 
-def decode(path: Path) -> Decoded:
-    """All frames of ``path`` as BGR arrays, with their presentation times in seconds."""
+def decode(path: Path, *, cut_tail: bool = False) -> Decoded:
+    """All frames of ``path`` as BGR arrays, with their presentation times in seconds.
+
+    ``cut_tail``: the file's writer was killed, so its last fragment may be
+    cut short; stop at the first packet that does not decode, as a player does.
+    """
     frames: list[np.ndarray] = []
     times: list[float] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            frames.append(frame.to_ndarray(format="bgr24"))
-            times.append(float(frame.pts * frame.time_base) if frame.pts is not None else float("nan"))
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="bgr24"))
+                times.append(float(frame.pts * frame.time_base) if frame.pts is not None else float("nan"))
+        except av.error.InvalidDataError:
+            if not cut_tail:
+                raise
         return Decoded(frames, times, stream.codec_context.name, stream.codec_context.width, stream.codec_context.height)
 
 

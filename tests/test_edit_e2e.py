@@ -176,7 +176,7 @@ def test_sigkill_mid_recording_loses_at_most_a_second(server, tmp_path: Path, su
         proc.kill()
         proc.wait(10)
     assert proc.returncode == -signal.SIGKILL and received >= 50
-    decoded = len(decode(out).frames)
+    decoded = len(decode(out, cut_tail=True).frames)  # the kill may cut the last fragment short
     assert abs(decoded - received) <= 25, (decoded, received)
 
 
