@@ -193,8 +193,16 @@ def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str
         )
         try:
             assert wait_for(lambda: bool(decart_window(display_env)), 30), log.read_text()
-            time.sleep(2.0)  # let edited frames reach the window
-            screen = screenshot(xvfb, shot)
+            source = bar_means(TestPattern(1280, 704).render(0))
+
+            def showing_the_edit() -> bool:
+                # The window sits at the top-left of the bare X screen, at the frame's size.
+                shown = screenshot(xvfb, shot)[:704, :1280]
+                return bool(np.abs(bar_means(shown) - (255 - source)).max() < 40)
+
+            # Edited frames reach a new window within a second or two; a loaded machine may take longer.
+            assert wait_for(showing_the_edit, 15), log.read_text()
+            time.sleep(1.5)  # some seconds of recording before `q`
             subprocess.run(["xdotool", "key", "--window", decart_window(display_env), "q"], env=display_env, check=True, timeout=10)
             proc.wait(timeout=30)
         finally:
@@ -202,10 +210,6 @@ def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str
                 proc.kill()
     stderr = log.read_text()
     assert proc.returncode == 0, stderr
-    # The window sits at the top-left of the bare X screen, at the frame's size.
-    shown = screen[:704, :1280]
-    source = bar_means(TestPattern(1280, 704).render(0))
-    assert np.abs(bar_means(shown) - (255 - source)).max() < 40
     assert len(decode(out).frames) > 25
 
 
