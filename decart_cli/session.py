@@ -25,12 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sys
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
@@ -38,16 +35,18 @@ from av import VideoFrame
 
 from . import __version__
 from . import protocol as p
+from .client.link import Link
+from .client.stdin import read_lines
+from .client.wanted import WantedEdit
+from .client.webrtc import WebRTCLink
 from .config import EditConfig
-from .errors import AuthError, ConnectError, DecartError, Interrupted, PromptRejected, ProtocolError, SessionClosed
+from .errors import AuthError, ConnectError, DecartError, Interrupted, SessionClosed
 from .media.borrow import BorrowedTrack
 from .media.recorder import Recorder
 from .media.remux import EncodedTap
 from .media.relay import Relay
 from .media.sources import SourceTrack, open_source
 from .models import Model
-from .client.link import Link
-from .client.webrtc import WebRTCLink
 from .ui import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
@@ -57,63 +56,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 USER_AGENT = f"decart-cli/{__version__} lang/py"
-
-
-MAX_LINE = 64 * 1024
-"""Longest stdin line kept whole; a longer one is passed on cut once (to be refused as too long), the rest skipped."""
-
-
-def read_lines(stream: BinaryIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> threading.Thread:
-    """Feed each line of ``stream`` (decoded leniently) to ``queue`` from a daemon thread.
-
-    End of input simply ends the thread: it does not end the session. A
-    stream with a file descriptor is read with ``os.read``: a daemon thread
-    blocked inside a buffered reader's lock makes the interpreter abort at
-    exit ("could not acquire lock ... at interpreter shutdown") when the
-    session ends while the writer still holds the pipe open.
-    """
-
-    def deliver(raw: bytes) -> bool:
-        line = raw.decode("utf-8", errors="replace").rstrip("\r")
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        except RuntimeError:  # the loop has closed: the session is over
-            return False
-        return True
-
-    def chunks() -> Iterator[bytes]:
-        try:
-            fd = stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            yield from iter(stream.readline, b"")
-            return
-        yield from iter(lambda: os.read(fd, 65536), b"")
-
-    def pump() -> None:
-        pending = b""
-        skipping = False  # the rest of a line already passed on cut
-        try:
-            for chunk in chunks():
-                *lines, pending = (pending + chunk).split(b"\n")
-                if skipping:
-                    if not lines:
-                        pending = b""
-                        continue
-                    lines, skipping = lines[1:], False
-                if len(pending) > MAX_LINE:
-                    lines.append(pending[:MAX_LINE])
-                    pending, skipping = b"", True
-                for raw in lines:
-                    if not deliver(raw):
-                        return
-        except (OSError, ValueError):
-            return
-        if pending:
-            deliver(pending)
-
-    thread = threading.Thread(target=pump, name="decart-stdin", daemon=True)
-    thread.start()
-    return thread
 
 
 class SessionProbe(Protocol):
@@ -227,10 +169,10 @@ class EditSession:
         self._recorder: Recorder | None = None
         self._online = asyncio.Event()
         """Set while a link is up and editing (prompts go straight out)."""
-        self._wanted = p.check_prompt(config.prompt) if config.prompt else None
-        """The latest prompt the user asked for: re-sent on every reconnect."""
-        self._image = config.image
-        """The latest reference image (base64) the user asked for: re-sent on every reconnect."""
+        self.wanted = WantedEdit(
+            prompt=config.prompt, image=config.image, enhance=config.enhance, reporter=reporter, stats=self.stats, reconnects=config.reconnect_attempts > 0
+        )
+        """The prompt and image the user wants: applied to every link, changed by stdin."""
         self._billed_before = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -346,35 +288,7 @@ class EditSession:
     # -- what a link asks of its owner (see decart_cli.client.link.LinkOwner)
 
     async def initial_state(self, link: Link) -> None:
-        """Send the prompt the user wants, acknowledged, before media starts.
-
-        The first time a refused prompt is fatal; on a reconnect it is a
-        warning and the last prompt the server accepted is tried instead.
-        """
-        wanted = self._wanted
-        enhance = self.config.enhance
-        if self._image is not None:
-            # One set_image carries the image and the prompt, as the service expects.
-            await link.request_image(self._image, prompt=wanted, enhance=enhance)
-            if wanted and (self._initial or wanted != self.stats.prompt):
-                self.stats.prompt = wanted
-                self.reporter.event(f"prompt: {wanted}", "green")
-            return
-        if not wanted:
-            return
-        try:
-            await link.request_prompt(wanted, enhance=enhance)
-        except PromptRejected as exc:
-            applied = self.stats.prompt
-            if self._initial or not applied or applied == wanted:
-                raise
-            self.reporter.warning(f"{exc.message} (keeping: {applied})")
-            self._wanted = applied
-            await link.request_prompt(applied, enhance=enhance)
-            return
-        if self._initial or wanted != self.stats.prompt:
-            self.stats.prompt = wanted
-            self.reporter.event(f"prompt: {wanted}", "green")
+        await self.wanted.apply(link, initial=self._initial)
 
     def media_starting(self, link: Link) -> None:
         """Have the recorder take this link's frames as received (remux), where it can."""
@@ -595,67 +509,10 @@ class EditSession:
                 self.stats.state = "generating"
 
     async def _send_prompts(self, prompts: asyncio.Queue[str]) -> None:
-        """Apply each prompt line; while reconnecting, keep the latest for the next link."""
-        cfg = self.config
+        """Apply each line typed; while reconnecting, keep the latest for the next link."""
         while True:
             line = await prompts.get()
-            if not line.strip():
-                continue
-            if line.startswith("/image"):
-                await self._send_image(line[len("/image"):].strip())
-                continue
-            try:
-                text = p.check_prompt(line)
-            except ProtocolError as exc:
-                self.reporter.warning(f"{exc.message} (the previous edit stays)")
-                continue
-            self._wanted = text
-            link = self._link
-            if not self._online.is_set() or link is None:
-                self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
-                continue
-            try:
-                await link.request_prompt(text, enhance=cfg.enhance)
-            except PromptRejected as exc:
-                self._wanted = self.stats.prompt or None
-                self.reporter.warning(f"{exc.message} (the previous edit stays)")
-                continue
-            except DecartError as exc:
-                if link.closed.done() and cfg.reconnect_attempts > 0 and not isinstance(exc, AuthError):
-                    self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
-                else:
-                    self.reporter.warning(exc.message)
-                continue
-            self.stats.prompt = text
-            self.reporter.event(f"prompt: {text}", "green")
-
-    async def _send_image(self, argument: str) -> None:
-        """``/image FILE`` (or ``/image none``) from stdin: change the reference image."""
-        from .media.image import load_image
-
-        if not argument:
-            self.reporter.warning("/image needs a file (or `none` to clear it)")
-            return
-        try:
-            image = None if argument.lower() == "none" else await asyncio.to_thread(load_image, Path(argument).expanduser())
-        except DecartError as exc:
-            self.reporter.warning(f"{exc.user_message()} (the previous image stays)")
-            return
-        previous, self._image = self._image, image
-        link = self._link
-        if not self._online.is_set() or link is None:
-            self.reporter.event(f"image kept until reconnected: {argument}", "yellow")
-            return
-        try:
-            await link.request_image(image)
-        except PromptRejected as exc:
-            self._image = previous
-            self.reporter.warning(f"{exc.message} (the previous image stays)")
-            return
-        except DecartError as exc:
-            self.reporter.warning(exc.message)
-            return
-        self.reporter.event(f"image: {argument}", "green")
+            await self.wanted.line(line, self._link if self._online.is_set() else None)
 
     async def _refresh_status(self, source: SourceTrack, recorder: Recorder | None, relay: Relay) -> None:
         last_sent, last_received, last_t = 0, 0, time.monotonic()
@@ -697,4 +554,4 @@ class EditSession:
         self._tasks.clear()
 
 
-__all__ = ["EditSession", "DecartError", "read_lines"]
+__all__ = ["EditSession", "DecartError"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import child_env, decart_cmd, decode
 
 from decart_cli.config import EditConfig, SourceConfig
-from decart_cli.session import MAX_LINE, read_lines
+from decart_cli.client.stdin import MAX_LINE, read_lines
 
 
 def lines_from(chunks: list[bytes], *, pipe: bool = True) -> list[str]:

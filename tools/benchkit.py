@@ -6,10 +6,15 @@ Plain Python only: each benchmark runs in its SDK's own venv.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
+import resource
 import subprocess
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,3 +68,21 @@ def report(figures: dict, path: Path | None) -> None:
     print(text)
     if path is not None:
         path.write_text(text)
+
+
+async def measure(connect: Callable[[], Awaitable[Any]], window: dict[str, float], seconds: float) -> tuple[Any, float, float]:
+    """Connect, wait (30 s at most) until ``window["first"]`` is set by the frame reader, then sleep ``seconds``.
+
+    Returns the connected client, connect → first edited frame in seconds,
+    and this process's CPU over the ``seconds`` (percent of a core).
+    """
+    started = time.monotonic()
+    client = await connect()
+    while "first" not in window and time.monotonic() - started < 30:
+        await asyncio.sleep(0.02)
+    first_frame = window.get("first", time.monotonic()) - started
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.sleep(seconds)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / seconds * 100
+    return client, first_frame, cpu

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -95,14 +94,9 @@ async def run(args: argparse.Namespace) -> dict:
         readers: list[asyncio.Task] = []
         feeder = asyncio.ensure_future(publish())
         options = RealtimeConnectOptions(model=models.realtime(MODEL), on_remote_stream=lambda remote: readers.append(asyncio.ensure_future(read(remote))))
-        started = time.monotonic()
-        client = await RealtimeClient.connect(base_url=url, api_key="bench", local_track=track, options=options)
-        while "first" not in window and time.monotonic() - started < 30:
-            await asyncio.sleep(0.02)
-        first_frame = window.get("first", time.monotonic()) - started
-        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.sleep(args.warmup + args.duration)
-        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        client, first_frame, cpu = await benchkit.measure(
+            lambda: RealtimeClient.connect(base_url=url, api_key="bench", local_track=track, options=options), window, args.warmup + args.duration
+        )
         await client.disconnect()
         stop.set()
         await feeder
@@ -119,7 +113,6 @@ async def run(args: argparse.Namespace) -> dict:
     from importlib.metadata import version
 
     sizes = re.findall(r"frames received \(last (\d+x\d+)\)", "".join(server_lines))
-    cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / (args.warmup + args.duration) * 100
     return {
         "client": f"decart[realtime]=={version('decart')} (official Python SDK, today's protocol, livekit {version('livekit')})",
         "model": f"{MODEL} {WIDTH}x{HEIGHT}@{FPS}",

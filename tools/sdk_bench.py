@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
-import resource
 import statistics
 import sys
 import time
@@ -93,14 +92,9 @@ async def run(args: argparse.Namespace) -> dict:
             model=sdk_client.models.realtime("lucy_v2v_720p_rt"),
             on_remote_stream=lambda remote: readers.append(asyncio.ensure_future(read(remote))),
         )
-        started = time.monotonic()
-        client = await sdk_client.RealtimeClient.connect(base_url=url, api_key="bench", local_track=track, options=options)
-        while "first" not in window and time.monotonic() - started < 30:
-            await asyncio.sleep(0.02)
-        first_frame = window.get("first", time.monotonic()) - started
-        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.sleep(args.warmup + args.duration)
-        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        client, first_frame, cpu = await benchkit.measure(
+            lambda: sdk_client.RealtimeClient.connect(base_url=url, api_key="bench", local_track=track, options=options), window, args.warmup + args.duration
+        )
         await client.disconnect()
         for task in readers:
             task.cancel()
@@ -111,7 +105,6 @@ async def run(args: argparse.Namespace) -> dict:
     def pct(q: float) -> float | None:
         return benchkit.percentile(ordered, q)
 
-    cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / (args.warmup + args.duration) * 100
     return {
         "client": f"decart[realtime]=={sdk_client.importlib.metadata.version('decart')} (official Python SDK)",
         "connect_to_first_frame": round(first_frame, 3),

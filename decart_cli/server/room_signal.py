@@ -32,13 +32,16 @@ import json
 import secrets
 import zlib
 from dataclasses import dataclass
+from typing import TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from livekit.protocol import models as lm
 from livekit.protocol import rtc as lk
 
 from ..errors import ProtocolError
 from ..protocol import Candidate
+
+M = TypeVar("M", bound=Message)
 
 MAX_JOIN_REQUEST = 64 * 1024
 """Largest ``join_request`` query value accepted (a real one is ~4 KB)."""
@@ -81,22 +84,22 @@ def decode_join_request(value: str) -> lk.JoinRequest:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         raise ProtocolError("join_request is not urlsafe base64") from None
-    wrapped = lk.WrappedJoinRequest()
-    try:
-        wrapped.ParseFromString(raw)
-    except DecodeError:
-        raise ProtocolError("join_request is not a WrappedJoinRequest") from None
+    wrapped = _parse(lk.WrappedJoinRequest(), raw, "join_request is not a WrappedJoinRequest")
     payload = wrapped.join_request
     if wrapped.compression == lk.WrappedJoinRequest.GZIP:
         payload = _gunzip(payload)
     elif wrapped.compression != lk.WrappedJoinRequest.NONE:
         raise ProtocolError(f"join_request compression {wrapped.compression} is not supported")
-    request = lk.JoinRequest()
+    return _parse(lk.JoinRequest(), payload, "join_request does not hold a JoinRequest")
+
+
+def _parse(message: M, data: bytes, error: str) -> M:
+    """``message`` filled from ``data``; ProtocolError(``error``) when it is not that protobuf."""
     try:
-        request.ParseFromString(payload)
+        message.ParseFromString(data)
     except DecodeError:
-        raise ProtocolError("join_request does not hold a JoinRequest") from None
-    return request
+        raise ProtocolError(error) from None
+    return message
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -114,12 +117,7 @@ def parse_request(data: bytes | str) -> lk.SignalRequest:
     """One ``SignalRequest`` from a binary WebSocket frame."""
     if isinstance(data, str):
         raise ProtocolError("LiveKit signaling is binary protobuf; text frames are not part of it")
-    request = lk.SignalRequest()
-    try:
-        request.ParseFromString(data)
-    except DecodeError:
-        raise ProtocolError("not a SignalRequest") from None
-    return request
+    return _parse(lk.SignalRequest(), data, "not a SignalRequest")
 
 
 def parse_trickle(trickle: lk.TrickleRequest) -> Candidate | None:

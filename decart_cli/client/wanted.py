@@ -1,0 +1,121 @@
+"""The edit the user wants: a prompt and a reference image, applied through whichever link is up.
+
+:class:`WantedEdit` outlives links. Every new link gets it before media
+(:meth:`WantedEdit.apply`, from :meth:`LinkOwner.initial_state`), and each
+line the user types changes it (:meth:`WantedEdit.line`): sent at once when
+a link is up, kept for the next one while reconnecting. What the server last
+accepted is ``stats.prompt``; a refused prompt or image leaves it in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from .. import protocol as p
+from ..errors import AuthError, DecartError, PromptRejected, ProtocolError
+from ..ui import ConsoleReporter, SessionStats
+from .link import Link
+
+IMAGE_COMMAND = "/image"
+
+
+class WantedEdit:
+    """The latest prompt and image the user asked for (see the module docstring)."""
+
+    def __init__(self, *, prompt: str | None, image: str | None, enhance: bool, reporter: ConsoleReporter, stats: SessionStats, reconnects: bool) -> None:
+        self.prompt = p.check_prompt(prompt) if prompt else None
+        self.image = image
+        """Base64 image data, or None."""
+        self.enhance = enhance
+        self.reporter = reporter
+        self.stats = stats
+        self.reconnects = reconnects
+        """Whether a dropped link comes back (then what is typed meanwhile is kept for it)."""
+
+    async def apply(self, link: Link, *, initial: bool) -> None:
+        """Send the prompt (and image) to a new link, acknowledged, before media starts.
+
+        The first time a refused prompt is fatal; on a reconnect it is a
+        warning and the last prompt the server accepted is tried instead.
+        """
+        wanted = self.prompt
+        if self.image is not None:
+            # One set_image carries the image and the prompt, as the service expects.
+            await link.request_image(self.image, prompt=wanted, enhance=self.enhance)
+            self._applied(wanted, initial)
+            return
+        if not wanted:
+            return
+        try:
+            await link.request_prompt(wanted, enhance=self.enhance)
+        except PromptRejected as exc:
+            applied = self.stats.prompt
+            if initial or not applied or applied == wanted:
+                raise
+            self.reporter.warning(f"{exc.message} (keeping: {applied})")
+            self.prompt = applied
+            await link.request_prompt(applied, enhance=self.enhance)
+            return
+        self._applied(wanted, initial)
+
+    def _applied(self, prompt: str | None, initial: bool) -> None:
+        if prompt and (initial or prompt != self.stats.prompt):
+            self.stats.prompt = prompt
+            self.reporter.event(f"prompt: {prompt}", "green")
+
+    async def line(self, line: str, link: Link | None) -> None:
+        """One line the user typed: ``/image FILE`` (or ``/image none``), else a prompt. ``link`` is None while none is up."""
+        if not line.strip():
+            return
+        if line.startswith(IMAGE_COMMAND):
+            await self._image_line(line[len(IMAGE_COMMAND):].strip(), link)
+            return
+        try:
+            text = p.check_prompt(line)
+        except ProtocolError as exc:
+            self.reporter.warning(f"{exc.message} (the previous edit stays)")
+            return
+        self.prompt = text
+        if link is None:
+            self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
+            return
+        try:
+            await link.request_prompt(text, enhance=self.enhance)
+        except PromptRejected as exc:
+            self.prompt = self.stats.prompt or None
+            self.reporter.warning(f"{exc.message} (the previous edit stays)")
+            return
+        except DecartError as exc:
+            if link.closed.done() and self.reconnects and not isinstance(exc, AuthError):
+                self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
+            else:
+                self.reporter.warning(exc.message)
+            return
+        self._applied(text, initial=True)
+
+    async def _image_line(self, argument: str, link: Link | None) -> None:
+        from ..media.image import load_image
+
+        if not argument:
+            self.reporter.warning(f"{IMAGE_COMMAND} needs a file (or `none` to clear it)")
+            return
+        try:
+            image = None if argument.lower() == "none" else await asyncio.to_thread(load_image, Path(argument).expanduser())
+        except DecartError as exc:
+            self.reporter.warning(f"{exc.user_message()} (the previous image stays)")
+            return
+        previous, self.image = self.image, image
+        if link is None:
+            self.reporter.event(f"image kept until reconnected: {argument}", "yellow")
+            return
+        try:
+            await link.request_image(image)
+        except PromptRejected as exc:
+            self.image = previous
+            self.reporter.warning(f"{exc.message} (the previous image stays)")
+            return
+        except DecartError as exc:
+            self.reporter.warning(exc.message)
+            return
+        self.reporter.event(f"image: {argument}", "green")
