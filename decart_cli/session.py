@@ -88,6 +88,28 @@ class LocalServer(Protocol):
     async def stop(self) -> None: ...
 
 
+async def first_of(waiters: dict[Awaitable[object], str], timeout: float | None = None) -> set[str]:
+    """Wait until one of ``waiters`` completes (or ``timeout`` passes); the names of those done.
+
+    The one way the session races anything ("ended", "closed", "stopped",
+    "first frame"). Futures are left as they are (their owners cancel them);
+    coroutines are run as tasks here and cancelled when this returns.
+    """
+    futures: dict[asyncio.Future[object], str] = {}
+    started: list[asyncio.Future[object]] = []
+    for waiter, name in waiters.items():
+        future = asyncio.ensure_future(waiter)
+        if future is not waiter:
+            started.append(future)
+        futures[future] = name
+    try:
+        done, _ = await asyncio.wait(futures, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in started:
+            future.cancel()
+    return {futures[f] for f in done}
+
+
 class _Ended(Exception):
     """The session ended normally while something else was still in progress."""
 
@@ -96,7 +118,7 @@ class _Ends:
     """What ends a running session normally: a stop request, the end of the source, the window closing, ``--duration``."""
 
     def __init__(self, session: EditSession, source: SourceTrack, window: Window | None) -> None:
-        self._futures: dict[asyncio.Future, str] = {
+        self._futures: dict[Awaitable[object], str] = {
             asyncio.ensure_future(session._stop.wait()): "stop",
             asyncio.ensure_future(session._source_ended(source)): "source",
         }
@@ -105,14 +127,12 @@ class _Ends:
         duration, started = session.config.duration, session.stats.media_started
         self.deadline = started + duration if duration is not None and started is not None else None
 
-    async def race(self, others: dict[asyncio.Future, str], timeout: float | None = None) -> set[str]:
+    async def race(self, others: dict[Awaitable[object], str], timeout: float | None = None) -> set[str]:
         """Wait for an end or one of ``others``; the names of what happened (empty: ``timeout`` passed)."""
-        waiters = {**self._futures, **others}
         remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
         limit = remaining if timeout is None else timeout if remaining is None else min(timeout, remaining)
-        done, _ = await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
-        reasons = {waiters[f] for f in done}
-        if not done and remaining is not None and (timeout is None or remaining <= timeout):
+        reasons = await first_of({**self._futures, **others}, limit)
+        if not reasons and remaining is not None and (timeout is None or remaining <= timeout):
             reasons.add("duration")
         return reasons
 
@@ -339,16 +359,12 @@ class EditSession:
         assert self._link is not None
         closed = self._link.closed
         task = asyncio.ensure_future(awaitable)
-        stop = asyncio.ensure_future(self._stop.wait())
-        try:
-            done, _ = await asyncio.wait({task, closed, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if task in done:
+        done = await first_of({task: "task", closed: "closed", self._stop.wait(): "stop"})
+        if "task" in done:
             return task.result()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        if closed in done:
+        if "closed" in done:
             raise closed.result()
         raise Interrupted(f"{self._stop_reason} before the session started")
 
@@ -465,16 +481,10 @@ class EditSession:
     async def _wait_first_frame(self) -> None:
         link = self._link
         assert link is not None
-        first = asyncio.ensure_future(link.first_frame.wait())
-        stop = asyncio.ensure_future(self._stop.wait())
-        try:
-            done, _ = await asyncio.wait({first, stop, link.closed}, timeout=self.config.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for f in (first, stop):
-                f.cancel()
-        if first in done or stop in done:
+        done = await first_of({link.first_frame.wait(): "first", self._stop.wait(): "stop", link.closed: "closed"}, self.config.connect_timeout)
+        if done & {"first", "stop"}:
             return
-        if link.closed in done:
+        if "closed" in done:
             error = link.closed.result()
             if error is link.media_failure:
                 raise ConnectError("the media connection failed before any edited frame came back", "check that UDP can reach the server")
