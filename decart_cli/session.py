@@ -273,6 +273,7 @@ class EditSession:
             # Stop the input first, then let what is in flight reach the
             # sinks, then finish the file: the counts below are final.
             source.stop()
+            await self._settle()
             await relay.stop()
             if recorder is not None:
                 await recorder.stop()
@@ -497,6 +498,19 @@ class EditSession:
         if source.readyState == "ended":
             return
         await ended.wait()
+
+    async def _settle(self, quiet: float = 0.15, limit: float = 1.0) -> None:
+        """After the input stopped: wait (at most ``limit`` s) until no edited frame came for ``quiet`` s.
+
+        The frames still on their way back are then both in the file (a
+        remuxed recording takes them as they arrive, still encoded) and
+        counted as received (once decoded), so the summary's counts agree.
+        """
+        if self._link is None or not self._online.is_set():
+            return
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and time.monotonic() - self._last_frame_at < quiet:
+            await asyncio.sleep(0.02)
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """After the input ended: wait for the last edited frames to come back."""

@@ -201,7 +201,7 @@ def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str
                 return bool(np.abs(bar_means(shown) - (255 - source)).max() < 40)
 
             # Edited frames reach a new window within a second or two; a loaded machine may take longer.
-            assert wait_for(showing_the_edit, 15), log.read_text()
+            assert wait_for(showing_the_edit, 15, interval=0.5), log.read_text()
             time.sleep(1.5)  # some seconds of recording before `q`
             subprocess.run(["xdotool", "key", "--window", decart_window(display_env), "q"], env=display_env, check=True, timeout=10)
             proc.wait(timeout=30)

@@ -213,7 +213,7 @@ def test_window_says_reconnecting_over_the_held_frame(xvfb: str, tmp_path: Path)
         try:
             assert wait_for(lambda: bool(decart_window(display_env)), 30), log.read_text()
             # Screenshots are polled: a loaded machine paints later than an idle one.
-            assert wait_for(lambda: dark(top_strip()) < 0.1, 15), "the window never showed the stream"
+            assert wait_for(lambda: dark(top_strip()) < 0.1, 15, interval=0.5), "the window never showed the stream"
             first.proc.kill()
             first.proc.wait()
             assert wait_for(lambda: "reconnecting" in log.read_text(), 10), log.read_text()
@@ -222,10 +222,10 @@ def test_window_says_reconnecting_over_the_held_frame(xvfb: str, tmp_path: Path)
                 strip = top_strip()
                 return dark(strip) > 0.9 and bool((strip[:, :400] >= 200).mean() > 0.01)
 
-            assert wait_for(reconnecting_strip, 5), "no reconnecting strip"
+            assert wait_for(reconnecting_strip, 5, interval=0.3), "no reconnecting strip"
             with serve(port=port):
                 assert wait_for(lambda: "reconnected after" in log.read_text(), 30), log.read_text()
-                assert wait_for(lambda: dark(top_strip()) < 0.1, 10), "the strip stayed after reconnecting"
+                assert wait_for(lambda: dark(top_strip()) < 0.1, 10, interval=0.5), "the strip stayed after reconnecting"
                 subprocess.run(["xdotool", "key", "--window", decart_window(display_env), "q"], env=display_env, check=True, timeout=10)
                 proc.wait(timeout=30)
         finally:
