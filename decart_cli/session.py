@@ -36,6 +36,7 @@ from av import VideoFrame
 from . import __version__
 from . import protocol as p
 from .client.link import Link
+from .client.race import first_of
 from .client.stdin import read_lines
 from .client.wanted import WantedEdit
 from .client.webrtc import WebRTCLink
@@ -86,28 +87,6 @@ class LocalServer(Protocol):
         ...
 
     async def stop(self) -> None: ...
-
-
-async def first_of(waiters: dict[Awaitable[object], str], timeout: float | None = None) -> set[str]:
-    """Wait until one of ``waiters`` completes (or ``timeout`` passes); the names of those done.
-
-    The one way the session races anything ("ended", "closed", "stopped",
-    "first frame"). Futures are left as they are (their owners cancel them);
-    coroutines are run as tasks here and cancelled when this returns.
-    """
-    futures: dict[asyncio.Future[object], str] = {}
-    started: list[asyncio.Future[object]] = []
-    for waiter, name in waiters.items():
-        future = asyncio.ensure_future(waiter)
-        if future is not waiter:
-            started.append(future)
-        futures[future] = name
-    try:
-        done, _ = await asyncio.wait(futures, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for future in started:
-            future.cancel()
-    return {futures[f] for f in done}
 
 
 class _Ended(Exception):

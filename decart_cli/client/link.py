@@ -32,6 +32,7 @@ from aiortc import MediaStreamTrack
 from .. import protocol as p
 from ..errors import DecartError
 from ..signaling import Signaling, error_from_server
+from .race import first_of
 
 T = TypeVar("T")
 
@@ -108,12 +109,12 @@ class Link(abc.ABC):
         """Await ``awaitable`` unless this link closes first (then raise why)."""
         task = asyncio.ensure_future(awaitable)
         try:
-            done, _ = await asyncio.wait({task, self.closed}, return_when=asyncio.FIRST_COMPLETED)
+            done = await first_of({task: "task", self.closed: "closed"})
         except asyncio.CancelledError:  # our caller gave up: so does what it waited for
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             raise
-        if task in done:
+        if "task" in done:
             return task.result()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -141,4 +142,8 @@ class Link(abc.ABC):
         """Release media, then the socket (the protocol's order); idempotent."""
         for watcher in self._watchers:
             watcher.cancel()
+        await self._close_media()
         await self.signaling.close()
+
+    async def _close_media(self) -> None:
+        """Release what carries the media (the subclass's); called once the watchers are off."""

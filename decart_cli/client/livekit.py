@@ -190,9 +190,7 @@ class LiveKitLink(Link):
         except MediaStreamError:
             pass
 
-    async def close(self) -> None:
-        for watcher in self._watchers:
-            watcher.cancel()
+    async def _close_media(self) -> None:
         if self._feeder is not None:
             self._feeder.cancel()
             await asyncio.gather(self._feeder, return_exceptions=True)
@@ -200,4 +198,3 @@ class LiveKitLink(Link):
             self.remote.stop()
         if self.room is not None:
             await self.room.disconnect()
-        await self.signaling.close()

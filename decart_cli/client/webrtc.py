@@ -53,9 +53,6 @@ class WebRTCLink(Link):
             return
         super()._on_message(message)
 
-    async def close(self) -> None:
-        for watcher in self._watchers:
-            watcher.cancel()
+    async def _close_media(self) -> None:
         if self.media is not None:
             await self.media.close()
-        await self.signaling.close()
