@@ -115,7 +115,7 @@ class LiveKitSession(ServerSession):
         await self.send(p.LiveKitRoomInfo(livekit_url=self.room_url, token=token, room_name=self.room.name, session_id=self.id))
 
     def generation_started(self) -> None:
-        if self.generating_since is None and (self._ticking is None or self._ticking.done()):
+        if self.generating_since is None:  # end_generation() cancelled any earlier ticker
             self._ticking = self.spawn(self._tick())
         super().generation_started()
 
