@@ -58,7 +58,14 @@ CHILD = textwrap.dedent(
     async def main():
         loop = asyncio.get_running_loop()
         told_to_stop = asyncio.Event()
-        threading.Thread(target=lambda: (sys.stdin.readline(), loop.call_soon_threadsafe(told_to_stop.set)), daemon=True).start()
+        def wait_for_stdin():
+            sys.stdin.readline()
+            try:
+                loop.call_soon_threadsafe(told_to_stop.set)
+            except RuntimeError:  # the window closed first and the loop is gone
+                pass
+
+        threading.Thread(target=wait_for_stdin, daemon=True).start()
         window = Window(title, size=size)
         window.banner = banner
         window.addTrack(Solid())
