@@ -8,10 +8,13 @@ signal, or an error.
 
 The connection to the server is a :class:`~decart_cli.client.link.Link`
 (legacy WebRTC or today's LiveKit), the one piece that may be replaced
-mid-session. When an established session drops, the session reconnects
-with exponential backoff and re-sends the prompt the user wants, while the
+mid-session. When an established session drops, a
+:class:`~decart_cli.reconnect.Reconnector` brings it back (backoff, attempts,
+permanent failures) and the new link gets the prompt and image the user
+wants (:class:`~decart_cli.client.wanted.WantedEdit`) before media, while the
 source, the window and the recording go on (the relay holds the last frame
-through the gap). A refused API key is permanent and is never retried.
+through the gap). What ends a session normally is :class:`~decart_cli.ends.Ends`;
+the status line is refreshed by :class:`~decart_cli.status.StatusTicker`.
 
 A recording is made, where it can be, from the H.264 frames as received
 (the link's jitter buffer is tapped, see :mod:`decart_cli.media.remux`),
@@ -30,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
-from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc import MediaStreamTrack
 from av import VideoFrame
 
 from . import __version__
@@ -40,14 +43,17 @@ from .client.race import first_of
 from .client.stdin import read_lines
 from .client.wanted import WantedEdit
 from .client.webrtc import WebRTCLink
+from .ends import Ends
 from .config import EditConfig
-from .errors import AuthError, ConnectError, DecartError, Interrupted, SessionClosed
+from .errors import ConnectError, DecartError, Interrupted
 from .media.borrow import BorrowedTrack
 from .media.recorder import Recorder
 from .media.remux import EncodedTap
 from .media.relay import Relay
 from .media.sources import SourceTrack, open_source
 from .models import Model
+from .reconnect import Reconnector
+from .status import StatusTicker, recording_counts
 from .ui import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
@@ -66,8 +72,8 @@ class SessionProbe(Protocol):
         """The track to send in place of the source (e.g. one that stamps frame ids)."""
         ...
 
-    def on_connected(self, pc: RTCPeerConnection) -> None:
-        """Media is connected over ``pc``."""
+    def on_connected(self, link: Link) -> None:
+        """Media is up over ``link`` (its transport counts the bytes)."""
         ...
 
     def on_message(self, message: p.Message) -> None:
@@ -87,47 +93,6 @@ class LocalServer(Protocol):
         ...
 
     async def stop(self) -> None: ...
-
-
-class _Ended(Exception):
-    """The session ended normally while something else was still in progress."""
-
-
-class _Ends:
-    """What ends a running session normally: a stop request, the end of the source, the window closing, ``--duration``."""
-
-    def __init__(self, session: EditSession, source: SourceTrack, window: Window | None) -> None:
-        self._futures: dict[Awaitable[object], str] = {
-            asyncio.ensure_future(session._stop.wait()): "stop",
-            asyncio.ensure_future(session._source_ended(source)): "source",
-        }
-        if window is not None:
-            self._futures[asyncio.ensure_future(window.wait_closed())] = "window"
-        duration, started = session.config.duration, session.stats.media_started
-        self.deadline = started + duration if duration is not None and started is not None else None
-
-    async def race(self, others: dict[Awaitable[object], str], timeout: float | None = None) -> set[str]:
-        """Wait for an end or one of ``others``; the names of what happened (empty: ``timeout`` passed)."""
-        remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
-        limit = remaining if timeout is None else timeout if remaining is None else min(timeout, remaining)
-        reasons = await first_of({**self._futures, **others}, limit)
-        if not reasons and remaining is not None and (timeout is None or remaining <= timeout):
-            reasons.add("duration")
-        return reasons
-
-    async def until(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable``; raise :class:`_Ended` (after cancelling it) if the session ends first."""
-        task = asyncio.ensure_future(awaitable)
-        if "task" in await self.race({task: "task"}):
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise _Ended
-
-    def cancel(self) -> None:
-        """Stop watching."""
-        for future in self._futures:
-            future.cancel()
 
 
 class EditSession:
@@ -236,16 +201,23 @@ class EditSession:
             if self._stdin is not None:
                 read_lines(self._stdin, asyncio.get_running_loop(), prompts)
             self._spawn(self._send_prompts(prompts), "decart-prompts")
-            self._spawn(self._refresh_status(source, recorder, relay), "decart-status")
+            ticker = StatusTicker(
+                self.stats, self.reporter, source=source, relay=relay, recorder=recorder, link=lambda: self._link, probe=self.probe, measure=cfg.stats
+            )
+            self._spawn(ticker.run(), "decart-status")
             stack.push_async_callback(self._cancel_tasks)
 
             await self._wait_first_frame()
             self.stats.media_started = time.monotonic()
-            ends = _Ends(self, source, window)
+            ends = Ends(self._stop, source, window, duration=cfg.duration, started=self.stats.media_started)
+            reconnector = Reconnector(cfg.reconnect_attempts, cfg.reconnect_wait, self.stats, self.reporter, banner=self._show_banner)
             try:
                 while True:
                     dropped = await self._watch(ends)
-                    if dropped is None or not await self._reconnect(url, outbound, relay, dropped, ends):
+                    if dropped is None:
+                        break
+                    relay.detach()
+                    if not await reconnector.run(dropped, ends, lambda: self._attempt(url, outbound, relay), self._close_link):
                         break
             finally:
                 ends.cancel()
@@ -263,18 +235,9 @@ class EditSession:
         self.stats.frames_sent = source.frames_sent
         self.stats.frames_dropped_source = source.frames_dropped
         if self._relay is not None:
-            self._recording_counts(self._relay, recorder)
+            recording_counts(self.stats, self._relay, recorder)
         self.stats.ended = time.monotonic()
         self.stats.state = "disconnected"
-
-    def _recording_counts(self, relay: Relay, recorder: Recorder | None) -> None:
-        """Frames in the file, and of those the held ones (none when the file is remuxed: it has a hole instead)."""
-        if recorder is None:
-            self.stats.frames_held = relay.held
-            return
-        self.stats.frames_recorded = recorder.frames_written
-        self.stats.frames_held = 0 if recorder.mode == "remux" else relay.held
-        self.stats.recording_gap = recorder.gap_seconds
 
     def _thread_warning(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
         """A warning callback for other threads: shown by the reporter on ``loop``."""
@@ -363,8 +326,8 @@ class EditSession:
         self._link = link = self._new_link(url)
         await self._until_closed(link.open(BorrowedTrack(outbound)))
         self.stats.state = "connected"
-        if self.probe is not None and link.peer_connection is not None:
-            self.probe.on_connected(link.peer_connection)
+        if self.probe is not None:
+            self.probe.on_connected(link)
         # Drain the remote track from now on (aiortc's receive queue is
         # unbounded); each sink has its own bounded buffer in the relay.
         assert link.remote is not None
@@ -380,7 +343,7 @@ class EditSession:
                 link_tap.close()
             await link.close()
 
-    async def _watch(self, ends: _Ends) -> DecartError | None:
+    async def _watch(self, ends: Ends) -> DecartError | None:
         """Wait while the session runs; return the error if the link drops, None if the session is over."""
         link = self._link
         assert link is not None
@@ -392,61 +355,9 @@ class EditSession:
             return None
         return link.closed.result()
 
-    async def _reconnect(self, url: str, outbound: MediaStreamTrack, relay: Relay, dropped: DecartError, ends: _Ends) -> bool:
-        """Re-establish a dropped session; False if the session ended meanwhile. Raises when it cannot."""
-        try:
-            return await self._reconnect_attempts(url, outbound, relay, dropped, ends)
-        finally:
-            self._show_banner("")
-
     def _show_banner(self, text: str) -> None:
         if self._window is not None:
             self._window.banner = text
-
-    async def _reconnect_attempts(self, url: str, outbound: MediaStreamTrack, relay: Relay, dropped: DecartError, ends: _Ends) -> bool:
-        cfg = self.config
-        attempts = cfg.reconnect_attempts
-        if isinstance(dropped, AuthError) or attempts < 1:
-            raise dropped
-        relay.detach()
-        await self._close_link()
-        lost_at = time.monotonic()
-        self.stats.state = "reconnecting"
-        self.stats.reconnect_attempts = attempts
-        self.reporter.warning(f"{dropped.message}: reconnecting")
-        last: DecartError = dropped
-        for attempt in range(1, attempts + 1):
-            self.stats.reconnect_attempt = attempt
-            self._show_banner(f"reconnecting {attempt}/{attempts}")
-            wait = cfg.reconnect_wait(attempt)
-            self.reporter.update(self.stats)
-            if await ends.race({}, timeout=wait):
-                return False
-            self.stats.state = "reconnecting"
-            try:
-                await ends.until(self._attempt(url, outbound, relay))
-            except Interrupted:
-                return False
-            except AuthError:
-                raise
-            except DecartError as exc:
-                last = exc
-                log.info("reconnect attempt %d/%d failed: %s", attempt, attempts, exc.message)
-                await self._close_link()
-                self.stats.state = "reconnecting"
-                continue
-            except _Ended:
-                await self._close_link()
-                return False
-            self.stats.reconnects += 1
-            self.stats.reconnect_attempt = 0
-            again = f"; prompt re-applied: {self.stats.prompt}" if self.stats.prompt else ""
-            self.reporter.notice(f"reconnected after {time.monotonic() - lost_at:.1f} s (attempt {attempt}/{attempts}){again}")
-            return True
-        raise SessionClosed(
-            f"lost the connection to the server and could not reconnect in {attempts} attempt{'s' if attempts > 1 else ''} ({last.message})",
-            "check the server, or raise --reconnect",
-        )
 
     async def _attempt(self, url: str, outbound: MediaStreamTrack, relay: Relay) -> None:
         await self._connect(url, outbound, relay, initial=False)
@@ -470,13 +381,6 @@ class EditSession:
                 raise ConnectError("the media connection failed before any edited frame came back", "check that UDP can reach the server")
             raise error
         raise ConnectError(f"no edited frame came back within {self.config.connect_timeout:g} s", "check the server, or raise --connect-timeout")
-
-    async def _source_ended(self, source: SourceTrack) -> None:
-        ended = asyncio.Event()
-        source.on("ended", ended.set)
-        if source.readyState == "ended":
-            return
-        await ended.wait()
 
     async def _settle(self, quiet: float = 0.15, limit: float = 1.0) -> None:
         """After the input stopped: wait (at most ``limit`` s) until no edited frame came for ``quiet`` s.
@@ -516,39 +420,6 @@ class EditSession:
         while True:
             line = await prompts.get()
             await self.wanted.line(line, self._link if self._online.is_set() else None)
-
-    async def _refresh_status(self, source: SourceTrack, recorder: Recorder | None, relay: Relay) -> None:
-        last_sent, last_received, last_t = 0, 0, time.monotonic()
-        last_bytes: tuple[int, int] | None = None
-        last_pc: RTCPeerConnection | None = None
-        while True:
-            await asyncio.sleep(0.5)
-            now = time.monotonic()
-            dt = max(now - last_t, 1e-6)
-            link = self._link
-            if self.config.stats:
-                from .bench.probe import BenchProbe, transport_bytes
-
-                if isinstance(self.probe, BenchProbe):
-                    self.stats.latency_ms = self.probe.recent_latency()
-                pc = link.peer_connection if link is not None else None
-                if pc is None or pc is not last_pc:
-                    last_bytes = None  # a new connection counts from zero
-                sent_received = await transport_bytes(pc)
-                if sent_received is not None:
-                    if last_bytes is not None:
-                        self.stats.bitrate_kbps = (
-                            (sent_received[0] - last_bytes[0]) * 8 / dt / 1000,
-                            (sent_received[1] - last_bytes[1]) * 8 / dt / 1000,
-                        )
-                    last_bytes = sent_received
-                last_pc = pc
-            self.stats.frames_sent = source.frames_sent
-            self._recording_counts(relay, recorder)
-            self.stats.fps_in = (self.stats.frames_sent - last_sent) / dt
-            self.stats.fps_out = (self.stats.frames_received - last_received) / dt
-            last_sent, last_received, last_t = self.stats.frames_sent, self.stats.frames_received, now
-            self.reporter.update(self.stats)
 
     async def _cancel_tasks(self) -> None:
         for task in self._tasks:

@@ -5,7 +5,7 @@ stamps a frame id into every outbound frame (:mod:`.marker`) and notes when
 the frame left the source; each edited frame that comes back is read for its
 id, giving the glass-to-glass latency of that frame. It also keeps a few sent
 luma planes to compare with what came back (PSNR), the signaling timeline,
-and byte counters from the peer connection's stats.
+and byte counters from the link's media transport.
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc import MediaStreamTrack
 from av import VideoFrame
 
 from .. import protocol as p
 from . import marker
+
+if TYPE_CHECKING:
+    from ..client.link import Link
 
 _LIVE_FRAMES = 125
 """Frames (5 s at 25 fps) a live probe's figures are taken over."""
@@ -83,7 +87,7 @@ class BenchProbe:
     frames_received: int = 0
     window_start: float | None = None
     window_end: float | None = None
-    pc: RTCPeerConnection | None = None
+    link: Link | None = None
     _next_id: int = 0
     _kept: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
 
@@ -92,8 +96,8 @@ class BenchProbe:
     def wrap_source(self, track: MediaStreamTrack) -> MediaStreamTrack:
         return StampingTrack(track, self)
 
-    def on_connected(self, pc: RTCPeerConnection) -> None:
-        self.pc = pc
+    def on_connected(self, link: Link) -> None:
+        self.link = link
         self.mark("media_connected")
 
     def on_message(self, message: p.Message) -> None:
@@ -175,14 +179,6 @@ class BenchProbe:
         if self.window_end is None:
             self.window_end = time.monotonic()
 
-
-async def transport_bytes(pc: RTCPeerConnection | None) -> tuple[int, int] | None:
-    """(bytes sent, bytes received) by the media transport so far (RTP and RTCP); None without an aiortc peer (LiveKit)."""
-    if pc is None:
-        return None
-    sent = received = 0
-    for stats in (await pc.getStats()).values():
-        if stats.type == "transport":
-            sent += getattr(stats, "bytesSent", 0) or 0
-            received += getattr(stats, "bytesReceived", 0) or 0
-    return sent, received
+    async def transport_bytes(self) -> tuple[int, int] | None:
+        """(bytes sent, bytes received) by the current link's media so far; None without one."""
+        return None if self.link is None else await self.link.transport_bytes()

@@ -27,7 +27,7 @@ from ..config import EditConfig, SourceConfig
 from ..errors import ConnectError
 from ..models import Model
 from ..ui import ConsoleReporter
-from .probe import BenchProbe, transport_bytes
+from .probe import BenchProbe
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
         if "first_frame" in probe.events and on_progress:
             on_progress(0.0)
     start = time.monotonic()
-    bytes0 = await transport_bytes(probe.pc)
+    bytes0 = await probe.transport_bytes()
     cpu0 = _self_cpu_seconds()
     server0 = _proc_cpu_seconds(server.proc.pid) if server else None
     traces = {"client": MemoryTrace(), "server": MemoryTrace(server.proc.pid) if server else None}
@@ -280,7 +280,7 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
     probe.end_window()
     elapsed = time.monotonic() - start
     sample_memory(elapsed)
-    bytes1 = await transport_bytes(probe.pc)
+    bytes1 = await probe.transport_bytes()
     cpu1 = _self_cpu_seconds()
     server1 = _proc_cpu_seconds(server.proc.pid) if server else None
     return {

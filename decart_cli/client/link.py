@@ -85,9 +85,8 @@ class Link(abc.ABC):
         """Set (base64) or clear (None) the reference image, with an optional prompt; PromptRejected when refused."""
         await self.until_closed(self.signaling.request_image(image, prompt=prompt, enhance=enhance, timeout=self.ack_timeout))
 
-    @property
-    def peer_connection(self) -> Any:
-        """The aiortc peer connection, where the link has one (for stats); None otherwise."""
+    async def transport_bytes(self) -> tuple[int, int] | None:
+        """(bytes sent, bytes received) by the media transport so far, or None before media is up."""
         return None
 
     def encoded_source(self) -> Any:

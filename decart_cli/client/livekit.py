@@ -152,6 +152,17 @@ class LiveKitLink(Link):
             # No prompt and no image: what the service expects then (as the SDK does).
             await self.request_image(None)
 
+    async def transport_bytes(self) -> tuple[int, int] | None:
+        if self.room is None or not self.room.isconnected():
+            return None
+        stats = await self.room.get_rtc_stats()
+        sent = received = 0
+        for item in [*stats.publisher_stats, *stats.subscriber_stats]:
+            if item.WhichOneof("stats") == "transport":
+                sent += item.transport.transport.bytes_sent
+                received += item.transport.transport.bytes_received
+        return sent, received
+
     async def _join(self) -> p.LiveKitRoomInfo:
         """``livekit_join`` → ``livekit_room_info``; a queue position resets the timeout."""
         request = asyncio.ensure_future(self.signaling.request(p.LiveKitJoin(), p.LiveKitRoomInfo, None, "no livekit_room_info"))

@@ -24,9 +24,15 @@ class WebRTCLink(Link):
         self.ice_servers = ice_servers
         self.media: Transport | None = None
 
-    @property
-    def peer_connection(self) -> Any:
-        return self.media.pc if self.media is not None else None
+    async def transport_bytes(self) -> tuple[int, int] | None:
+        if self.media is None:
+            return None
+        sent = received = 0
+        for stats in (await self.media.pc.getStats()).values():
+            if stats.type == "transport":
+                sent += getattr(stats, "bytesSent", 0) or 0
+                received += getattr(stats, "bytesReceived", 0) or 0
+        return sent, received
 
     def encoded_source(self) -> Any:
         if self.media is None:

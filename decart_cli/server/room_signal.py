@@ -266,10 +266,20 @@ def best_layer(rids: list[str]) -> str:
     return rids[-1]
 
 
-def _with_bitrates(line: str) -> str:
-    if not line.startswith("a=fmtp:") or "apt=" in line or "x-google-" in line:
-        return line
-    return f"{line};x-google-min-bitrate={PUBLISH_MIN_KBPS};x-google-start-bitrate={PUBLISH_START_KBPS}"
+def _with_bitrates(section: list[str]) -> list[str]:
+    """``section`` with the bitrate floor on every media codec (an ``fmtp`` line added where a codec has none, as VP8)."""
+    hints = f"x-google-min-bitrate={PUBLISH_MIN_KBPS};x-google-start-bitrate={PUBLISH_START_KBPS}"
+    with_fmtp = {line.split()[0].split(":", 1)[1] for line in section if line.startswith("a=fmtp:")}
+    out = []
+    for line in section:
+        if line.startswith("a=fmtp:") and "apt=" not in line and "x-google-" not in line:
+            line = f"{line};{hints}"
+        out.append(line)
+        if line.startswith("a=rtpmap:"):
+            pt, codec = line.split(":", 1)[1].split(None, 1)
+            if pt not in with_fmtp and codec.split("/")[0].lower() not in ("rtx", "red", "ulpfec", "flexfec-03"):
+                out.append(f"a=fmtp:{pt} {hints}")
+    return out
 
 
 def complete_answer(offer: str, answer: str) -> str:
@@ -294,7 +304,7 @@ def complete_answer(offer: str, answer: str) -> str:
             anchor = max(i for i, line in enumerate(ours) if line.startswith(("a=extmap:", "a=mid:", "m=")))
             ours[anchor + 1:anchor + 1] = [line for line in extensions if line not in ours]
             if "a=sendonly" in theirs:
-                ours = [_with_bitrates(line) for line in ours]
+                ours = _with_bitrates(ours)
             rids = _send_rids(theirs)
             if rids:
                 layer = best_layer(rids)
