@@ -193,6 +193,30 @@ def test_a_refused_key_is_one_line_exit_1_and_never_shown(netns, clip, tmp_path)
     assert key not in stderr and key not in log and "Traceback" not in stderr
 
 
+def test_frames_are_packed_as_the_i420_layout_livekit_reads() -> None:
+    """pack_i420 writes Y, U, V back to back at the model's size, whether the frame is yuv420p, padded, or another format."""
+    import av
+
+    from decart_cli.client.livekit import pack_i420
+    from decart_cli.media.sources import i420_frame
+
+    width, height = 64, 48
+    i420 = (np.arange(height * 3 // 2 * width) % 251).astype(np.uint8).reshape(height * 3 // 2, width)
+    buffer = bytearray(width * height * 3 // 2)
+    pack_i420(i420_frame(i420), buffer, width, height)
+    assert np.array_equal(np.frombuffer(buffer, np.uint8).reshape(i420.shape), i420)
+    padded = av.VideoFrame(width, height, "yuv420p")  # PyAV aligns rows: 64 is not always the line size
+    for plane, value in zip(padded.planes, (16, 100, 200)):
+        plane.update(bytes([value]) * plane.buffer_size)
+    pack_i420(padded, buffer, width, height)
+    packed = np.frombuffer(buffer, np.uint8)
+    assert (packed[: width * height] == 16).all() and (packed[width * height : width * height * 5 // 4] == 100).all() and (packed[width * height * 5 // 4 :] == 200).all()
+    bgr = np.random.default_rng(1).integers(0, 256, (96, 128, 3), np.uint8)
+    pack_i420(av.VideoFrame.from_ndarray(bgr, format="bgr24"), buffer, width, height)
+    expected = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(width=width, height=height, format="yuv420p").to_ndarray()
+    assert np.array_equal(np.frombuffer(buffer, np.uint8).reshape(expected.shape), expected)
+
+
 def test_bench_measures_the_livekit_path(netns, tmp_path):
     """`decart bench --transport livekit` runs a session over today's protocol and reports its measured figures, bitrates included."""
     import json

@@ -9,9 +9,10 @@ takes the edited track of the ``inference-server-...`` participant.
 The frame path, one conversion each way, newest frame wins:
 
 * out: the source track's frames (already fitted and paced to the model)
-  go to an ``rtc.VideoSource`` as I420, for libwebrtc's H.264 encoder (our
-  own tuned x264 fed through ``rtc.EncodedVideoSource`` saved only 1-2
-  points of a core here, so the simpler path stays);
+  are packed into one reused buffer and go to an ``rtc.VideoSource`` as
+  I420, for libwebrtc's H.264 encoder (our own tuned x264 fed through
+  ``rtc.EncodedVideoSource`` saved only 1-2 points of a core here, so the
+  simpler path stays);
 * in: the edited track is read through an ``rtc.VideoStream`` that keeps
   one frame (LiveKit's ring queue, capacity 1) and comes out of
   :class:`LiveKitTrack` as ``av.VideoFrame`` objects, like an aiortc track,
@@ -43,6 +44,21 @@ INFERENCE_PREFIX = "inference-server-"
 MAX_BITRATE = 3_500_000
 """What our camera may use (the official JS SDK's cap)."""
 MICROSECONDS = fractions.Fraction(1, 1_000_000)
+
+
+def pack_i420(frame: VideoFrame, buffer: bytearray, width: int, height: int) -> None:
+    """Write ``frame`` into ``buffer`` as packed I420 at ``width`` x ``height`` (converted only if it is not that already)."""
+    if (frame.width, frame.height, frame.format.name) != (width, height, "yuv420p"):
+        frame = frame.reformat(width=width, height=height, format="yuv420p")
+    view = memoryview(buffer)
+    offset = 0
+    for plane, (w, h) in zip(frame.planes, ((width, height), (width // 2, height // 2), (width // 2, height // 2))):
+        if plane.line_size == w:
+            view[offset : offset + w * h] = memoryview(plane)[: w * h]
+        else:  # padded rows: copy the visible part of each
+            rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:h, :w]
+            np.frombuffer(buffer, np.uint8, w * h, offset).reshape(h, w)[:] = rows
+        offset += w * h
 
 
 class LiveKitTrack(MediaStreamTrack):
@@ -187,17 +203,20 @@ class LiveKitLink(Link):
         super()._on_message(message)
 
     async def _feed(self, outbound: MediaStreamTrack, source: Any) -> None:
-        """Hand each frame of ``outbound`` to LiveKit's source as I420 (its encoder takes it from there)."""
+        """Hand each frame of ``outbound`` to LiveKit's source as I420 (its encoder takes it from there).
+
+        The planes are copied once, into one buffer reused for every frame
+        (``capture_frame`` copies it before returning).
+        """
         from livekit import rtc
 
         width, height = self.size
+        buffer = bytearray(width * height * 3 // 2)
+        packed = rtc.VideoFrame(width, height, rtc.VideoBufferType.I420, buffer)
         try:
             while True:
-                frame = await outbound.recv()
-                if (frame.width, frame.height) != (width, height):
-                    frame = frame.reformat(width=width, height=height, format="yuv420p")
-                planes = frame.to_ndarray(format="yuv420p")
-                source.capture_frame(rtc.VideoFrame(width, height, rtc.VideoBufferType.I420, planes.data))
+                pack_i420(await outbound.recv(), buffer, width, height)
+                source.capture_frame(packed)
         except MediaStreamError:
             pass
 
