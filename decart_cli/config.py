@@ -70,6 +70,10 @@ class EditConfig:
     """Reference image (base64), sent with the initial prompt and on every reconnect."""
     max_seconds: float | None = None
     """End the session once the server has billed this many seconds (``generation_tick``)."""
+    vcam: str | None = None
+    """Send the edited video to a virtual camera: a device name, or ``""`` for the first one found; None: no."""
+    vcam_backend: str | None = None
+    """The pyvirtualcam backend for ``vcam``; None tries every one registered."""
 
     def reconnect_wait(self, attempt: int) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): exponential backoff, capped."""

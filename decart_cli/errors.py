@@ -12,6 +12,7 @@ and caught like any exception.
     │   ├── UnknownModelError        --model names no realtime model
     │   ├── SourceError              --input is missing, unreadable or not video
     │   ├── ImageError               --image (or /image) is missing, not an image, or too big
+│   ├── VirtualCameraError       no virtual camera driver or device for --vcam
     │   └── BadURLError              --url is not a ws(s)/http(s) URL
     ├── ProtocolError                a message that does not follow the protocol
     ├── ConnectError                 the server cannot be reached or does not answer
@@ -64,6 +65,16 @@ class SourceError(UsageError):
 
 class ImageError(UsageError):
     """A reference image cannot be read or is too large to send."""
+
+
+class VirtualCameraError(UsageError):
+    """No virtual camera could be opened (no driver, or not the device asked for)."""
+
+    def __init__(self, device: str | None, reason: str, hint: str) -> None:
+        self.device = device
+        self.reason = reason
+        what = f"cannot open the virtual camera {device}" if device else "no virtual camera found"
+        super().__init__(f"{what} ({reason})", hint)
 
 
 class BadURLError(UsageError):

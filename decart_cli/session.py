@@ -163,6 +163,16 @@ class EditSession:
             if recorder is not None:
                 recorder.on_warning = self._thread_warning(asyncio.get_running_loop())
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
+            vcam = None
+            if cfg.vcam is not None:
+                from .media.vcam import VirtualCamera
+
+                width, height = self.model.size
+                vcam = VirtualCamera(width, height, self.model.fps, device=cfg.vcam or None, backend=cfg.vcam_backend)
+                vcam.on_warning = self._thread_warning(asyncio.get_running_loop())
+                await vcam.start()  # no driver: the session does not start
+                stack.push_async_callback(vcam.stop)
+                self.reporter.event(f"virtual camera: {vcam.opened_device} ({width}x{height} at {self.model.fps:g} fps)", "green")
             window = None
             if cfg.show:
                 from .media.window import Window
@@ -187,6 +197,8 @@ class EditSession:
                 recorder.addTrack(relay.subscribe(maxsize=50, name="recorder"))
             if window is not None:
                 window.addTrack(relay.subscribe(maxsize=1, name="window"))
+            if vcam is not None:
+                vcam.addTrack(relay.subscribe(maxsize=1, name="vcam"))
             stack.push_async_callback(self._close_link)
 
             await self._connect(url, outbound, relay, initial=True)

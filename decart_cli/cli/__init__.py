@@ -108,6 +108,21 @@ from . import serve as _serve  # noqa: E402,F401
 from . import bench as _bench  # noqa: E402,F401
 
 
+OPTIONAL_VALUES = ("--vcam",)
+"""Options whose value may be left out (``--vcam`` alone: the first virtual camera found)."""
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """``argv`` with each bare option of :data:`OPTIONAL_VALUES` given an empty value (click needs one)."""
+    out = []
+    for index, arg in enumerate(argv):
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if arg in OPTIONAL_VALUES and (following is None or following.startswith("-")):
+            arg += "="
+        out.append(arg)
+    return out
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(args=optional_values(sys.argv[1:]))

@@ -56,6 +56,7 @@ def edit(
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="End the session once the server has billed this many seconds (a cost guard)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
+    vcam: Optional[str] = typer.Option(None, "--vcam", metavar="[DEVICE]", show_default=False, help="Also send the edited video to a virtual camera (v4l2loopback, OBS) for Zoom, Meet, OBS or a browser; DEVICE e.g. /dev/video4 [default: the first one found]."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of edited video."),
     fit: str = typer.Option("crop", "--fit", callback=_fit, help="Fit the input to the model's size: crop, pad or stretch."),
     mirror: bool = typer.Option(False, "--mirror", help="Flip the input horizontally (front-facing cameras)."),
@@ -83,8 +84,8 @@ def edit(
         show = display_available()
     elif show and not display_available():
         raise UsageError("cannot open a window: no display", "use --no-show, or run where DISPLAY is set")
-    if not show and output is None:
-        raise UsageError("nothing to do: no window and no recording", "add -o FILE.mp4, or --show")
+    if not show and output is None and vcam is None:
+        raise UsageError("nothing to do: no window, no recording, no virtual camera", "add -o FILE.mp4, --show or --vcam")
     key = (api_key or "").strip()
     if local:
         server_url = None
@@ -125,6 +126,7 @@ def edit(
         transport=transport,
         image=image_data,
         max_seconds=max_seconds,
+        vcam=vcam.strip() if vcam is not None else None,
     )
     from ..session import EditSession
 
