@@ -72,6 +72,8 @@ class EditConfig:
     """End the session once the server has billed this many seconds (``generation_tick``)."""
     vcam: str | None = None
     """Send the edited video to a virtual camera: a device name, or ``""`` for the first one found; None: no."""
+    snapshot_dir: Path = Path(".")
+    """Where ``/snapshot`` without a file name writes (the CLI gives its working directory)."""
     vcam_backend: str | None = None
     """The pyvirtualcam backend for ``vcam``; None tries every one registered."""
 

@@ -20,6 +20,7 @@ and caught like any exception.
     │   └── CreditsError             the key has no credits left (permanent)
     ├── ServerError                  the server sent an ``error`` message
     ├── PromptRejected               the server refused a prompt (``prompt_ack success=false``)
+    ├── CommandError                 a ``/`` command typed during a session is unknown or malformed
     ├── SessionClosed                the server ended an established session
     ├── EngineError                  the editing engine failed
     │   └── UnsupportedPrompt        the engine cannot do what the prompt asks
@@ -103,6 +104,15 @@ class ServerError(DecartError):
 
 class PromptRejected(DecartError):
     """The server refused a prompt."""
+
+
+class CommandError(DecartError):
+    """A ``/`` command typed during a session is unknown or malformed (a warning: the session goes on)."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(f"/{name}: {problem}", "/help lists the commands")
 
 
 class SessionClosed(DecartError):

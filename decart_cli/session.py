@@ -43,6 +43,7 @@ from .client.race import first_of
 from .client.stdin import read_lines
 from .client.wanted import WantedEdit
 from .client.webrtc import WebRTCLink
+from .controls import Controls
 from .ends import Ends
 from .config import EditConfig
 from .errors import ConnectError, DecartError, Interrupted
@@ -138,6 +139,8 @@ class EditSession:
         )
         """The prompt and image the user wants: applied to every link, changed by stdin."""
         self._billed_before = 0
+        self.controls: Controls | None = None
+        """What the user can change while the session runs (set once the sinks are up)."""
         self._tasks: list[asyncio.Task[None]] = []
 
     def request_stop(self, reason: str = "stopped") -> None:
@@ -209,10 +212,14 @@ class EditSession:
                 stack.push_async_callback(window.stop)
                 await self._until_closed(self._open_window(window))
 
+            self.controls = Controls(
+                wanted=self.wanted, source=source, relay=relay, reporter=self.reporter, stats=self.stats,
+                link=lambda: self._link if self._online.is_set() else None, stop=self.request_stop, snapshot_dir=cfg.snapshot_dir,
+            )
             prompts: asyncio.Queue[str] = asyncio.Queue()
             if self._stdin is not None:
                 read_lines(self._stdin, asyncio.get_running_loop(), prompts)
-            self._spawn(self._send_prompts(prompts), "decart-prompts")
+            self._spawn(self._send_prompts(prompts, self.controls), "decart-prompts")
             ticker = StatusTicker(
                 self.stats, self.reporter, source=source, relay=relay, recorder=recorder, link=lambda: self._link, probe=self.probe, measure=cfg.stats
             )
@@ -427,11 +434,10 @@ class EditSession:
             if self.stats.state == "connected":
                 self.stats.state = "generating"
 
-    async def _send_prompts(self, prompts: asyncio.Queue[str]) -> None:
-        """Apply each line typed; while reconnecting, keep the latest for the next link."""
+    async def _send_prompts(self, prompts: asyncio.Queue[str], controls: Controls) -> None:
+        """Carry out each line typed, in order (a prompt typed while reconnecting is kept for the next link)."""
         while True:
-            line = await prompts.get()
-            await self.wanted.line(line, self._link if self._online.is_set() else None)
+            await controls.line(await prompts.get())
 
     async def _cancel_tasks(self) -> None:
         for task in self._tasks:

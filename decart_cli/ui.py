@@ -59,6 +59,10 @@ class SessionStats:
     """While waiting for a slot on the server: (position, queue size)."""
     billed_seconds: int = 0
     """Seconds the server has billed (``generation_tick``; today's protocol)."""
+    paused: bool = False
+    """No frames are being sent (``/pause``)."""
+    was_paused: bool = False
+    """The session was paused at some point (held frames are then not all from reconnects)."""
 
     @property
     def elapsed(self) -> float:
@@ -85,6 +89,8 @@ def render_status(stats: SessionStats) -> Text:
         state = f"reconnecting {stats.reconnect_attempt}/{stats.reconnect_attempts}"
     if stats.queue is not None and stats.state == "connecting":
         state = f"queued {stats.queue[0]}/{stats.queue[1]}"
+    if stats.paused:
+        state = "paused"
     line.append(f"● {state}", style=_STATE_STYLE.get(stats.state, "white"))
     line.append(f"  {stats.transport}", style="dim")
     line.append(f"  {stats.elapsed:5.1f}s", style="dim")
@@ -114,10 +120,11 @@ def render_summary(stats: SessionStats, *, failed: bool = False) -> str:
     ]
     if stats.output is not None:
         held = ""
+        why = "paused or reconnecting" if stats.was_paused and stats.reconnects else "paused" if stats.was_paused else "reconnecting"
         if stats.frames_held:
-            held = f" ({stats.frames_held} held while reconnecting)"
+            held = f" ({stats.frames_held} held while {why})"
         elif stats.recording_gap >= 0.05:
-            held = f" ({stats.recording_gap:.1f} s gap while reconnecting)"
+            held = f" ({stats.recording_gap:.1f} s gap while {why})"
         parts.append(f"recorded {stats.frames_recorded} frames{held} to {stats.output}")
     if stats.reconnects:
         parts.append(f"reconnected {stats.reconnects} time{'s' if stats.reconnects > 1 else ''}")

@@ -363,3 +363,49 @@ async def recv_until(ws, kind: str, timeout: float = 5) -> dict:  # type: ignore
         message = await recv_json(ws, timeout)
         if message["type"] == kind:
             return message
+
+
+class Editing:
+    """A running `decart edit` (run under ``prefix``, e.g. a network namespace): its stderr as it comes, and its stdin."""
+
+    def __init__(self, *args: str, prefix: tuple[str, ...] = (), cwd: Path | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [*prefix, *decart_cmd("edit", *args)],
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=child_env(),
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                pytest.fail(f"`decart edit` never printed {text!r}:\n{self.stderr}")
+            time.sleep(0.05)
+
+    def say(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout: float = 90) -> int:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        code = self.proc.wait(timeout)
+        time.sleep(0.1)
+        return code

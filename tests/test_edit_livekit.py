@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -18,55 +17,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import NetNamespace, ServeProcess, child_env, decart_cmd, decode, halves_clip, mean_bgr, serve
+from conftest import Editing, NetNamespace, ServeProcess, child_env, decart_cmd, decode, halves_clip, mean_bgr, serve
 
 LEFT, RIGHT = (30, 30, 200), (200, 60, 30)  # BGR: red, blue
 GREEN, MAGENTA = (0, 200, 0), (200, 0, 200)
-
-
-class Editing:
-    """A running `decart edit` in the namespace: its stderr as it comes, and its stdin."""
-
-    def __init__(self, netns: NetNamespace, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            netns.run(*decart_cmd("edit", *args)),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=child_env(),
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.stderr:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                pytest.fail(f"`decart edit` never printed {text!r}:\n{self.stderr}")
-            time.sleep(0.05)
-
-    def say(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout: float = 90) -> int:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        code = self.proc.wait(timeout)
-        time.sleep(0.1)
-        return code
 
 
 def png(path: Path, bgr: tuple[int, int, int]) -> Path:
@@ -95,7 +49,7 @@ def clip(tmp_path: Path) -> Path:
 
 
 def session(netns: NetNamespace, server: ServeProcess, clip: Path, out: Path, *args: str) -> Editing:
-    return Editing(netns, "--transport", "livekit", "--url", server.url, "-i", str(clip), "--loop", "--no-show", "-o", str(out), *args)
+    return Editing("--transport", "livekit", "--url", server.url, "-i", str(clip), "--loop", "--no-show", "-o", str(out), *args, prefix=tuple(netns.run()))
 
 
 def test_livekit_session_records_the_edit_and_follows_stdin(netns, clip, tmp_path):

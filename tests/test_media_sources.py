@@ -171,6 +171,50 @@ def test_file_plays_in_real_time_then_ends(tmp_path, opened):
     assert track.frames_dropped >= 8
 
 
+def test_pause_holds_the_file_where_it_was_and_resume_goes_on_from_there(tmp_path, opened):
+    """While paused recv() waits and the file does not advance; after resume the next frames follow on, pts contiguous, nothing counted as dropped."""
+    path = write_video(tmp_path / "clip.mp4", 25, 75, 320, 240, moving_bar(320, 240))
+    track = opened(spec=str(path), width=320, height=240, fps=25)
+
+    def bar_x(frame: av.VideoFrame) -> int:
+        return int(np.argmax(bgr(frame)[120, :, 2] > 200))  # the bar's left edge: 7 px per file frame
+
+    async def main() -> tuple[list[av.VideoFrame], list[av.VideoFrame], bool, int]:
+        before = await read_n(track, 10)
+        dropped = track.frames_dropped
+        track.pause()
+        assert track.paused
+        waiting = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(1.0)
+        blocked = not waiting.done()
+        track.resume()
+        after = [await waiting, *await read_n(track, 9)]
+        return before, after, blocked, track.frames_dropped - dropped
+
+    before, after, blocked, dropped = asyncio.run(main())
+    assert blocked
+    assert [f.pts for f in before + after] == [3600 * k for k in range(20)]
+    # One second paused is not 25 file frames skipped: the bar moves on from where it stopped.
+    assert 0 < bar_x(after[0]) - bar_x(before[-1]) <= 3 * 7
+    assert dropped <= 1 and not track.paused
+
+
+def test_mirror_can_change_while_the_track_runs(tmp_path, opened):
+    """Setting `mirror` on a running track flips the frames captured from then on."""
+    path = write_video(tmp_path / "halves.mp4", 25, 50, 320, 240, red_left_blue_right(320, 240))
+    track = opened(spec=str(path), width=320, height=240, fps=25)
+
+    async def main() -> tuple[np.ndarray, np.ndarray]:
+        plain = bgr((await read_n(track, 3))[-1])
+        track.mirror = True
+        flipped = bgr((await read_n(track, 4))[-1])
+        return plain, flipped
+
+    plain, flipped = asyncio.run(main())
+    assert plain[:, :100, 2].mean() > 200 and plain[:, -100:, 0].mean() > 200  # red left, blue right
+    assert flipped[:, :100, 0].mean() > 200 and flipped[:, -100:, 2].mean() > 200  # and now the other way
+
+
 def test_loop_keeps_playing_past_the_end(tmp_path, opened):
     """With loop, a 0.4 s file keeps delivering new frames past its end instead of ending."""
     path = write_video(tmp_path / "short.mp4", 30, 12, 320, 240, moving_bar(320, 240))

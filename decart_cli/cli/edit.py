@@ -127,6 +127,7 @@ def edit(
         image=image_data,
         max_seconds=max_seconds,
         vcam=vcam.strip() if vcam is not None else None,
+        snapshot_dir=Path.cwd(),
     )
     from ..session import EditSession
 

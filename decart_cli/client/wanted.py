@@ -2,7 +2,8 @@
 
 :class:`WantedEdit` outlives links. Every new link gets it before media
 (:meth:`WantedEdit.apply`, from :meth:`LinkOwner.initial_state`), and each
-line the user types changes it (:meth:`WantedEdit.line`): sent at once when
+prompt or ``/image`` the user types changes it (:meth:`WantedEdit.set_prompt`,
+:meth:`WantedEdit.set_image`): sent at once when
 a link is up, kept for the next one while reconnecting. What the server last
 accepted is ``stats.prompt``; a refused prompt or image leaves it in place.
 """
@@ -16,9 +17,6 @@ from .. import protocol as p
 from ..errors import AuthError, DecartError, PromptRejected, ProtocolError
 from ..ui import ConsoleReporter, SessionStats
 from .link import Link
-
-IMAGE_COMMAND = "/image"
-
 
 class WantedEdit:
     """The latest prompt and image the user asked for (see the module docstring)."""
@@ -64,13 +62,8 @@ class WantedEdit:
             self.stats.prompt = prompt
             self.reporter.event(f"prompt: {prompt}", "green")
 
-    async def line(self, line: str, link: Link | None) -> None:
-        """One line the user typed: ``/image FILE`` (or ``/image none``), else a prompt. ``link`` is None while none is up."""
-        if not line.strip():
-            return
-        if line.startswith(IMAGE_COMMAND):
-            await self._image_line(line[len(IMAGE_COMMAND):].strip(), link)
-            return
+    async def set_prompt(self, line: str, link: Link | None) -> None:
+        """A new prompt the user typed; ``link`` is None while none is up (it is then kept for the next)."""
         try:
             text = p.check_prompt(line)
         except ProtocolError as exc:
@@ -94,12 +87,10 @@ class WantedEdit:
             return
         self._applied(text, initial=True)
 
-    async def _image_line(self, argument: str, link: Link | None) -> None:
+    async def set_image(self, argument: str, link: Link | None) -> None:
+        """``/image FILE`` (or ``none``): load, then send or keep for the next link, as :meth:`set_prompt`."""
         from ..media.image import load_image
 
-        if not argument:
-            self.reporter.warning(f"{IMAGE_COMMAND} needs a file (or `none` to clear it)")
-            return
         try:
             image = None if argument.lower() == "none" else await asyncio.to_thread(load_image, Path(argument).expanduser())
         except DecartError as exc:

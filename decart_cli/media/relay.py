@@ -111,6 +111,15 @@ class Relay:
         self.track = track
         self._ensure_started()
 
+    @property
+    def last(self) -> Any:
+        """The newest frame read (None before the first)."""
+        return self._last
+
+    def hold_last(self) -> None:
+        """With ``hold`` set, repeat the last frame until the next one arrives (the source paused)."""
+        self._start_holding()
+
     def detach(self) -> None:
         """Stop reading the current track; with ``hold`` set, repeat the last frame until the next :meth:`attach`."""
         self._cancel_reader()

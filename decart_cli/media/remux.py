@@ -127,6 +127,10 @@ def _decoded_size(data: bytes) -> tuple[int, int] | None:
     return (frames[0].width, frames[0].height) if frames else None
 
 
+GAP = 0.5
+"""Seconds without a frame on a running stream that count as a gap in the file (``/pause``)."""
+
+
 @dataclass(frozen=True)
 class EncodedFrame:
     """One encoded frame queued for the remuxer."""
@@ -229,6 +233,9 @@ class H264Remuxer:
             self._synced = True
             if self._last_arrival is not None:
                 self.gap_seconds += max(0.0, arrival - self._last_arrival - 1.0 / self._fps)
+        elif self._last_arrival is not None and arrival - self._last_arrival > GAP:
+            # No frame for a while on the same stream (the source was paused).
+            self.gap_seconds += arrival - self._last_arrival - 1.0 / self._fps
         if self._container is None:
             self._open(frame.data)
             self._t0 = arrival

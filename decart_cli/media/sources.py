@@ -149,6 +149,13 @@ class SourceTrack(MediaStreamTrack):
         captured frames never sent: overwritten in the slot by a newer
         one, or skipped because reading fell behind the file's clock.
 
+    :meth:`pause` stops the track's clock: ``recv()`` waits, a file or the
+    test pattern waits at the frame it reached, a camera keeps being read
+    (so it does not stall) but nothing it delivers counts as dropped.
+    :meth:`resume` starts the clock again where it stopped, so ``pts`` and a
+    file's position go on as if no time had passed. :attr:`mirror` may be
+    changed while the track runs (it applies from the next captured frame).
+
     ``source_fps`` is the source's native rate (``cfg.fps`` for the test
     pattern), ``source_size`` its native ``(width, height)``, and ``label``
     a short human description. ``error`` says why a source ended early.
@@ -160,6 +167,8 @@ class SourceTrack(MediaStreamTrack):
     def __init__(self, cfg: SourceConfig, reader: _Reader) -> None:
         super().__init__()
         self.cfg = cfg
+        self.mirror = cfg.mirror
+        """Flip frames horizontally (from the next one captured)."""
         self._reader = reader
         self.label: str = reader.label
         self.source_fps: float = reader.fps
@@ -178,6 +187,13 @@ class SourceTrack(MediaStreamTrack):
         self._source_ended = False
 
         self._stop_event = threading.Event()
+        self._running = threading.Event()
+        """Clear while paused."""
+        self._running.set()
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._paused_total = 0.0
+        self._paused_at: float | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._start: float | None = None
@@ -187,23 +203,56 @@ class SourceTrack(MediaStreamTrack):
         # so the first recv() never waits for a slow camera to warm up.
         self._publish(self._prepare(reader.first_frame()))
 
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def clock(self) -> float:
+        """The track's time: ``time.monotonic()`` less every pause (it stands still while paused)."""
+        with self._lock:
+            now = self._paused_at if self._paused_at is not None else time.monotonic()
+            return now - self._paused_total
+
+    def pause(self) -> None:
+        """Stop sending frames until :meth:`resume` (see the class docstring); idempotent. Call on the loop."""
+        with self._lock:
+            if self._paused_at is not None:
+                return
+            self._paused_at = time.monotonic()
+            self._running.clear()
+            self._resumed.clear()
+
+    def resume(self) -> None:
+        """Send frames again, from where the clock stopped; idempotent. Call on the loop."""
+        with self._lock:
+            if self._paused_at is None:
+                return
+            self._paused_total += time.monotonic() - self._paused_at
+            self._paused_at = None
+            self._running.set()
+            self._resumed.set()
+
     async def recv(self) -> VideoFrame:
         """Wait for the next tick and return the newest frame (or the last one again)."""
         if self.readyState != "live":
             raise MediaStreamError
+        await self._resumed.wait()
+        if self.readyState != "live" or self._stopped:
+            raise MediaStreamError
         fps = self.cfg.fps
         if self._start is None:
-            self._start = time.monotonic()
+            self._start = self.clock()
             self._tick = 0
             self._start_thread(self._start)
         else:
             self._tick += 1
-            wait = self._start + self._tick / fps - time.monotonic()
+            wait = self._start + self._tick / fps - self.clock()
             if wait > 0:
                 await asyncio.sleep(wait)
+                await self._resumed.wait()  # paused meanwhile: the clock has stopped, so the tick is still due
             elif -wait > MAX_LAG:
-                # Jump to the current tick: pts then keep matching wall time.
-                self._tick = int((time.monotonic() - self._start) * fps)
+                # Jump to the current tick: pts then keep matching the clock.
+                self._tick = int((self.clock() - self._start) * fps)
             if self.readyState != "live":
                 raise MediaStreamError
 
@@ -232,6 +281,7 @@ class SourceTrack(MediaStreamTrack):
         if not self._stopped:
             self._stopped = True
             self._stop_event.set()
+            self._resumed.set()  # a recv() waiting out a pause sees the end
             thread = self._thread
             if thread is not None and thread is not threading.current_thread():
                 # The thread releases the capture itself on its way out, so a
@@ -269,14 +319,14 @@ class SourceTrack(MediaStreamTrack):
         publishing it is just a swap under the lock.
         """
         cfg = self.cfg
-        bgr = fit_frame(img, cfg.width, cfg.height, cfg.fit, cfg.mirror)
+        bgr = fit_frame(img, cfg.width, cfg.height, cfg.fit, self.mirror)
         i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
         return i420_frame(i420), i420
 
     def _publish(self, prepared: tuple[VideoFrame, np.ndarray]) -> None:
         """Make a prepared frame the newest, dropping an unsent older one."""
         with self._lock:
-            if self._fresh is not None:
+            if self._fresh is not None and self._paused_at is None:
                 self.frames_dropped += 1
             self._fresh, self._fresh_i420 = prepared
             self.frames_captured += 1
@@ -287,11 +337,18 @@ class SourceTrack(MediaStreamTrack):
             self.frames_dropped += 1
 
     def _sleep_until(self, due: float) -> bool:
-        """Sleep until ``due`` (monotonic); False when the track is stopping."""
-        delay = due - time.monotonic()
-        if delay > 0:
-            return not self._stop_event.wait(delay)
-        return not self._stop_event.is_set()
+        """Sleep until the track's :meth:`clock` reaches ``due`` (waiting out pauses); False when the track is stopping."""
+        while True:
+            while not self._running.is_set():
+                if self._stop_event.wait(0.05):
+                    return False
+            delay = due - self.clock()
+            if delay <= 0:
+                return not self._stop_event.is_set()
+            if self._stop_event.wait(delay):
+                return False
+            if self._running.is_set() and due - self.clock() <= 0:
+                return True
 
     @property
     def _stopping(self) -> bool:
@@ -395,7 +452,7 @@ class _FileReader(_CaptureReader):
         rewound = False  # a read right after a rewind failed too: nothing to play
         while not track._stopping:
             due = t0 + (index - 0.5) * period
-            if time.monotonic() > due + period:
+            if track.clock() > due + period:
                 # Behind the file's clock (decoding too slow): skip this frame;
                 # grab() decodes but skips the colour conversion and our fit.
                 img = None
@@ -459,7 +516,7 @@ class _TestPatternReader(_Reader):
         period = 1.0 / self.fps
         index = 1
         while not track._stopping:
-            late = time.monotonic() - (t0 + (index - 0.5) * period)
+            late = track.clock() - (t0 + (index - 0.5) * period)
             if late > period:
                 # Generation fell behind: jump to now rather than trail forever.
                 index += int(late / period)

@@ -1,0 +1,149 @@
+"""What a person can change while a session runs, whether typed (stdin, the prompt line) or keyed (the window).
+
+:class:`Controls` carries out a line (:meth:`Controls.line`: a prompt or a
+``/`` command, see :mod:`decart_cli.client.commands`) and the window's keys
+(mirror, snapshot, pause), each reported on the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .client.commands import Command, Prompt, help_lines, parse_line, switch
+from .errors import CommandError
+from .ui import ConsoleReporter, SessionStats
+
+if TYPE_CHECKING:
+    from .client.link import Link
+    from .client.wanted import WantedEdit
+    from .media.relay import Relay
+    from .media.sources import SourceTrack
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class Controls:
+    """Carries out what the user asks during a session (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        wanted: WantedEdit,
+        source: SourceTrack,
+        relay: Relay,
+        reporter: ConsoleReporter,
+        stats: SessionStats,
+        link: Callable[[], Link | None],
+        stop: Callable[[str], None],
+        snapshot_dir: Path,
+    ) -> None:
+        self.wanted = wanted
+        self.source = source
+        self.relay = relay
+        self.reporter = reporter
+        self.stats = stats
+        self.link = link
+        """The link to send through now, or None while reconnecting."""
+        self.stop = stop
+        self.snapshot_dir = snapshot_dir
+        """Where ``/snapshot`` without a name (and the window's ``s``) writes."""
+
+    async def line(self, line: str) -> None:
+        """Carry out one line typed or piped."""
+        try:
+            parsed = parse_line(line)
+        except CommandError as exc:
+            self.reporter.warning(exc.user_message())
+            return
+        if parsed is None:
+            return
+        if isinstance(parsed, Prompt):
+            await self.wanted.set_prompt(parsed.text, self.link())
+            return
+        await self.command(parsed)
+
+    async def command(self, command: Command) -> None:
+        name, argument = command.name, command.argument
+        if name == "mirror":
+            self.mirror(switch(argument, self.source.mirror))
+        elif name == "enhance":
+            self.wanted.enhance = switch(argument, self.wanted.enhance)
+            self.reporter.notice(f"enhance {'on' if self.wanted.enhance else 'off'} (from the next prompt)")
+        elif name == "image":
+            await self.wanted.set_image(argument, self.link())
+        elif name == "snapshot":
+            await self.snapshot(Path(argument).expanduser() if argument else None)
+        elif name == "pause":
+            self.pause()
+        elif name == "resume":
+            self.resume()
+        elif name == "quit":
+            self.reporter.notice("quitting")
+            self.stop("quit")
+        elif name == "help":
+            for text in help_lines():
+                self.reporter.event(text)
+
+    def mirror(self, on: bool) -> None:
+        self.source.mirror = on
+        self.reporter.notice(f"mirror {'on' if on else 'off'}")
+
+    def toggle_mirror(self) -> None:
+        self.mirror(not self.source.mirror)
+
+    def pause(self) -> None:
+        if self.source.paused:
+            return
+        self.source.pause()
+        self.relay.hold_last()  # the window, the file and a virtual camera keep the last frame
+        self.stats.paused = self.stats.was_paused = True
+        self.reporter.notice("paused: no frames are sent (/resume to go on)")
+
+    def resume(self) -> None:
+        if not self.source.paused:
+            return
+        self.source.resume()
+        self.stats.paused = False
+        self.reporter.notice("resumed")
+
+    def toggle_pause(self) -> None:
+        if self.source.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    async def snapshot(self, path: Path | None = None) -> Path | None:
+        """Save the current edited frame (PNG unless ``path`` ends in .jpg); the path written, or None."""
+        frame = self.relay.last
+        if frame is None:
+            self.reporter.warning("no edited frame yet to save")
+            return None
+        if path is None:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+            path = self.snapshot_dir / f"decart-snapshot-{stamp}.png"
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            path = path.with_name(path.name + ".png")
+        path = path if path.is_absolute() else self.snapshot_dir / path
+        try:
+            await asyncio.to_thread(write_image, path, frame.to_ndarray(format="bgr24"))
+        except OSError as exc:
+            self.reporter.warning(f"snapshot not saved: {exc.strerror or exc} ({path})")
+            return None
+        self.reporter.notice(f"snapshot: {path}")
+        return path
+
+
+def write_image(path: Path, bgr: object) -> None:
+    """Write ``bgr`` to ``path`` (format from its suffix); OSError when it cannot."""
+    import cv2
+
+    if not path.parent.is_dir():
+        raise FileNotFoundError(2, "no such directory", str(path.parent))
+    ok, data = cv2.imencode(path.suffix.lower(), bgr)  # type: ignore[call-overload]
+    if not ok:
+        raise OSError(f"cannot encode {path.suffix}")
+    path.write_bytes(data.tobytes())
