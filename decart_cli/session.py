@@ -59,6 +59,7 @@ from .ui import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
     from .media.window import Window
+    from .prompt_line import PromptLine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,8 +109,11 @@ class EditSession:
         stdin: BinaryIO | None = None,
         probe: SessionProbe | None = None,
         local_server: LocalServer | None = None,
+        prompt_line: PromptLine | None = None,
     ) -> None:
         self.config = config
+        self.prompt_line = prompt_line
+        """Reads what is typed at a terminal (in place of reading stdin line by line); the caller decides."""
         self.local_server = local_server
         """Started (after the source and sinks open) when ``config.url`` is None; the caller decides whether there is one."""
         if probe is None and config.stats:
@@ -217,7 +221,9 @@ class EditSession:
                 link=lambda: self._link if self._online.is_set() else None, stop=self.request_stop, snapshot_dir=cfg.snapshot_dir,
             )
             prompts: asyncio.Queue[str] = asyncio.Queue()
-            if self._stdin is not None:
+            if self.prompt_line is not None:
+                self._spawn(self.prompt_line.run(prompts.put_nowait, self.request_stop), "decart-prompt-line")
+            elif self._stdin is not None:
                 read_lines(self._stdin, asyncio.get_running_loop(), prompts)
             self._spawn(self._send_prompts(prompts, self.controls), "decart-prompts")
             ticker = StatusTicker(

@@ -104,7 +104,7 @@ def test_stats_at_a_tty_shows_measured_latency(server, tmp_path: Path) -> None:
     require("tmux")
     out = tmp_path / "stats.mp4"
     done = tmp_path / "done"
-    command = " ".join(shlex.quote(a) for a in decart_cmd("edit", "-i", "test", "--stats", "--no-show", "-o", str(out), "--duration", "4", "--url", server.url))
+    command = " ".join(shlex.quote(a) for a in decart_cmd("edit", "-i", "test", "--stats", "--no-show", "-o", str(out), "--duration", "8", "--url", server.url))
     session = f"decart-stats-{time.monotonic_ns()}"
     tmux = shutil.which("tmux")
     assert tmux
@@ -120,3 +120,139 @@ def test_stats_at_a_tty_shows_measured_latency(server, tmp_path: Path) -> None:
         subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
     ids = [marker.read(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in decode(out).frames[10:20]]
     assert all(i is not None for i in ids) and ids == sorted(ids)
+
+
+class TmuxSession:
+    """A command running in a real terminal (a detached tmux session): keys in, screen out."""
+
+    def __init__(self, command: list[str], *, env: dict[str, str], done: Path, width: int = 120, height: int = 30) -> None:
+        require("tmux")
+        self.tmux = shutil.which("tmux") or "tmux"
+        self.name = f"decart-tty-{time.monotonic_ns()}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        line = " ".join(shlex.quote(a) for a in command)
+        script = f"cd {shlex.quote(str(REPO))} && env {exports} {line}; echo exit=$? > {shlex.quote(str(done))}; sleep 60"
+        subprocess.run([self.tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), script], check=True)
+        self.done = done
+
+    def screen(self) -> str:
+        return subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def rows(self) -> list[str]:
+        return [row.rstrip() for row in self.screen().splitlines()]
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([self.tmux, "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text: str, pause: float = 0.0) -> None:
+        """Type ``text`` literally, a character at a time when ``pause`` is set."""
+        for piece in text if pause else [text]:
+            subprocess.run([self.tmux, "send-keys", "-l", "-t", self.name, piece], check=True)
+            time.sleep(pause)
+
+    def wait(self, text: str, timeout: float = 30) -> None:
+        assert wait_for(lambda: text in self.screen(), timeout), f"never showed {text!r}:\n{self.screen()}"
+
+    def close(self) -> None:
+        subprocess.run([self.tmux, "kill-session", "-t", self.name], capture_output=True)
+
+
+def edit_at_a_tty(tmp_path: Path, server, name: str, *args: str) -> TmuxSession:  # type: ignore[no-untyped-def]
+    command = decart_cmd("edit", "-i", "test", "--no-show", "-o", str(tmp_path / f"{name}.mp4"), "--duration", "60", "--url", server.url, *args)
+    return TmuxSession(command, env={"XDG_DATA_HOME": str(tmp_path / "data")}, done=tmp_path / f"{name}.done")
+
+
+def prompt_row(rows: list[str]) -> str:
+    (row,) = [r for r in rows if r.startswith("edit>")]
+    return row
+
+
+def test_typing_while_the_status_updates_leaves_the_text_intact(server, tmp_path: Path) -> None:
+    """At the prompt line, text typed slowly over several status refreshes stays whole on its own row; the status is a separate bottom row."""
+    tty = edit_at_a_tty(tmp_path, server, "typing")
+    try:
+        tty.wait("generating")
+        first = tty.rows()[-1]
+        tty.type("make the hair blonde", pause=0.1)  # 2 s: four status refreshes
+        rows = tty.rows()
+        assert prompt_row(rows) == "edit> make the hair blonde", tty.screen()
+        assert rows[-1].startswith("● generating") and rows[-1] != first  # it kept refreshing meanwhile
+        assert sum("make the hair" in row for row in rows) == 1, tty.screen()
+        tty.keys("Enter")
+        tty.wait("prompt: make the hair blonde")
+        assert prompt_row(tty.rows()) == "edit>"
+        tty.keys("C-d")  # Ctrl-D ends the session like /quit
+        assert wait_for(tty.done.exists, 30), tty.screen()
+        final = tty.screen()
+    finally:
+        tty.close()
+    assert (tmp_path / "typing.done").read_text().strip() == "exit=0", final
+    assert "done: sent" in final and "Traceback" not in final
+
+
+def test_up_arrow_recalls_prompts_also_from_an_earlier_session(server, tmp_path: Path) -> None:
+    """Up recalls the previous line; the history file in the data dir carries it into the next session."""
+    tty = edit_at_a_tty(tmp_path, server, "one")
+    try:
+        tty.wait("generating")
+        tty.type("tint it red")
+        tty.keys("Enter")
+        tty.wait("prompt: tint it red")
+        tty.type("/mirror on")
+        tty.keys("Enter")
+        tty.wait("mirror on")
+        tty.keys("Up")
+        assert wait_for(lambda: prompt_row(tty.rows()) == "edit> /mirror on", 5), tty.screen()
+        tty.keys("Up")
+        assert wait_for(lambda: prompt_row(tty.rows()) == "edit> tint it red", 5), tty.screen()
+        tty.keys("C-u")
+        tty.type("/quit")
+        tty.keys("Enter")
+        assert wait_for(tty.done.exists, 30), tty.screen()
+    finally:
+        tty.close()
+    history = (tmp_path / "data" / "decart" / "history").read_text()
+    assert "+tint it red" in history and "+/mirror on" in history
+    again = edit_at_a_tty(tmp_path, server, "two")
+    try:
+        again.wait("generating")
+        for line in ("/quit", "/mirror on"):  # newest first
+            again.keys("Up")
+            assert wait_for(lambda: prompt_row(again.rows()) == f"edit> {line}", 5), again.screen()
+        again.keys("Up")
+        assert wait_for(lambda: prompt_row(again.rows()) == "edit> tint it red", 5), again.screen()
+        again.keys("Enter")
+        again.wait("prompt: tint it red")
+        again.keys("C-c")  # Ctrl-C at the prompt line ends the session gracefully
+        assert wait_for(again.done.exists, 30), again.screen()
+        final = again.screen()
+    finally:
+        again.close()
+    assert "done: sent" in final and "Traceback" not in final
+
+
+def test_commands_at_the_prompt_line(server, tmp_path: Path) -> None:
+    """The / commands work at the prompt line as in a pipe: /help, /snapshot, /pause and /resume (the status says paused), /quit."""
+    tty = edit_at_a_tty(tmp_path, server, "commands")
+    snap = tmp_path / "shot.png"
+    try:
+        tty.wait("generating")
+        for line, shown in (("/help", "/snapshot [FILE]"), (f"/snapshot {snap}", f"snapshot: {snap}"), ("/pause", "paused: no frames are sent")):
+            tty.type(line)
+            tty.keys("Enter")
+            tty.wait(shown)
+        assert wait_for(lambda: tty.rows()[-1].startswith("● paused"), 5), tty.screen()
+        sent = tty.rows()[-1].split("sent ")[1].split()[0]
+        time.sleep(1.0)
+        assert tty.rows()[-1].split("sent ")[1].split()[0] == sent  # nothing sent while paused
+        tty.type("/resume")
+        tty.keys("Enter")
+        assert wait_for(lambda: tty.rows()[-1].startswith("● generating"), 5), tty.screen()
+        tty.type("/quit")
+        tty.keys("Enter")
+        assert wait_for(tty.done.exists, 30), tty.screen()
+        final = tty.screen()
+    finally:
+        tty.close()
+    assert cv2.imread(str(snap)).shape == (704, 1280, 3)
+    assert "done: sent" in final and "gap while paused" in final

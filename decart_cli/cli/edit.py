@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +18,7 @@ from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, models_of
 from ..protocol import check_prompt, display_url, stream_url
+from ..prompt_line import PromptLine, ToolbarReporter
 from ..ui import ConsoleReporter, render_summary
 from . import app, configure_media, setup_logging, user_errors
 
@@ -96,7 +99,8 @@ def edit(
     else:
         server_url = None
     hosted = server_url is not None and bool(key) and server_url.rstrip("/") == HOSTED_URL
-    reporter = ConsoleReporter()
+    interactive = stdin and sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+    reporter = ToolbarReporter() if interactive else ConsoleReporter()
     if transport == "auto" and model is None and server_url is not None and not hosted:
         transport = _probe_transport(server_url, key, connect_timeout, reporter)
     chosen, transport = choose_model(model, transport, hosted=hosted)
@@ -131,7 +135,10 @@ def edit(
     )
     from ..session import EditSession
 
-    session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None)
+    prompt_line = None
+    if isinstance(reporter, ToolbarReporter):
+        prompt_line = PromptLine(reporter, history_file=data_dir() / "history", output=sys.stderr)
+    session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line)
     failed = True
     try:
         asyncio.run(_run(session))
@@ -141,6 +148,15 @@ def edit(
         if session.stats.media_started is not None:
             summary = render_summary(session.stats, failed=failed)
             reporter.console.print(summary, soft_wrap=True, markup=False, highlight=False)
+
+
+def data_dir() -> Path:
+    """Where decart keeps what it remembers between sessions (the prompt history): the platform's per-user data directory."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "decart"
+    if sys.platform.startswith("win"):
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "decart"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "decart"
 
 
 def _probe_transport(server_url: str, key: str, timeout: float, reporter: ConsoleReporter) -> str:
