@@ -12,6 +12,8 @@ from typing import Literal, get_args
 
 Fit = Literal["crop", "pad", "stretch"]
 FIT_MODES: tuple[str, ...] = get_args(Fit)
+VIEWS = ("edited", "side-by-side")
+"""What ``decart edit``'s window can show."""
 
 DEFAULT_PORT = 8765
 HOSTED_URL = "wss://api3.decart.ai"
@@ -72,6 +74,8 @@ class EditConfig:
     """End the session once the server has billed this many seconds (``generation_tick``)."""
     vcam: str | None = None
     """Send the edited video to a virtual camera: a device name, or ``""`` for the first one found; None: no."""
+    view: str = "edited"
+    """What the window shows: ``edited``, or ``side-by-side`` (the input beside the edit, the same moment)."""
     snapshot_dir: Path = Path(".")
     """Where ``/snapshot`` without a file name writes (the CLI gives its working directory)."""
     vcam_backend: str | None = None

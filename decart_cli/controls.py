@@ -51,6 +51,7 @@ class Controls:
         self.stop = stop
         self.snapshot_dir = snapshot_dir
         """Where ``/snapshot`` without a name (and the window's ``s``) writes."""
+        self._pending: set[asyncio.Future[object]] = set()
 
     async def line(self, line: str) -> None:
         """Carry out one line typed or piped."""
@@ -87,6 +88,17 @@ class Controls:
         elif name == "help":
             for text in help_lines():
                 self.reporter.event(text)
+
+    def key(self, name: str) -> None:
+        """A key pressed in the window: ``mirror``, ``snapshot`` or ``pause`` (toggles)."""
+        if name == "mirror":
+            self.toggle_mirror()
+        elif name == "pause":
+            self.toggle_pause()
+        elif name == "snapshot":
+            task = asyncio.ensure_future(self.snapshot())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
 
     def mirror(self, on: bool) -> None:
         self.source.mirror = on

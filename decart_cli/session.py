@@ -184,7 +184,7 @@ class EditSession:
             if cfg.show:
                 from .media.window import Window
 
-                window = self._window = Window(f"decart - {self.model.name}")
+                window = self._window = Window(f"decart - {self.model.name} - ? for keys")
 
             base_url = cfg.url
             if base_url is None:
@@ -196,6 +196,12 @@ class EditSession:
             self.reporter.start(self.stats)
             stack.callback(self.reporter.stop)
             outbound = self.probe.wrap_source(source) if self.probe is not None else source
+            pairing = None
+            if window is not None and cfg.view == "side-by-side":
+                from .media.pairing import InputTap, Pairing
+
+                pairing = Pairing()
+                outbound = InputTap(outbound, pairing)
             # The relay outlives any one connection; while there is none it
             # repeats the last frame, so the window and the file go on in real time.
             self._relay = relay = Relay(on_frame=self._on_frame, persistent=True, hold=1.0 / self.model.fps)
@@ -203,7 +209,12 @@ class EditSession:
             if recorder is not None:
                 recorder.addTrack(relay.subscribe(maxsize=50, name="recorder"))
             if window is not None:
-                window.addTrack(relay.subscribe(maxsize=1, name="window"))
+                shown = relay.subscribe(maxsize=1, name="window")
+                if pairing is not None:
+                    from .media.pairing import PairedTrack
+
+                    shown = PairedTrack(shown, pairing)
+                window.addTrack(shown)
             if vcam is not None:
                 vcam.addTrack(relay.subscribe(maxsize=1, name="vcam"))
             stack.push_async_callback(self._close_link)
@@ -220,6 +231,9 @@ class EditSession:
                 wanted=self.wanted, source=source, relay=relay, reporter=self.reporter, stats=self.stats,
                 link=lambda: self._link if self._online.is_set() else None, stop=self.request_stop, snapshot_dir=cfg.snapshot_dir,
             )
+            if window is not None:
+                window.on_key = self.controls.key
+                window.overlay = self._overlay_lines
             prompts: asyncio.Queue[str] = asyncio.Queue()
             if self.prompt_line is not None:
                 self._spawn(self.prompt_line.run(prompts.put_nowait, self.request_stop), "decart-prompt-line")
@@ -379,6 +393,14 @@ class EditSession:
         if self._stop.is_set() or "closed" not in reasons:
             return None
         return link.closed.result()
+
+    def _overlay_lines(self) -> list[str]:
+        """What the window's overlay shows (``h``): the prompt, the rates, the latency when measured."""
+        stats = self.stats
+        lines = [f"prompt: {stats.prompt or '(no edit)'}"[:70], f"{stats.fps_out:.1f} fps  {stats.state}{'  paused' if stats.paused else ''}"]
+        if stats.latency_ms is not None:
+            lines.append(f"latency {stats.latency_ms[0]:.0f}/{stats.latency_ms[1]:.0f} ms")
+        return lines
 
     def _show_banner(self, text: str) -> None:
         if self._window is not None:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..config import FIT_MODES, HOSTED_URL, EditConfig, ServeConfig, SourceConfig
+from ..config import FIT_MODES, VIEWS, HOSTED_URL, EditConfig, ServeConfig, SourceConfig
 from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, models_of
@@ -29,6 +29,12 @@ TRANSPORTS = ("auto", "webrtc", "livekit")
 def _fit(value: str) -> str:
     if value not in FIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(FIT_MODES)}")
+    return value
+
+
+def _view(value: str) -> str:
+    if value not in VIEWS:
+        raise typer.BadParameter(f"use one of {', '.join(VIEWS)}")
     return value
 
 
@@ -59,6 +65,7 @@ def edit(
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="End the session once the server has billed this many seconds (a cost guard)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
+    view: str = typer.Option("edited", "--view", callback=_view, help="What the window shows: edited, or side-by-side (the input beside the edit, the same moment)."),
     vcam: Optional[str] = typer.Option(None, "--vcam", metavar="[DEVICE]", show_default=False, help="Also send the edited video to a virtual camera (v4l2loopback, OBS) for Zoom, Meet, OBS or a browser; DEVICE e.g. /dev/video4 [default: the first one found]."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of edited video."),
     fit: str = typer.Option("crop", "--fit", callback=_fit, help="Fit the input to the model's size: crop, pad or stretch."),
@@ -132,6 +139,7 @@ def edit(
         max_seconds=max_seconds,
         vcam=vcam.strip() if vcam is not None else None,
         snapshot_dir=Path.cwd(),
+        view=view,
     )
     from ..session import EditSession
 

@@ -33,6 +33,12 @@ already there, :meth:`Window.start` raises a
 ``q``, ``Q``, Esc or closing the window sets :attr:`Window.closed`; the
 session awaits :meth:`Window.wait_closed`. (``cv2.waitKey`` reports keys of
 any OpenCV window, so with several windows open a key closes all of them.)
+The window's own keys: ``f`` fullscreen, ``h`` the overlay (the lines
+:attr:`Window.overlay` gives), ``?`` the list of keys; the others in
+:data:`ACTION_KEYS` go to :attr:`Window.on_key` on the event loop.
+
+:meth:`Window.show` also takes a :class:`~decart_cli.media.pairing.Pair`
+(input and edited frame): the GUI thread draws them side by side.
 """
 
 from __future__ import annotations
@@ -54,10 +60,14 @@ import cv2  # before anything loads PyAV, see the module docstring
 import numpy as np
 
 from decart_cli.errors import DecartError, UsageError
+from decart_cli.media.pairing import Pair
 
 __all__ = ["Window", "display_available"]
 
 _CLOSE_KEYS = {ord("q"), ord("Q"), 27}
+ACTION_KEYS = {ord("m"): "mirror", ord("s"): "snapshot", ord(" "): "pause"}
+"""Keys the window passes to its owner (``on_key`` gets the name)."""
+KEYS_HELP = ("m  mirror the input", "s  snapshot", "space  pause / resume", "h  overlay", "f  fullscreen", "q, Esc  quit", "?  this list")
 _NO_DISPLAY_HINT = "use --no-show, or set DISPLAY"
 _PROBE_TIMEOUT = 5.0
 _STOP_TIMEOUT = 5.0
@@ -269,6 +279,32 @@ def _draw_banner(image: np.ndarray, text: str) -> None:
     cv2.putText(image, text, (height // 2, int(height * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, round(scale * 2)), cv2.LINE_AA)
 
 
+def _draw_lines(image: np.ndarray, lines: list[str]) -> None:
+    """Write ``lines`` in the bottom-left corner of ``image`` (BGR, in place) on a darkened box."""
+    scale = max(0.5, image.shape[0] / 1400)
+    step = int(34 * scale)
+    width = int(max(len(line) for line in lines) * 19 * scale) + step
+    top = image.shape[0] - step * len(lines) - step // 2
+    box = image[max(0, top) :, : min(width, image.shape[1])]
+    np.right_shift(box, 1, out=box)
+    for index, line in enumerate(lines):
+        y = top + step * (index + 1) - step // 4
+        cv2.putText(image, line, (step // 2, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, round(scale * 2)), cv2.LINE_AA)
+
+
+def _side_by_side(pair: Pair) -> np.ndarray:
+    """The input frame (left) and the edited one (right) as one BGR image at the edited frame's size each."""
+    edited = pair.edited.to_ndarray(format="bgr24")
+    height, width = edited.shape[:2]
+    if pair.input is None:
+        source = np.zeros_like(edited)
+    else:
+        source = pair.input.to_ndarray(format="bgr24")
+        if source.shape[:2] != (height, width):
+            source = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
+    return np.hstack((source, edited))
+
+
 class Window:
     """An OpenCV window showing the newest frame of one video track (or of :meth:`show`).
 
@@ -300,6 +336,13 @@ class Window:
         self.close_reason: str | None = None
         self.error: BaseException | None = None
         self.banner = ""
+        self.overlay: Callable[[], list[str]] | None = None
+        """Lines for the overlay (prompt, fps, latency), drawn while it is on (``h``); called in the GUI thread."""
+        self.show_overlay = False
+        self.show_keys = False
+        self.fullscreen = False
+        self.on_key: Callable[[str], None] = lambda name: None
+        """Called on the event loop with the name of an :data:`ACTION_KEYS` key pressed."""
 
         self._slot_lock = threading.Lock()
         self._slot: Any = None
@@ -451,25 +494,51 @@ class Window:
             frame, self._slot = self._slot, None
         if frame is None or not self._open:
             return
-        image = frame if isinstance(frame, np.ndarray) else frame.to_ndarray(format="bgr24")
+        image = _side_by_side(frame) if isinstance(frame, Pair) else frame if isinstance(frame, np.ndarray) else frame.to_ndarray(format="bgr24")
+        lines = self._overlay_lines()
         banner = self.banner
+        if (banner or lines) and image is frame:
+            image = image.copy()  # the caller's array: draw on our own
         if banner:
-            if image is frame:
-                image = image.copy()  # the caller's array: draw on our own
             _draw_banner(image, banner)
+        if lines:
+            _draw_lines(image, lines)
         if not self._sized:
-            cv2.resizeWindow(self.title, image.shape[1], image.shape[0])
+            # Side by side, the window starts at half scale: two full frames are wider than most screens.
+            scale = 2 if isinstance(frame, Pair) else 1
+            cv2.resizeWindow(self.title, image.shape[1] // scale, image.shape[0] // scale)
             self._sized = True
         cv2.imshow(self.title, image)
         self.frames_shown += 1
 
+    def _overlay_lines(self) -> list[str]:
+        lines: list[str] = []
+        if self.show_overlay and self.overlay is not None:
+            lines += self.overlay()
+        if self.show_keys:
+            lines += list(KEYS_HELP)
+        return lines
+
     def _gui_poll(self, key: int) -> None:
         if not self._open:
             return
-        if key != -1 and (key & 0xFF) in _CLOSE_KEYS:
+        code = key & 0xFF if key != -1 else -1
+        if code in _CLOSE_KEYS:
             self._gui_remove()
             self._mark_closed("key")
             return
+        if code == ord("h"):
+            self.show_overlay = not self.show_overlay
+        elif code == ord("?"):
+            self.show_keys = not self.show_keys
+        elif code == ord("f"):
+            self.fullscreen = not self.fullscreen
+            mode = cv2.WINDOW_FULLSCREEN if self.fullscreen else cv2.WINDOW_NORMAL
+            with contextlib.suppress(cv2.error):
+                cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, mode)
+        elif code in ACTION_KEYS and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(self.on_key, ACTION_KEYS[code])
         if self.frames_shown == 0:
             return
         try:
