@@ -74,6 +74,8 @@ class EditConfig:
     """End the session once the server has billed this many seconds (``generation_tick``)."""
     vcam: str | None = None
     """Send the edited video to a virtual camera: a device name, or ``""`` for the first one found; None: no."""
+    audio: bool | None = None
+    """Sound: None takes a file input's own; True also the default microphone for a camera (or the test pattern); False none."""
     view: str = "edited"
     """What the window shows: ``edited``, or ``side-by-side`` (the input beside the edit, the same moment)."""
     snapshot_dir: Path = Path(".")

@@ -21,6 +21,7 @@ and caught like any exception.
     ├── ServerError                  the server sent an ``error`` message
     ├── PromptRejected               the server refused a prompt (``prompt_ack success=false``)
     ├── CommandError                 a ``/`` command typed during a session is unknown or malformed
+    ├── AudioError                   no audio input (microphone) could be opened: the session goes on without sound
     ├── SessionClosed                the server ended an established session
     ├── EngineError                  the editing engine failed
     │   └── UnsupportedPrompt        the engine cannot do what the prompt asks
@@ -113,6 +114,15 @@ class CommandError(DecartError):
         self.name = name
         self.problem = problem
         super().__init__(f"/{name}: {problem}", "/help lists the commands")
+
+
+class AudioError(DecartError):
+    """No audio input could be opened (a warning: the session goes on without sound)."""
+
+    def __init__(self, device: str, reason: str) -> None:
+        self.device = device
+        self.reason = reason
+        super().__init__(f"no microphone at {device} ({reason})", "going on without sound")
 
 
 class SessionClosed(DecartError):

@@ -33,6 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
+import av
 from aiortc import MediaStreamTrack
 from av import VideoFrame
 
@@ -46,7 +47,7 @@ from .client.webrtc import WebRTCLink
 from .controls import Controls
 from .ends import Ends
 from .config import EditConfig
-from .errors import ConnectError, DecartError, Interrupted
+from .errors import AudioError, ConnectError, DecartError, Interrupted
 from .media.borrow import BorrowedTrack
 from .media.recorder import Recorder
 from .media.remux import EncodedTap
@@ -58,6 +59,8 @@ from .status import StatusTicker, recording_counts
 from .ui import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
+    from .media.audio import AudioInput, AudioTrack, Microphone
+    from .media.pairing import Pairing
     from .media.window import Window
     from .prompt_line import PromptLine
 
@@ -143,6 +146,11 @@ class EditSession:
         )
         """The prompt and image the user wants: applied to every link, changed by stdin."""
         self._billed_before = 0
+        self._pairing: Pairing | None = None
+        self._audio_out: AudioTrack | None = None
+        self._sound = False
+        """Whether the session has sound (recorded, and sent where the transport carries it)."""
+        """The current link's sound track (None without sound or a link)."""
         self.controls: Controls | None = None
         """What the user can change while the session runs (set once the sinks are up)."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -166,7 +174,9 @@ class EditSession:
             # Opening a camera can take seconds: keep the loop free meanwhile.
             source = await asyncio.to_thread(open_source, cfg.source)
             stack.callback(source.stop)
-            self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps) if cfg.output is not None else None
+            audio_in = self._open_audio(source) if cfg.output is not None else None
+            self._sound = audio_in is not None
+            self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps, audio=audio_in is not None) if cfg.output is not None else None
             if recorder is not None:
                 recorder.on_warning = self._thread_warning(asyncio.get_running_loop())
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
@@ -197,10 +207,11 @@ class EditSession:
             stack.callback(self.reporter.stop)
             outbound = self.probe.wrap_source(source) if self.probe is not None else source
             pairing = None
-            if window is not None and cfg.view == "side-by-side":
+            if (window is not None and cfg.view == "side-by-side") or audio_in is not None:
                 from .media.pairing import InputTap, Pairing
 
-                pairing = Pairing()
+                # Which input an edit came from: for the side-by-side view, and the lag the sound is shifted by.
+                pairing = self._pairing = Pairing()
                 outbound = InputTap(outbound, pairing)
             # The relay outlives any one connection; while there is none it
             # repeats the last frame, so the window and the file go on in real time.
@@ -223,6 +234,9 @@ class EditSession:
             if recorder is not None:
                 stack.push_async_callback(recorder.stop)
                 await recorder.start()
+            if audio_in is not None:
+                audio_in.start(self._deliver_audio)
+                stack.callback(audio_in.stop)
             if window is not None:
                 stack.push_async_callback(window.stop)
                 await self._until_closed(self._open_window(window))
@@ -363,7 +377,11 @@ class EditSession:
         self._initial = initial
         self._billed_before = self.stats.billed_seconds  # each link's ticks count from zero
         self._link = link = self._new_link(url)
-        await self._until_closed(link.open(BorrowedTrack(outbound)))
+        if self._sound:
+            from .media.audio import AudioTrack
+
+            self._audio_out = AudioTrack()
+        await self._until_closed(link.open(BorrowedTrack(outbound), self._audio_out))
         self.stats.state = "connected"
         if self.probe is not None:
             self.probe.on_connected(link)
@@ -375,6 +393,9 @@ class EditSession:
 
     async def _close_link(self) -> None:
         self._online.clear()
+        sound, self._audio_out = self._audio_out, None
+        if sound is not None:
+            sound.stop()
         link, self._link = self._link, None
         if link is not None:
             link_tap = self._taps.pop(link, None)
@@ -393,6 +414,41 @@ class EditSession:
         if self._stop.is_set() or "closed" not in reasons:
             return None
         return link.closed.result()
+
+    def _open_audio(self, source: SourceTrack) -> AudioInput | Microphone | None:
+        """The sound to record: a file's own track, or with ``audio`` the microphone; None (with a warning if asked for) otherwise."""
+        from .media.audio import AudioInput, Microphone, file_has_audio
+
+        cfg = self.config
+        if cfg.audio is False:
+            return None
+        path = source.file_path
+        if path is not None:
+            if not file_has_audio(path):
+                if cfg.audio:
+                    self.reporter.warning(f"{source.label} has no sound: recording video only")
+                return None
+            self.reporter.notice(f"recording with sound from {source.label}")
+            return AudioInput(lambda: av.open(path), label=source.label, clock=source.clock, start_at=lambda: source.started_at, loop=cfg.source.loop)
+        if not cfg.audio:
+            return None
+        microphone = Microphone()
+        try:
+            microphone.open()
+        except AudioError as exc:
+            self.reporter.warning(exc.user_message())
+            return None
+        self.reporter.notice(f"recording with sound from the {microphone.label}")
+        return microphone
+
+    def _deliver_audio(self, played: float, frame: av.AudioFrame) -> None:
+        """From the audio thread: into the file (shifted by the video's lag) and to the link that carries sound."""
+        lag = self._pairing.lag if self._pairing is not None else None
+        if self._recorder is not None:
+            self._recorder.write_audio(played + (lag or 0.0), frame)
+        out = self._audio_out
+        if out is not None:
+            out.put(played, frame)
 
     def _overlay_lines(self) -> list[str]:
         """What the window's overlay shows (``h``): the prompt, the rates, the latency when measured."""
@@ -456,6 +512,8 @@ class EditSession:
             self.probe.on_frame(frame)
         self.stats.frames_received += 1
         self._last_frame_at = time.monotonic()
+        if self._sound and self._pairing is not None:
+            self._pairing.match(frame)  # keeps the lag the sound is shifted by up to date
         link = self._link
         if link is not None and not link.first_frame.is_set():
             link.first_frame.set()

@@ -57,9 +57,11 @@ class Transport:
         if self.connection_state in ("failed", "closed"):
             self.failed.set()
 
-    async def start(self, track: MediaStreamTrack) -> MediaStreamTrack:
-        """Send ``track``; return the server's edited track once media is connected."""
+    async def start(self, track: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> MediaStreamTrack:
+        """Send ``track`` (and ``audio``, send-only); return the server's edited track once media is connected."""
         self._peer.add_video_transceiver(track, "sendrecv")
+        if audio is not None:
+            self._peer.pc.addTransceiver(audio, direction="sendonly")
         offer = await self._peer.offer()
         self._signaling.expect_answer()
         await self._signaling.send(p.Offer(sdp=offer.sdp))

@@ -65,6 +65,7 @@ def edit(
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="End the session once the server has billed this many seconds (a cost guard)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
+    audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Sound in the recording (and to the server): a file's own by default; --audio also records the default microphone for a camera."),
     view: str = typer.Option("edited", "--view", callback=_view, help="What the window shows: edited, or side-by-side (the input beside the edit, the same moment)."),
     vcam: Optional[str] = typer.Option(None, "--vcam", metavar="[DEVICE]", show_default=False, help="Also send the edited video to a virtual camera (v4l2loopback, OBS) for Zoom, Meet, OBS or a browser; DEVICE e.g. /dev/video4 [default: the first one found]."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of edited video."),
@@ -140,6 +141,7 @@ def edit(
         vcam=vcam.strip() if vcam is not None else None,
         snapshot_dir=Path.cwd(),
         view=view,
+        audio=audio,
     )
     from ..session import EditSession
 

@@ -74,8 +74,8 @@ class Link(abc.ABC):
         self._watchers: list[asyncio.Future[Any]] = []
 
     @abc.abstractmethod
-    async def open(self, outbound: MediaStreamTrack) -> None:
-        """Connect, send the initial state, bring media up; raise DecartError when it cannot."""
+    async def open(self, outbound: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
+        """Connect, send the initial state, bring media up (``outbound``'s video, and ``audio`` if given); raise DecartError when it cannot."""
 
     async def request_prompt(self, text: str, *, enhance: bool) -> None:
         """Apply a prompt; raises PromptRejected when the server refuses it."""

@@ -44,6 +44,8 @@ INFERENCE_PREFIX = "inference-server-"
 MAX_BITRATE = 3_500_000
 """What our camera may use (the official JS SDK's cap)."""
 MICROSECONDS = fractions.Fraction(1, 1_000_000)
+AUDIO_RATE = 48000
+"""What :class:`~decart_cli.media.audio.AudioTrack` delivers: s16 stereo at this rate."""
 
 
 def pack_i420(frame: VideoFrame, buffer: bytearray, width: int, height: int) -> None:
@@ -114,6 +116,7 @@ class LiveKitLink(Link):
         self.room_info: p.LiveKitRoomInfo | None = None
         self._progress = time.monotonic()
         self._feeder: asyncio.Task[None] | None = None
+        self._sound_feeder: asyncio.Task[None] | None = None
         self._state_sent = False
 
     async def request_prompt(self, text: str, *, enhance: bool) -> None:
@@ -124,7 +127,7 @@ class LiveKitLink(Link):
         self._state_sent = True
         await super().request_image(image, prompt=prompt, enhance=enhance)
 
-    async def open(self, outbound: MediaStreamTrack) -> None:
+    async def open(self, outbound: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
         from livekit import rtc
 
         await self._connect_signaling()
@@ -164,6 +167,11 @@ class LiveKitLink(Link):
         self.remote = remote
         self.owner.media_starting(self)
         self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
+        if audio is not None:
+            sound = rtc.AudioSource(AUDIO_RATE, 2)
+            microphone = rtc.LocalAudioTrack.create_audio_track("microphone", sound)
+            await self.until_closed(room.local_participant.publish_track(microphone, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)))
+            self._sound_feeder = asyncio.create_task(self._feed_sound(audio, sound), name="decart-livekit-sound")
         if not self._state_sent:
             # No prompt and no image: what the service expects then (as the SDK does).
             await self.request_image(None)
@@ -220,10 +228,23 @@ class LiveKitLink(Link):
         except MediaStreamError:
             pass
 
+    async def _feed_sound(self, audio: MediaStreamTrack, source: Any) -> None:
+        """Hand each s16 stereo 48 kHz frame of ``audio`` to LiveKit's audio source."""
+        from livekit import rtc
+
+        try:
+            while True:
+                frame = await audio.recv()
+                data = bytes(frame.planes[0])[: frame.samples * 4]
+                await source.capture_frame(rtc.AudioFrame(data, AUDIO_RATE, 2, frame.samples))
+        except MediaStreamError:
+            pass
+
     async def _close_media(self) -> None:
-        if self._feeder is not None:
-            self._feeder.cancel()
-            await asyncio.gather(self._feeder, return_exceptions=True)
+        for task in (self._feeder, self._sound_feeder):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.remote is not None:
             self.remote.stop()
         if self.room is not None:

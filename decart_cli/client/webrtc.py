@@ -40,14 +40,14 @@ class WebRTCLink(Link):
         receivers = [t.receiver for t in self.media.pc.getTransceivers() if t.kind == "video"]
         return rtc_tuning.jitter_buffer_of(receivers[0]) if receivers else None
 
-    async def open(self, outbound: MediaStreamTrack) -> None:
+    async def open(self, outbound: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
         await self._connect_signaling()
         await self.until_closed(self.owner.initial_state(self))
         loopback = p.is_loopback_host(p.url_host(self.url))
         self.media = media = Transport(self.signaling, loopback=loopback, ice_servers=self.ice_servers, timeout=self.connect_timeout)
         self.media_failure = SessionClosed("the media connection to the server failed")
         self.watch(media.failed.wait(), self.media_failure)
-        self.remote = await self.until_closed(media.start(outbound))
+        self.remote = await self.until_closed(media.start(outbound, audio))
         # Before media flows, so a recorder's tap sees the link's first (key)frame.
         self.owner.media_starting(self)
         await self.until_closed(media.wait_connected(self.connect_timeout))

@@ -55,6 +55,7 @@ from av.video.frame import PictureType
 
 from decart_cli.errors import DecartError, UsageError
 
+from .audio_mux import AudioMux
 from .remux import EncodedFrame, EncodedTap, H264Remuxer, open_fragmented
 
 __all__ = ["Recorder", "CONTAINERS"]
@@ -68,6 +69,8 @@ _KEYFRAME_INTERVAL = 1.0
 """Longest media time between keyframes (s): what a killed process may lose."""
 _QUEUE_SECONDS = 2.0
 """How much the encoder may fall behind (in frames at ``fps``) before dropping."""
+_AUDIO_QUEUE = 500
+"""Audio frames queued at most (~10 s of 20 ms chunks: sound waits for the file's first video frame)."""
 _PROGRESS_INTERVAL = 1.0
 """Seconds between the progress lines logged at info level (``-v``)."""
 
@@ -103,6 +106,7 @@ class Recorder:
         codec: str = "libx264",
         preset: str = "ultrafast",
         crf: int = 23,
+        audio: bool = False,
     ) -> None:
         path = Path(path)
         suffix = path.suffix.lower()
@@ -168,6 +172,10 @@ class Recorder:
         self._since_key = 0
         self._remuxer: H264Remuxer | None = None
         self._encoded_seq = 0
+        self.audio = audio
+        """Whether the file gets an audio track (:meth:`write_audio`); decided before the first frame."""
+        self._audio_queue: collections.deque[tuple[float, Any]] = collections.deque(maxlen=_AUDIO_QUEUE)
+        self._audio: AudioMux | None = None
 
     @property
     def path(self) -> Path:
@@ -244,6 +252,29 @@ class Recorder:
             self._encoded_seq += 1
             self._put(now, EncodedFrame(data, codec, link, self._encoded_seq))
 
+    def write_audio(self, at: float, frame: Any) -> None:
+        """Queue one ``av.AudioFrame`` to sound at monotonic time ``at`` on the video's arrival clock (any thread).
+
+        Ignored unless the recorder was made with ``audio``. Sound for before
+        the file's first video frame is dropped; the oldest queued is
+        dropped when the writer falls behind.
+        """
+        if not self.audio:
+            return
+        with self._cond:
+            if self._closing or self.error is not None:
+                return
+            self._audio_queue.append((at, frame))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="decart-recorder", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    @property
+    def audio_frames_written(self) -> int:
+        """AAC frames muxed into the file."""
+        return self._audio.frames_written if self._audio is not None else 0
+
     def tap(self, buffer: Any) -> EncodedTap | None:
         """Record the frames ``buffer`` (a connection's jitter buffer) releases; None where it cannot.
 
@@ -302,23 +333,45 @@ class Recorder:
                 self.write(frame)
 
     def _run(self) -> None:
-        """The encoder thread: encode queued frames until closing and the queue is empty."""
+        """The encoder thread: write queued frames until closing and the queues are empty (sound once the file exists)."""
         try:
             while True:
                 with self._cond:
-                    while not self._queue and not self._closing:
-                        self._cond.wait()
-                    if not self._queue:
-                        break
-                    arrival, frame = self._queue.popleft()
-                if isinstance(frame, EncodedFrame):
-                    self._remux(arrival, frame)
-                else:
-                    self._encode(arrival, frame)
+                    while not self._queue and not (self._audio_queue and self._t0_now() is not None) and not self._closing:
+                        self._cond.wait(0.1)
+                    if not self._queue and not (self._audio_queue and self._t0_now() is not None):
+                        if self._closing:
+                            break
+                        continue
+                    item = self._queue.popleft() if self._queue else None
+                    sound = self._audio_queue.popleft() if item is None else None
+                if item is not None:
+                    arrival, frame = item
+                    if isinstance(frame, EncodedFrame):
+                        self._remux(arrival, frame)
+                    else:
+                        self._encode(arrival, frame)
+                elif sound is not None:
+                    self._write_audio(*sound)
         except Exception as exc:  # noqa: BLE001 - reported through .error / stop()
             self._fail(exc)
         finally:
             self._finish()
+
+    def _t0_now(self) -> float | None:
+        """The file's clock start (monotonic), once the file exists."""
+        if self._remuxer is not None:
+            return self._remuxer.t0
+        return self._t0 if self._container is not None else None
+
+    def _add_audio(self, container: Any) -> None:
+        if self.audio:
+            self._audio = AudioMux(container)
+
+    def _write_audio(self, at: float, frame: Any) -> None:
+        t0 = self._t0_now()
+        if self._audio is not None and t0 is not None:
+            self._audio.write(at - t0, frame)
 
     def _fail(self, exc: BaseException) -> None:
         with self._cond:
@@ -345,6 +398,7 @@ class Recorder:
                 # and on a small machine x264's frame threads only add
                 # synchronisation (and frames held back) next to the session.
                 stream.options = {"preset": self._preset, "crf": str(self._crf), "forced-idr": "1", "threads": "1"}
+            self._add_audio(container)
         except Exception:
             container.close()
             raise
@@ -378,7 +432,7 @@ class Recorder:
 
     def _remux(self, arrival: float, frame: EncodedFrame) -> None:
         if self._remuxer is None:
-            self._remuxer = H264Remuxer(self._path, self._format, self._time_base, self._fps, self._warn)
+            self._remuxer = H264Remuxer(self._path, self._format, self._time_base, self._fps, self._warn, on_open=self._add_audio)
         if self._remuxer.write(arrival, frame):
             self.frames_written += 1
 
@@ -411,7 +465,7 @@ class Recorder:
         """Flush the encoder and close the container (on the encoder thread)."""
         if self._remuxer is not None:
             try:
-                self._remuxer.close()
+                self._remuxer.close(before=self._close_audio)
             except Exception as exc:  # noqa: BLE001
                 if self.error is None:
                     self._fail(exc)
@@ -423,6 +477,7 @@ class Recorder:
                 for packet in self._stream.encode(None):
                     container.mux(packet)
                     self.frames_written += 1
+                self._close_audio()
         except Exception as exc:  # noqa: BLE001
             self._fail(exc)
         finally:
@@ -431,6 +486,15 @@ class Recorder:
             except Exception as exc:  # noqa: BLE001
                 if self.error is None:
                     self._fail(exc)
+
+
+    def _close_audio(self) -> None:
+        """Write the sound still queued for the file's time, then flush the AAC encoder."""
+        if self._audio is None:
+            return
+        while self._audio_queue:
+            self._write_audio(*self._audio_queue.popleft())
+        self._audio.close()
 
 
 def _copy_yuv420p(frame: Any) -> Any:

@@ -186,8 +186,10 @@ class H264Remuxer:
     connection's frames cannot go into the file.
     """
 
-    def __init__(self, path: Path, format: str, time_base: Fraction, fps: float, warn: Callable[[str], None]) -> None:
+    def __init__(self, path: Path, format: str, time_base: Fraction, fps: float, warn: Callable[[str], None], on_open: Callable[[Any], None] | None = None) -> None:
         self._path = path
+        self._on_open = on_open
+        """Called with the container once its video stream is added (to add more streams)."""
         self._format = format
         self._time_base = time_base
         self._fps = fps
@@ -288,13 +290,24 @@ class H264Remuxer:
             stream.time_base = self._time_base
             # Annex B SPS/PPS: the muxers write them as avcC / CodecPrivate.
             stream.codec_context.extradata = parameter_sets(keyframe)
+            if self._on_open is not None:
+                self._on_open(container)
         except Exception:
             container.close()
             raise
         self._container, self._stream = container, stream
 
-    def close(self) -> None:
-        """Finish the file (if one was started)."""
+    @property
+    def t0(self) -> float | None:
+        """The arrival time (monotonic) the file's clock starts at; None before the file exists."""
+        return self._t0 if self._container is not None else None
+
+    def close(self, before: Callable[[], None] | None = None) -> None:
+        """Finish the file (if one was started); ``before`` runs first (to flush other streams)."""
         container, self._container = self._container, None
         if container is not None:
-            container.close()
+            try:
+                if before is not None:
+                    before()
+            finally:
+                container.close()

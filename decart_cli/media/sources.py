@@ -207,6 +207,16 @@ class SourceTrack(MediaStreamTrack):
     def paused(self) -> bool:
         return self._paused_at is not None
 
+    @property
+    def started_at(self) -> float | None:
+        """When frames started (on :meth:`clock`): the first ``recv()``; None before it."""
+        return self._start
+
+    @property
+    def file_path(self) -> str | None:
+        """The media file read, for a file input; None for a camera or the test pattern."""
+        return getattr(self._reader, "path", None)
+
     def clock(self) -> float:
         """The track's time: ``time.monotonic()`` less every pause (it stands still while paused)."""
         with self._lock:

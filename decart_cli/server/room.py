@@ -35,6 +35,7 @@ from ..errors import ProtocolError
 from ..peer import Peer
 from . import room_signal as rs
 from .editor import EditedTrack, Editor
+from .session import discard
 from .tokens import RoomGrant, RoomTokens
 
 log = logging.getLogger("decart.server.room")
@@ -165,6 +166,8 @@ class RoomConnection:
         self.participant_sid = rs.new_sid("PA")
         self.peer = Peer(loopback=loopback, ice_servers=())
         self.track = EditedTrack(None, room.editor, size=room.size, on_first_frame=room.on_first_frame)
+        self._discarding: set[asyncio.Future[int]] = set()
+        """Readers of the tracks the client sends that are not edited (audio): kept until those end."""
         self._sender: RTCRtpTransceiver | None = None
         self._candidates = 0
         self._closed = False
@@ -190,6 +193,11 @@ class RoomConnection:
             if track.kind == "video" and not self.track.has_source:
                 log.info("room %s: the client publishes video", self.room.name)
                 self.track.attach(track)
+                return
+            log.info("room %s: the client publishes %s (not edited: only its first video is)", self.room.name, track.kind)
+            task = asyncio.ensure_future(discard(track))
+            self._discarding.add(task)
+            task.add_done_callback(self._discarding.discard)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:

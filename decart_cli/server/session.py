@@ -43,6 +43,19 @@ def cut(text: str, limit: int = MAX_ERROR_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+
+async def discard(track: Any) -> int:
+    """Read ``track`` until it ends, keeping nothing (aiortc queues a track nobody reads without bound); the frames read."""
+    from aiortc.mediastreams import MediaStreamError
+
+    count = 0
+    try:
+        while True:
+            await track.recv()
+            count += 1
+    except MediaStreamError:
+        return count
+
 class TokenBucket:
     """A rate limit: ``rate`` tokens a second, at most ``burst`` saved; ``rate <= 0`` never limits."""
 

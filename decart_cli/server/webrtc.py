@@ -19,7 +19,7 @@ from ..errors import ProtocolError
 from ..models import Model
 from ..peer import Peer
 from .editor import EditedTrack
-from .session import ServerSession
+from .session import ServerSession, discard
 
 log = logging.getLogger("decart.server")
 
@@ -97,6 +97,9 @@ class WebRTCSession(ServerSession):
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind != "video" or self.track is not None:
+                if track.kind == "audio":
+                    log.info("session %s: the client sends audio (not edited: only video is)", self.id)
+                self.spawn(discard(track))
                 return
             self.track = EditedTrack(track, self.editor, on_first_frame=self.generation_started)
             pc.addTrack(self.track)
