@@ -56,6 +56,10 @@ def test_commands_in_a_pipe(tmp_path: Path, server) -> None:
         edit.wait_for("/snapshot [FILE]")
         edit.say("/bogus")
         edit.wait_for("/bogus: unknown command: /help lists the commands")
+        edit.say(f"/image {tmp_path / 'missing.png'}")
+        edit.wait_for("missing.png")
+        edit.say("//invert the colors")  # a prompt that starts with a slash, sent as such
+        edit.wait_for("prompt: /invert the colors")
         edit.say("/snapshot before")  # no suffix: .png is added
         edit.wait_for("snapshot: ")
         edit.say("/mirror on")

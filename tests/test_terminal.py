@@ -232,16 +232,22 @@ def test_up_arrow_recalls_prompts_also_from_an_earlier_session(server, tmp_path:
 
 
 def test_commands_at_the_prompt_line(server, tmp_path: Path) -> None:
-    """The / commands work at the prompt line as in a pipe: /help, /snapshot, /pause and /resume (the status says paused), /quit."""
+    """The / commands work at the prompt line as in a pipe: /help, /enhance, /mirror, /image, // escapes, /snapshot, /pause and /resume (the status says paused), /quit."""
     tty = edit_at_a_tty(tmp_path, server, "commands")
     snap = tmp_path / "shot.png"
     try:
         tty.wait("generating")
-        for line, shown in (("/help", "/snapshot [FILE]"), (f"/snapshot {snap}", f"snapshot: {snap}"), ("/pause", "paused: no frames are sent")):
+        steps = (
+            ("/help", "/snapshot [FILE]"), ("/enhance off", "enhance off (from the next prompt)"), ("/mirror", "mirror on"),
+            (f"/image {tmp_path / 'none.png'}", "none.png"), ("//make it sepia", "prompt: /make it sepia"),
+            (f"/snapshot {snap}", f"snapshot: {snap}"), ("/pause", "paused: no frames are sent"),
+        )  # fmt: skip
+        for line, shown in steps:
             tty.type(line)
             tty.keys("Enter")
             tty.wait(shown)
         assert wait_for(lambda: tty.rows()[-1].startswith("● paused"), 5), tty.screen()
+        time.sleep(1.0)  # the counts refresh twice a second: let them catch up with the pause
         sent = tty.rows()[-1].split("sent ")[1].split()[0]
         time.sleep(1.0)
         assert tty.rows()[-1].split("sent ")[1].split()[0] == sent  # nothing sent while paused
