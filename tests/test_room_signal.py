@@ -74,6 +74,35 @@ def test_a_codec_without_parameters_gets_an_fmtp_line_for_its_floor() -> None:
     assert "a=fmtp:99 apt=98" in camera and not any(line.startswith("a=fmtp:99 x-google") for line in camera)
 
 
+def test_the_edited_track_is_answered_in_h264_where_the_client_receives_it() -> None:
+    """In the client's receive sections H.264 (and its rtx) move first, so aiortc answers and sends H.264; its send sections keep its order."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    receive = ["m=video 9 UDP/TLS/RTP/SAVPF 96 97 103 104", "c=IN IP4 0.0.0.0", "a=mid:0", "a=recvonly", "a=rtcp-mux",
+               "a=ice-ufrag:abcd", "a=ice-pwd:abcdefghijklmnopqrstuvwx", "a=fingerprint:sha-256 " + ":".join(["AA"] * 32), "a=setup:actpass",
+               "a=rtpmap:96 VP8/90000", "a=rtpmap:97 rtx/90000", "a=fmtp:97 apt=96",
+               "a=rtpmap:103 H264/90000", "a=fmtp:103 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+               "a=rtpmap:104 rtx/90000", "a=fmtp:104 apt=103"]  # fmt: skip
+    send = [line.replace("a=recvonly", "a=sendonly").replace("a=mid:0", "a=mid:1") for line in receive]
+    offer = "\r\n".join(["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0 1", *receive, *send]) + "\r\n"
+    mine, theirs = sections(rs.sent_codec_first(offer))
+    assert mine[0] == "m=video 9 UDP/TLS/RTP/SAVPF 103 104 96 97"
+    assert [line.split()[0] for line in mine if line.startswith("a=rtpmap")] == ["a=rtpmap:103", "a=rtpmap:104", "a=rtpmap:96", "a=rtpmap:97"]
+    assert theirs == sections(offer)[1]
+
+    async def answered() -> str:
+        pc = RTCPeerConnection()
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(rs.sent_codec_first(offer), "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            return pc.localDescription.sdp
+        finally:
+            await pc.close()
+
+    first = sections(asyncio.run(answered()))[0]
+    assert first[0].split()[3] == "103", first[0]
+
+
 def test_answer_and_offer_must_match() -> None:
     """An answer with a different number of sections than its offer is a ProtocolError, not a wrong SDP."""
     with pytest.raises(ProtocolError):

@@ -226,7 +226,7 @@ class RoomConnection:
         sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
         if sections > MAX_MEDIA_SECTIONS:
             raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
-        await self.peer.set_remote(sdp, "offer")
+        await self.peer.set_remote(rs.sent_codec_first(sdp), "offer")
 
     def _edited_transceiver(self) -> RTCRtpTransceiver | None:
         """Put the edited track on the first video section the client offered to receive."""
