@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
+
+if TYPE_CHECKING:
+    from .client.cues import Cue
 
 Fit = Literal["crop", "pad", "stretch"]
 FIT_MODES: tuple[str, ...] = get_args(Fit)
@@ -74,6 +77,8 @@ class EditConfig:
     """End the session once the server has billed this many seconds (``generation_tick``)."""
     vcam: str | None = None
     """Send the edited video to a virtual camera: a device name, or ``""`` for the first one found; None: no."""
+    cues: tuple[Cue, ...] = ()
+    """Prompts and commands at set times of the input (``--cues``)."""
     audio: bool | None = None
     """Sound: None takes a file input's own; True also the default microphone for a camera (or the test pattern); False none."""
     view: str = "edited"

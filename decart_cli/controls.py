@@ -2,18 +2,21 @@
 
 :class:`Controls` carries out a line (:meth:`Controls.line`: a prompt or a
 ``/`` command, see :mod:`decart_cli.client.commands`) and the window's keys
-(mirror, snapshot, pause), each reported on the terminal.
+(mirror, snapshot, pause), each reported on the terminal; :func:`play_cues`
+carries out a cue sheet's lines at their times.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .client.commands import Command, Prompt, help_lines, parse_line, switch
+from .client.cues import Cue, in_order
 from .errors import CommandError
 from .ui import ConsoleReporter, SessionStats
 
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
     from .client.wanted import WantedEdit
     from .media.relay import Relay
     from .media.sources import SourceTrack
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -159,3 +164,16 @@ def write_image(path: Path, bgr: object) -> None:
     if not ok:
         raise OSError(f"cannot encode {path.suffix}")
     path.write_bytes(data.tobytes())
+
+
+async def play_cues(cues: list[Cue], controls: Controls, elapsed: Callable[[], float | None], fps: float) -> None:
+    """Carry out each cue when the input reaches its time (``elapsed``: seconds of input sent, None before the first frame)."""
+    for cue in in_order(cues, fps):
+        due = cue.due(fps)
+        while True:
+            now = elapsed()
+            if now is not None and now >= due:
+                break
+            await asyncio.sleep(0.01 if now is None else min(max(due - now, 0.001), 0.05))
+        log.info("cue of line %d at %.3f s: %s", cue.line, due, cue.text)
+        await controls.line(cue.text)

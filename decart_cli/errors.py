@@ -13,6 +13,7 @@ and caught like any exception.
     │   ├── SourceError              --input is missing, unreadable or not video
     │   ├── ImageError               --image (or /image) is missing, not an image, or too big
 │   ├── VirtualCameraError       no virtual camera driver or device for --vcam
+│   ├── CueError                 a line of a cue sheet is not a time and a prompt or command
     │   └── BadURLError              --url is not a ws(s)/http(s) URL
     ├── ProtocolError                a message that does not follow the protocol
     ├── ConnectError                 the server cannot be reached or does not answer
@@ -77,6 +78,16 @@ class VirtualCameraError(UsageError):
         self.reason = reason
         what = f"cannot open the virtual camera {device}" if device else "no virtual camera found"
         super().__init__(f"{what} ({reason})", hint)
+
+
+class CueError(UsageError):
+    """A cue sheet has a bad line (found before the session starts)."""
+
+    def __init__(self, sheet: str, line: int, problem: str, hint: str) -> None:
+        self.sheet = sheet
+        self.line = line
+        self.problem = problem
+        super().__init__(f"{sheet} line {line}: {problem}", hint)
 
 
 class BadURLError(UsageError):

@@ -44,7 +44,7 @@ from .client.race import first_of
 from .client.stdin import read_lines
 from .client.wanted import WantedEdit
 from .client.webrtc import WebRTCLink
-from .controls import Controls
+from .controls import Controls, play_cues
 from .ends import Ends
 from .config import EditConfig
 from .errors import AudioError, ConnectError, DecartError, Interrupted
@@ -254,6 +254,9 @@ class EditSession:
             elif self._stdin is not None:
                 read_lines(self._stdin, asyncio.get_running_loop(), prompts)
             self._spawn(self._send_prompts(prompts, self.controls), "decart-prompts")
+            if cfg.cues:
+                fps = source.source_fps if source.file_path is not None else cfg.source.fps
+                self._spawn(play_cues(list(cfg.cues), self.controls, lambda: _input_elapsed(source), fps), "decart-cues")
             ticker = StatusTicker(
                 self.stats, self.reporter, source=source, relay=relay, recorder=recorder, link=lambda: self._link, probe=self.probe, measure=cfg.stats
             )
@@ -530,6 +533,12 @@ class EditSession:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+
+def _input_elapsed(source: SourceTrack) -> float | None:
+    """Seconds of input sent so far (the source's clock since its first frame); None before it."""
+    started = source.started_at
+    return None if started is None else source.clock() - started
 
 
 __all__ = ["EditSession", "DecartError"]

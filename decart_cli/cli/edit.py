@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..client.cues import Cue, parse_cues
 from ..config import FIT_MODES, VIEWS, HOSTED_URL, EditConfig, ServeConfig, SourceConfig
 from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
@@ -66,6 +67,7 @@ def edit(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
     audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Sound in the recording (and to the server): a file's own by default; --audio also records the default microphone for a camera."),
+    cues: Optional[Path] = typer.Option(None, "--cues", help="A cue sheet: one 'TIME prompt-or-/command' a line, TIME as SS, MM:SS(.fff) or #frame of the input."),
     view: str = typer.Option("edited", "--view", callback=_view, help="What the window shows: edited, or side-by-side (the input beside the edit, the same moment)."),
     vcam: Optional[str] = typer.Option(None, "--vcam", metavar="[DEVICE]", show_default=False, help="Also send the edited video to a virtual camera (v4l2loopback, OBS) for Zoom, Meet, OBS or a browser; DEVICE e.g. /dev/video4 [default: the first one found]."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of edited video."),
@@ -91,6 +93,7 @@ def edit(
 
     if prompt is not None:
         prompt = _check_prompt(prompt)
+    cue_list = _read_cues(cues) if cues is not None else []
     if show is None:
         show = display_available()
     elif show and not display_available():
@@ -142,6 +145,7 @@ def edit(
         snapshot_dir=Path.cwd(),
         view=view,
         audio=audio,
+        cues=tuple(cue_list),
     )
     from ..session import EditSession
 
@@ -158,6 +162,15 @@ def edit(
         if session.stats.media_started is not None:
             summary = render_summary(session.stats, failed=failed)
             reporter.console.print(summary, soft_wrap=True, markup=False, highlight=False)
+
+
+def _read_cues(path: Path) -> list[Cue]:
+    """The cues of the sheet at ``path`` (read and checked before anything starts)."""
+    try:
+        text = path.expanduser().read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"cannot read the cue sheet {path}: {exc.strerror or exc}", "check the path of --cues") from None
+    return parse_cues(text, path.name)
 
 
 def data_dir() -> Path:
