@@ -106,6 +106,7 @@ def _root() -> None:
 from . import edit as _edit  # noqa: E402,F401  (registers commands)
 from . import serve as _serve  # noqa: E402,F401
 from . import bench as _bench  # noqa: E402,F401
+from . import doctor as _doctor  # noqa: E402,F401
 
 
 OPTIONAL_VALUES = ("--vcam",)
