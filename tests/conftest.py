@@ -56,7 +56,7 @@ class ServeProcess:
 
 
 @contextlib.contextmanager
-def serve(*args: str, port: int = 0, timeout: float = 30.0, cwd: Path | None = None, prefix: tuple[str, ...] = ()) -> Iterator[ServeProcess]:
+def serve(*args: str, port: int = 0, timeout: float = 30.0, cwd: Path | None = None, prefix: tuple[str, ...] = (), env_extra: dict[str, str] | None = None) -> Iterator[ServeProcess]:
     """Run `decart serve --port PORT ARGS` until the block ends; yield it once it listens.
 
     ``prefix`` runs it through another command, e.g. a network namespace's ``nsenter``.
@@ -67,7 +67,7 @@ def serve(*args: str, port: int = 0, timeout: float = 30.0, cwd: Path | None = N
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=child_env(PYTHONPATH=str(REPO)),
+        env=child_env(PYTHONPATH=str(REPO), **(env_extra or {})),
         cwd=cwd,
     )
     lines: list[str] = []

@@ -30,6 +30,7 @@ def serve(
     prompt_burst: int = typer.Option(_DEFAULTS.prompt_burst, "--prompt-burst", min=1, help="Prompts a session may send at once before --prompt-rate applies."),
     max_prompt_length: int = typer.Option(_DEFAULTS.max_prompt_length, "--max-prompt-length", min=1, help="Longest prompt accepted, in characters."),
     max_message_bytes: int = typer.Option(_DEFAULTS.max_message_bytes, "--max-message-bytes", min=1024, help="Largest WebSocket message accepted; a bigger one closes that client's socket."),
+    open_page: bool = typer.Option(False, "--open", help="Open the browser page (your camera, a prompt box, the edit) once listening."),
     verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
 ) -> None:
     """Run a local server that speaks the realtime API's protocol, editing on the CPU."""
@@ -47,10 +48,19 @@ def serve(
         max_prompt_length=max_prompt_length,
         max_message_bytes=max_message_bytes,
     )
-    asyncio.run(_serve(config))
+    asyncio.run(_serve(config, open_page=open_page))
 
 
-async def _serve(config: ServeConfig) -> None:
+def page_url(server_url: str) -> str:
+    """The browser page of a server listening at ``server_url`` (``ws://host:port``); a wildcard host is shown as 127.0.0.1."""
+    host_port = server_url.split("://", 1)[1]
+    host, _, port = host_port.rpartition(":")
+    if host in ("0.0.0.0", "[::]", "::"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}/"
+
+
+async def _serve(config: ServeConfig, *, open_page: bool = False) -> None:
     server = Server(config)
     try:
         await server.start()
@@ -66,7 +76,12 @@ async def _serve(config: ServeConfig) -> None:
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
     auth = "clients must present the API key" if config.api_key else "any API key accepted"
-    err_console.print(f"decart serve: listening on {server.url} ({auth}); Ctrl-C to stop", soft_wrap=True, highlight=False, markup=False)
+    err_console.print(f"decart serve: listening on {server.url} ({auth}); the browser page is {page_url(server.url)}; Ctrl-C to stop", soft_wrap=True, highlight=False, markup=False)
+    if open_page:
+        import webbrowser
+
+        if not await asyncio.to_thread(webbrowser.open, page_url(server.url)):
+            err_console.print(f"could not open a browser: open {page_url(server.url)} yourself", soft_wrap=True, highlight=False, markup=False)
     try:
         await stop.wait()
     finally:

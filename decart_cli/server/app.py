@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server as WSServer
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from .. import __version__
@@ -72,6 +73,22 @@ def redact_query(text: str) -> str:
 
     return _QUERY_PARAM.sub(hide, text)
 
+
+PAGE_PATHS = ("", "/index.html")
+"""Where the browser page is served (``/``)."""
+
+
+def page_response() -> Response:
+    """The browser page: the camera, a prompt box and the edited video, speaking to this server."""
+    from importlib import resources
+
+    body = resources.files("decart_cli.assets").joinpath("page.html").read_bytes()
+    headers = Headers([
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    ])
+    return Response(HTTPStatus.OK, "OK", headers, body)
 
 class _RedactKeys(logging.Filter):
     """Hides keys in websockets' request-line logs (debug level) before any handler sees them."""
@@ -137,9 +154,11 @@ class Server:
         path = urlsplit(request.path).path.rstrip("/")
         if path == STREAM_PATH:
             return None
+        if path in PAGE_PATHS and request.headers.get("Upgrade", "").lower() != "websocket":
+            return page_response()
         if path in (ROOM_PATH, ROOM_PATH_V0, ROOM_PATH + "/validate", ROOM_PATH_V0 + "/validate"):
             return self._room_request(connection, request, path)
-        return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint; use {STREAM_PATH}?api_key=KEY&model=MODEL\n")
+        return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint; the browser page is at /, clients use {STREAM_PATH}?api_key=KEY&model=MODEL\n")
 
     def _room_request(self, connection: ServerConnection, request: Request, path: str) -> Response | None:
         """Refuse room connections that cannot succeed before upgrading (the client then asks /validate)."""
