@@ -54,7 +54,9 @@ from .media.remux import EncodedTap
 from .media.relay import Relay
 from .media.sources import SourceTrack, open_source
 from .models import Model
+from .media.visible import FirstVisible
 from .reconnect import Reconnector
+from .session_record import PromptEntry, SessionRecord
 from .status import StatusTicker, recording_counts
 from .ui import ConsoleReporter, SessionStats
 
@@ -149,6 +151,9 @@ class EditSession:
         self._pairing: Pairing | None = None
         self._audio_out: AudioTrack | None = None
         self._sound = False
+        self._record: SessionRecord | None = None
+        """What was asked and when, written beside the recording (with ``output``)."""
+        self._detector = FirstVisible()
         """Whether the session has sound (recorded, and sent where the transport carries it)."""
         """The current link's sound track (None without sound or a link)."""
         self.controls: Controls | None = None
@@ -176,7 +181,11 @@ class EditSession:
             stack.callback(source.stop)
             audio_in = self._open_audio(source) if cfg.output is not None else None
             self._sound = audio_in is not None
-            self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps, audio=audio_in is not None) if cfg.output is not None else None
+            self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps, audio=audio_in is not None, captions=True) if cfg.output is not None else None
+            if cfg.output is not None:
+                self._record = SessionRecord(cfg.output, model=self.model.name, transport=cfg.transport, server="")
+                self.wanted.on_sent = self._prompt_sent
+                self.wanted.on_answer = self._prompt_answered
             if recorder is not None:
                 recorder.on_warning = self._thread_warning(asyncio.get_running_loop())
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
@@ -202,15 +211,18 @@ class EditSession:
                     raise ValueError("EditConfig.url is None and no local server was given")
                 base_url = await self.local_server.start()
                 stack.push_async_callback(self.local_server.stop)
+            if self._record is not None:
+                self._record.server = p.display_url(base_url) if cfg.url is not None else "the local server (embedded)"
             url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT, livekit=cfg.transport == "livekit")
             self.reporter.start(self.stats)
             stack.callback(self.reporter.stop)
             outbound = self.probe.wrap_source(source) if self.probe is not None else source
             pairing = None
-            if (window is not None and cfg.view == "side-by-side") or audio_in is not None:
+            if (window is not None and cfg.view == "side-by-side") or audio_in is not None or self._record is not None:
                 from .media.pairing import InputTap, Pairing
 
-                # Which input an edit came from: for the side-by-side view, and the lag the sound is shifted by.
+                # Which input an edit came from: for the side-by-side view, the lag the sound is
+                # shifted by, and when a prompt first shows (the session record).
                 pairing = self._pairing = Pairing()
                 outbound = InputTap(outbound, pairing)
             # The relay outlives any one connection; while there is none it
@@ -273,8 +285,12 @@ class EditSession:
                     if dropped is None:
                         break
                     relay.detach()
+                    if self._record is not None:
+                        self._record.lost()
                     if not await reconnector.run(dropped, ends, lambda: self._attempt(url, outbound, relay), self._close_link):
                         break
+                    if self._record is not None:
+                        self._record.back()
             finally:
                 ends.cancel()
             # Stop the input first, then let what is in flight reach the
@@ -287,13 +303,52 @@ class EditSession:
         return self.stats
 
     def _final_counts(self, source: SourceTrack, recorder: Recorder | None) -> None:
-        """Settle the stats once everything has stopped, however the session ended."""
+        """Settle the stats once everything has stopped, however the session ended; write the session record."""
         self.stats.frames_sent = source.frames_sent
         self.stats.frames_dropped_source = source.frames_dropped
         if self._relay is not None:
             recording_counts(self.stats, self._relay, recorder)
         self.stats.ended = time.monotonic()
         self.stats.state = "disconnected"
+        self._write_record()
+
+    def _write_record(self) -> None:
+        """The session record beside the recording (when there is one); a failure to write it is a warning."""
+        if self._record is None or self._recorder is None or not self._recorder.path.exists():
+            return
+        try:
+            self._record.write(self.stats, self._recorder.t0)
+        except OSError as exc:
+            self.reporter.warning(f"session record not written: {exc.strerror or exc}")
+
+    # -- the session record: prompts sent, answered, first seen
+
+    def _prompt_sent(self, text: str) -> None:
+        assert self._record is not None
+        entry = self._record.sent(text)
+        for earlier, _ in self._detector.expect(entry, entry.sent):
+            log.info("not measured when %r first showed: the next prompt came first", getattr(earlier, "text", earlier))
+
+    def _prompt_answered(self, text: str, refusal: str | None) -> None:
+        assert self._record is not None
+        entry = self._record.find(text)
+        if entry is None:
+            return
+        if refusal is None:
+            entry.acknowledged = time.monotonic()
+        else:
+            entry.refused = refusal
+
+    def _prompt_seen(self, entry: PromptEntry, at: float | None) -> None:
+        """``entry`` first showed at ``at`` (None: not seen): the record, and the caption from then on."""
+        entry.first_visible = at
+        if entry.refused is not None:
+            return
+        lag = self._pairing.lag if self._pairing is not None else None
+        shown = at if at is not None else (entry.acknowledged or entry.sent) + (lag or 0.0)
+        if self._recorder is not None:
+            self._recorder.set_caption(shown, entry.text)
+        self._write_record()
 
     def _thread_warning(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
         """A warning callback for other threads: shown by the reporter on ``loop``."""
@@ -342,6 +397,8 @@ class EditSession:
             self.reporter.warning(f"server error: {message.error}")
         elif isinstance(message, p.SessionId):
             log.info("session id %s", message.session_id)
+            if self._record is not None:
+                self._record.session_id = message.session_id
 
     def _bill(self, seconds: int) -> None:
         """Billed seconds, as the server counts them: over all links of the session."""
@@ -515,8 +572,11 @@ class EditSession:
             self.probe.on_frame(frame)
         self.stats.frames_received += 1
         self._last_frame_at = time.monotonic()
-        if self._sound and self._pairing is not None:
-            self._pairing.match(frame)  # keeps the lag the sound is shifted by up to date
+        if self._pairing is not None and (self._sound or self._record is not None):
+            source = self._pairing.match(frame)  # also keeps the lag the sound is shifted by up to date
+            if self._record is not None:
+                for entry, at in self._detector.observe(frame, source, self._last_frame_at):
+                    self._prompt_seen(entry, at)
         link = self._link
         if link is not None and not link.first_frame.is_set():
             link.first_frame.set()

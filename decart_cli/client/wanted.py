@@ -11,6 +11,7 @@ accepted is ``stats.prompt``; a refused prompt or image leaves it in place.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import protocol as p
@@ -30,6 +31,20 @@ class WantedEdit:
         self.stats = stats
         self.reconnects = reconnects
         """Whether a dropped link comes back (then what is typed meanwhile is kept for it)."""
+        self.on_sent: Callable[[str], None] = lambda text: None
+        """Called as a prompt goes to the server."""
+        self.on_answer: Callable[[str, str | None], None] = lambda text, refusal: None
+        """Called with the server's answer to a prompt: None when it accepted it, else why not."""
+
+    async def _request(self, link: Link, text: str) -> None:
+        """``link.request_prompt``, telling :attr:`on_sent` and :attr:`on_answer`."""
+        self.on_sent(text)
+        try:
+            await link.request_prompt(text, enhance=self.enhance)
+        except PromptRejected as exc:
+            self.on_answer(text, exc.message)
+            raise
+        self.on_answer(text, None)
 
     async def apply(self, link: Link, *, initial: bool) -> None:
         """Send the prompt (and image) to a new link, acknowledged, before media starts.
@@ -40,20 +55,24 @@ class WantedEdit:
         wanted = self.prompt
         if self.image is not None:
             # One set_image carries the image and the prompt, as the service expects.
+            if wanted:
+                self.on_sent(wanted)
             await link.request_image(self.image, prompt=wanted, enhance=self.enhance)
+            if wanted:
+                self.on_answer(wanted, None)
             self._applied(wanted, initial)
             return
         if not wanted:
             return
         try:
-            await link.request_prompt(wanted, enhance=self.enhance)
+            await self._request(link, wanted)
         except PromptRejected as exc:
             applied = self.stats.prompt
             if initial or not applied or applied == wanted:
                 raise
             self.reporter.warning(f"{exc.message} (keeping: {applied})")
             self.prompt = applied
-            await link.request_prompt(applied, enhance=self.enhance)
+            await self._request(link, applied)
             return
         self._applied(wanted, initial)
 
@@ -74,7 +93,7 @@ class WantedEdit:
             self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
             return
         try:
-            await link.request_prompt(text, enhance=self.enhance)
+            await self._request(link, text)
         except PromptRejected as exc:
             self.prompt = self.stats.prompt or None
             self.reporter.warning(f"{exc.message} (the previous edit stays)")

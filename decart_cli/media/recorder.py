@@ -56,6 +56,7 @@ from av.video.frame import PictureType
 from decart_cli.errors import DecartError, UsageError
 
 from .audio_mux import AudioMux
+from .captions import CaptionTrack
 from .remux import EncodedFrame, EncodedTap, H264Remuxer, open_fragmented
 
 __all__ = ["Recorder", "CONTAINERS"]
@@ -107,6 +108,7 @@ class Recorder:
         preset: str = "ultrafast",
         crf: int = 23,
         audio: bool = False,
+        captions: bool = False,
     ) -> None:
         path = Path(path)
         suffix = path.suffix.lower()
@@ -176,6 +178,11 @@ class Recorder:
         """Whether the file gets an audio track (:meth:`write_audio`); decided before the first frame."""
         self._audio_queue: collections.deque[tuple[float, Any]] = collections.deque(maxlen=_AUDIO_QUEUE)
         self._audio: AudioMux | None = None
+        self.captions = captions
+        """Whether the file gets a subtitle track naming the prompt in force (:meth:`set_caption`)."""
+        self._caption_queue: collections.deque[tuple[float, str]] = collections.deque(maxlen=1000)
+        self._captions: CaptionTrack | None = None
+        self._last_t = 0.0
 
     @property
     def path(self) -> Path:
@@ -270,6 +277,21 @@ class Recorder:
                 self._thread.start()
             self._cond.notify()
 
+    def set_caption(self, at: float, text: str) -> None:
+        """From monotonic time ``at`` (on the video's arrival clock) the prompt in force is ``text`` (any thread)."""
+        if not self.captions:
+            return
+        with self._cond:
+            if self._closing or self.error is not None:
+                return
+            self._caption_queue.append((at, text))
+            self._cond.notify()
+
+    @property
+    def t0(self) -> float | None:
+        """The monotonic arrival time the file's clock starts at (its first frame); None before the file exists."""
+        return self._remuxer.t0 if self._remuxer is not None else self._t0
+
     @property
     def audio_frames_written(self) -> int:
         """AAC frames muxed into the file."""
@@ -337,20 +359,24 @@ class Recorder:
         try:
             while True:
                 with self._cond:
-                    while not self._queue and not (self._audio_queue and self._t0_now() is not None) and not self._closing:
+                    while not self._queue and not self._side_ready() and not self._closing:
                         self._cond.wait(0.1)
-                    if not self._queue and not (self._audio_queue and self._t0_now() is not None):
+                    if not self._queue and not self._side_ready():
                         if self._closing:
                             break
                         continue
-                    item = self._queue.popleft() if self._queue else None
-                    sound = self._audio_queue.popleft() if item is None else None
-                if item is not None:
+                    caption = self._caption_queue.popleft() if self._caption_queue and self._t0_now() is not None else None
+                    item = self._queue.popleft() if self._queue and caption is None else None
+                    sound = self._audio_queue.popleft() if item is None and caption is None and self._audio_queue else None
+                if caption is not None:
+                    self._write_caption(*caption)
+                elif item is not None:
                     arrival, frame = item
                     if isinstance(frame, EncodedFrame):
                         self._remux(arrival, frame)
                     else:
                         self._encode(arrival, frame)
+                    self._advance_captions(arrival)
                 elif sound is not None:
                     self._write_audio(*sound)
         except Exception as exc:  # noqa: BLE001 - reported through .error / stop()
@@ -364,9 +390,28 @@ class Recorder:
             return self._remuxer.t0
         return self._t0 if self._container is not None else None
 
+    def _side_ready(self) -> bool:
+        """Sound or captions are queued and the file exists to take them (hold ``_cond``)."""
+        return bool(self._audio_queue or self._caption_queue) and self._t0_now() is not None
+
     def _add_audio(self, container: Any) -> None:
+        """Add the streams beside the video when the file is created."""
         if self.audio:
             self._audio = AudioMux(container)
+        if self.captions:
+            self._captions = CaptionTrack(container, self._format)
+
+    def _write_caption(self, at: float, text: str) -> None:
+        t0 = self._t0_now()
+        if self._captions is not None and t0 is not None:
+            self._captions.change(at - t0, text)
+
+    def _advance_captions(self, arrival: float) -> None:
+        t0 = self._t0_now()
+        if t0 is not None:
+            self._last_t = max(self._last_t, arrival - t0)
+            if self._captions is not None:
+                self._captions.advance(self._last_t)
 
     def _write_audio(self, at: float, frame: Any) -> None:
         t0 = self._t0_now()
@@ -489,7 +534,11 @@ class Recorder:
 
 
     def _close_audio(self) -> None:
-        """Write the sound still queued for the file's time, then flush the AAC encoder."""
+        """Write the sound and captions still queued for the file's time, then flush the AAC encoder."""
+        if self._captions is not None:
+            while self._caption_queue:
+                self._write_caption(*self._caption_queue.popleft())
+            self._captions.close(self._last_t + 1.0 / self._fps)
         if self._audio is None:
             return
         while self._audio_queue:

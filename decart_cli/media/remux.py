@@ -59,10 +59,13 @@ def open_fragmented(path: Path, format: str) -> Any:
     they are kept as short. Packets are flushed as they are written.
     """
     fragment_ms = round(FRAGMENT_SECONDS * 1000)
+    # A stream with nothing to say for a while (no prompt yet for the subtitles, no
+    # sound yet) must not hold the video back: the muxer waits for it at most 0.1 s.
+    interleave = {"max_interleave_delta": "100000"}
     if format == "mp4":
-        options = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": str(fragment_ms * 1000), "flush_packets": "1"}
+        options = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": str(fragment_ms * 1000), "flush_packets": "1", **interleave}
     else:
-        options = {"cluster_time_limit": str(fragment_ms), "flush_packets": "1"}
+        options = {"cluster_time_limit": str(fragment_ms), "flush_packets": "1", **interleave}
     return av.open(str(path), "w", format=format, container_options=options)
 
 
@@ -300,7 +303,7 @@ class H264Remuxer:
     @property
     def t0(self) -> float | None:
         """The arrival time (monotonic) the file's clock starts at; None before the file exists."""
-        return self._t0 if self._container is not None else None
+        return self._t0 if self._stream is not None else None
 
     def close(self, before: Callable[[], None] | None = None) -> None:
         """Finish the file (if one was started); ``before`` runs first (to flush other streams)."""
