@@ -233,7 +233,7 @@ class EditSession:
                 recorder.addTrack(relay.subscribe(maxsize=50, name="recorder"))
             if window is not None:
                 shown = relay.subscribe(maxsize=1, name="window")
-                if pairing is not None:
+                if pairing is not None and cfg.view == "side-by-side":
                     from .media.pairing import PairedTrack
 
                     shown = PairedTrack(shown, pairing)

@@ -5,7 +5,10 @@ written as the video is, in pieces of at most :data:`PIECE` seconds that
 end where the prompt changes, so no subtitle waits for the next prompt:
 the muxer would hold the video back for it (a killed process would lose
 it), and a fragmented MP4 closes a fragment's subtitle with an empty one,
-dropping a piece that comes after. ``mov_text`` in MP4, SubRip in Matroska.
+dropping a piece that comes after. SubRip in Matroska; the recorder does not
+add it to an MP4 (FFmpeg's fragmented-MP4 muxer aborted the process now and
+then on the last ``mov_text`` piece of a re-encoded recording), but the
+``mov_text`` form is kept here for when it can.
 A change measured on a frame reaches the recorder a little after that
 frame: when a piece has already been written past it, the change starts
 with the next piece (at most :data:`PIECE` late).

@@ -179,7 +179,7 @@ class Recorder:
         self._audio_queue: collections.deque[tuple[float, Any]] = collections.deque(maxlen=_AUDIO_QUEUE)
         self._audio: AudioMux | None = None
         self.captions = captions
-        """Whether the file gets a subtitle track naming the prompt in force (:meth:`set_caption`)."""
+        """Whether a Matroska file gets a subtitle track naming the prompt in force (:meth:`set_caption`)."""
         self._caption_queue: collections.deque[tuple[float, str]] = collections.deque(maxlen=1000)
         self._captions: CaptionTrack | None = None
         self._last_t = 0.0
@@ -398,7 +398,9 @@ class Recorder:
         """Add the streams beside the video when the file is created."""
         if self.audio:
             self._audio = AudioMux(container)
-        if self.captions:
+        if self.captions and self._format == "matroska":
+            # Matroska only: FFmpeg's fragmented-MP4 muxer aborted the process now and then
+            # when the last mov_text piece was written at the end of a re-encoded recording.
             self._captions = CaptionTrack(container, self._format)
 
     def _write_caption(self, at: float, text: str) -> None:
