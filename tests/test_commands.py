@@ -97,6 +97,11 @@ def test_commands_in_a_pipe(tmp_path: Path, server) -> None:
     assert np.abs(halves(after)[0] - inverted_right).max() < 30 and np.abs(halves(after)[1] - inverted_left).max() < 30
     recording = decode(out)
     assert np.abs(halves(recording.frames[-1])[0] - inverted_right).max() < 30
-    # Paused 1.5 s: no frame was sent, so none came back (the file holds the last one over the gap).
-    assert max(np.diff(recording.times)) > 1.2, max(np.diff(recording.times))
-    assert "gap while paused" in stderr
+    # Paused 1.5 s: no frame was sent, so none came back. A file made of the frames as received has a
+    # gap there (players hold the last frame); a re-encoded one (when decoded frames reached the
+    # recorder first) holds the last frame itself.
+    if "gap while paused" in stderr:
+        assert max(np.diff(recording.times)) > 1.2, max(np.diff(recording.times))
+    else:
+        held = int(stderr.split(" held while paused")[0].rsplit("(", 1)[1])
+        assert held >= 25, stderr

@@ -261,4 +261,4 @@ def test_commands_at_the_prompt_line(server, tmp_path: Path) -> None:
     finally:
         tty.close()
     assert cv2.imread(str(snap)).shape == (704, 1280, 3)
-    assert "done: sent" in final and "gap while paused" in final
+    assert "done: sent" in final and "while paused" in final  # a gap in a remuxed file, held frames in a re-encoded one
