@@ -74,7 +74,6 @@ def test_rss_is_read_from_proc_and_none_for_a_gone_process() -> None:
     """rss_bytes reads a process's resident size from /proc (this one by default) and gives None for a pid that cannot exist."""
     import os
 
-    import numpy as np
     import pytest
 
     from decart_cli.bench.run import MB, rss_bytes
@@ -84,8 +83,25 @@ def test_rss_is_read_from_proc_and_none_for_a_gone_process() -> None:
         pytest.skip("no /proc on this system")
     before = rss_bytes()
     assert before is not None and abs(rss_bytes(os.getpid()) - before) < MB
-    block = np.ones(64 * MB, np.uint8)  # written pages count towards RSS
-    assert rss_bytes() - before > 32 * MB and block[-1] == 1
+    # Another process's growth: in this one, memory freed by earlier tests may already be resident.
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, numpy as np; print('ready', flush=True); sys.stdin.readline(); b = np.ones(64 << 20, np.uint8); print(b[-1], flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        idle = rss_bytes(child.pid)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "1"  # written pages count towards RSS
+        assert idle is not None and rss_bytes(child.pid) - idle > 32 * MB
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_probe_frees_the_kept_lumas_of_dropped_frames() -> None:

@@ -254,6 +254,7 @@ def test_commands_at_the_prompt_line(server, tmp_path: Path) -> None:
         tty.type("/resume")
         tty.keys("Enter")
         assert wait_for(lambda: tty.rows()[-1].startswith("● generating"), 5), tty.screen()
+        time.sleep(1.0)  # frames after the pause reach the file: the pause is then inside the recording
         tty.type("/quit")
         tty.keys("Enter")
         assert wait_for(tty.done.exists, 30), tty.screen()
