@@ -118,13 +118,10 @@ def check_virtual_camera() -> Check:
     from .errors import VirtualCameraError
     from .media.vcam import VirtualCamera
 
-    camera = VirtualCamera(1280, 704, 25)
     try:
-        camera._camera = camera._open()  # noqa: SLF001 - open and close, nothing sent
+        device = VirtualCamera(1280, 704, 25).probe()
     except VirtualCameraError as exc:
         return Check("virtual camera", "warn", exc.message, exc.hint or "")
-    device = str(camera._camera.device)  # noqa: SLF001
-    camera._camera.close()  # noqa: SLF001
     return Check("virtual camera", "ok", f"{device} (--vcam)")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from typing import Optional
@@ -40,7 +41,7 @@ def doctor(
     hosted = server_url is not None and bool(key) and server_url.rstrip("/") == HOSTED_URL
     chosen, transport = choose_model(model, "webrtc" if transport == "auto" and not hosted and model is None else transport, hosted=hosted)
     console = Console(stderr=True)
-    with console.status("checking...") if not json_out else _nothing():
+    with console.status("checking...") if not json_out else contextlib.nullcontext():
         checks = d.check_cameras(d.camera_candidates(), camera_seconds)
         checks += [d.check_display(), d.check_virtual_camera(), d.check_microphone(), d.check_key(bool(key))]
         checks.append(asyncio.run(d.check_server(server_url, key, chosen, transport)))
@@ -58,10 +59,3 @@ def doctor(
         Console().print("a session would work" if works else "[red]a session would not work[/]: fix the failed lines above")
     sys.exit(0 if works else 1)
 
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -34,7 +34,7 @@ from av import VideoFrame
 
 from .. import protocol as p
 from ..errors import ConnectError, SessionClosed
-from ..media.sources import i420_frame
+from ..media.sources import i420_frame, plane_pixels
 from .link import Link, LinkOwner
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,12 @@ def pack_i420(frame: VideoFrame, buffer: bytearray, width: int, height: int) -> 
         frame = frame.reformat(width=width, height=height, format="yuv420p")
     view = memoryview(buffer)
     offset = 0
-    for plane, (w, h) in zip(frame.planes, ((width, height), (width // 2, height // 2), (width // 2, height // 2))):
+    for index, plane in enumerate(frame.planes):
+        w, h = (width, height) if index == 0 else (width // 2, height // 2)
         if plane.line_size == w:
             view[offset : offset + w * h] = memoryview(plane)[: w * h]
         else:  # padded rows: copy the visible part of each
-            rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:h, :w]
-            np.frombuffer(buffer, np.uint8, w * h, offset).reshape(h, w)[:] = rows
+            np.frombuffer(buffer, np.uint8, w * h, offset).reshape(h, w)[:] = plane_pixels(frame, index)
         offset += w * h
 
 

@@ -5,10 +5,9 @@ written as the video is, in pieces of at most :data:`PIECE` seconds that
 end where the prompt changes, so no subtitle waits for the next prompt:
 the muxer would hold the video back for it (a killed process would lose
 it), and a fragmented MP4 closes a fragment's subtitle with an empty one,
-dropping a piece that comes after. SubRip in Matroska; the recorder does not
-add it to an MP4 (FFmpeg's fragmented-MP4 muxer aborted the process now and
-then on the last ``mov_text`` piece of a re-encoded recording), but the
-``mov_text`` form is kept here for when it can.
+dropping a piece that comes after. SubRip, in Matroska only: in a
+fragmented MP4, FFmpeg's muxer aborted the process now and then on the last
+``mov_text`` piece of a re-encoded recording.
 A change measured on a frame reaches the recorder a little after that
 frame: when a piece has already been written past it, the change starts
 with the next piece (at most :data:`PIECE` late).
@@ -34,11 +33,10 @@ _ASS_HEADER = (
 
 
 class CaptionTrack:
-    """A subtitle stream added to an open ``container`` (``"mp4"`` or ``"matroska"``), fed with :meth:`change` and :meth:`advance`."""
+    """A SubRip stream added to an open Matroska ``container``, fed with :meth:`change` and :meth:`advance`."""
 
-    def __init__(self, container: Any, format: str) -> None:
-        self.mp4 = format == "mp4"
-        self.stream = container.add_stream("mov_text" if self.mp4 else "subrip")
+    def __init__(self, container: Any) -> None:
+        self.stream = container.add_stream("subrip")
         self.stream.time_base = TIME_BASE
         self.stream.codec_context.subtitle_header = _ASS_HEADER
         self.container = container
@@ -69,7 +67,7 @@ class CaptionTrack:
             return
         if self._text:
             data = self._text.encode()
-            packet = av.Packet(len(data).to_bytes(2, "big") + data if self.mp4 else data)
+            packet = av.Packet(data)
             packet.pts = packet.dts = round(self._start / TIME_BASE)
             packet.duration = max(1, round((end - self._start) / TIME_BASE))
             packet.time_base = TIME_BASE

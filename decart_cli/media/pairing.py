@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 from aiortc import MediaStreamTrack
 
+from .sources import plane_pixels
+
 THUMB = (64, 36)
 """Thumbnail size (width, height) the frames are compared at."""
 HISTORY = 1.0
@@ -59,8 +61,7 @@ def _luma(frame: Any) -> np.ndarray:
     """The Y plane of a yuv420p ``av.VideoFrame`` as an array, without conversion (others are converted)."""
     if frame.format.name != "yuv420p":
         return frame.to_ndarray(format="gray")
-    plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    return plane_pixels(frame, 0)
 
 
 class Pairing:

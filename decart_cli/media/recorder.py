@@ -272,10 +272,7 @@ class Recorder:
             if self._closing or self.error is not None:
                 return
             self._audio_queue.append((at, frame))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="decart-recorder", daemon=True)
-                self._thread.start()
-            self._cond.notify()
+            self._wake_writer()
 
     def set_caption(self, at: float, text: str) -> None:
         """From monotonic time ``at`` (on the video's arrival clock) the prompt in force is ``text`` (any thread)."""
@@ -317,13 +314,17 @@ class Recorder:
             self.frames_dropped += 1
         self._queue.append((now, item))
         self.frames_received += 1
+        self._wake_writer()
+        if now - self._progress_at >= _PROGRESS_INTERVAL:
+            self._progress_at = now
+            log.info("recording: %d frames received, %d written, %d dropped", self.frames_received, self.frames_written, self.frames_dropped)
+
+    def _wake_writer(self) -> None:
+        """Start the writer thread on first use, and tell it there is work (hold ``_cond``)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="decart-recorder", daemon=True)
             self._thread.start()
         self._cond.notify()
-        if now - self._progress_at >= _PROGRESS_INTERVAL:
-            self._progress_at = now
-            log.info("recording: %d frames received, %d written, %d dropped", self.frames_received, self.frames_written, self.frames_dropped)
 
     def close(self) -> None:
         """Blocking :meth:`stop` for callers without an event loop (the track is not touched)."""
@@ -365,7 +366,7 @@ class Recorder:
                         if self._closing:
                             break
                         continue
-                    caption = self._caption_queue.popleft() if self._caption_queue and self._t0_now() is not None else None
+                    caption = self._caption_queue.popleft() if self._caption_queue and self.t0 is not None else None
                     item = self._queue.popleft() if self._queue and caption is None else None
                     sound = self._audio_queue.popleft() if item is None and caption is None and self._audio_queue else None
                 if caption is not None:
@@ -384,39 +385,33 @@ class Recorder:
         finally:
             self._finish()
 
-    def _t0_now(self) -> float | None:
-        """The file's clock start (monotonic), once the file exists."""
-        if self._remuxer is not None:
-            return self._remuxer.t0
-        return self._t0 if self._container is not None else None
-
     def _side_ready(self) -> bool:
         """Sound or captions are queued and the file exists to take them (hold ``_cond``)."""
-        return bool(self._audio_queue or self._caption_queue) and self._t0_now() is not None
+        return bool(self._audio_queue or self._caption_queue) and self.t0 is not None
 
-    def _add_audio(self, container: Any) -> None:
+    def _add_side_streams(self, container: Any) -> None:
         """Add the streams beside the video when the file is created."""
         if self.audio:
             self._audio = AudioMux(container)
         if self.captions and self._format == "matroska":
             # Matroska only: FFmpeg's fragmented-MP4 muxer aborted the process now and then
             # when the last mov_text piece was written at the end of a re-encoded recording.
-            self._captions = CaptionTrack(container, self._format)
+            self._captions = CaptionTrack(container)
 
     def _write_caption(self, at: float, text: str) -> None:
-        t0 = self._t0_now()
+        t0 = self.t0
         if self._captions is not None and t0 is not None:
             self._captions.change(at - t0, text)
 
     def _advance_captions(self, arrival: float) -> None:
-        t0 = self._t0_now()
+        t0 = self.t0
         if t0 is not None:
             self._last_t = max(self._last_t, arrival - t0)
             if self._captions is not None:
                 self._captions.advance(self._last_t)
 
     def _write_audio(self, at: float, frame: Any) -> None:
-        t0 = self._t0_now()
+        t0 = self.t0
         if self._audio is not None and t0 is not None:
             self._audio.write(at - t0, frame)
 
@@ -445,7 +440,7 @@ class Recorder:
                 # and on a small machine x264's frame threads only add
                 # synchronisation (and frames held back) next to the session.
                 stream.options = {"preset": self._preset, "crf": str(self._crf), "forced-idr": "1", "threads": "1"}
-            self._add_audio(container)
+            self._add_side_streams(container)
         except Exception:
             container.close()
             raise
@@ -479,7 +474,7 @@ class Recorder:
 
     def _remux(self, arrival: float, frame: EncodedFrame) -> None:
         if self._remuxer is None:
-            self._remuxer = H264Remuxer(self._path, self._format, self._time_base, self._fps, self._warn, on_open=self._add_audio)
+            self._remuxer = H264Remuxer(self._path, self._format, self._time_base, self._fps, self._warn, on_open=self._add_side_streams)
         if self._remuxer.write(arrival, frame):
             self.frames_written += 1
 
@@ -512,7 +507,7 @@ class Recorder:
         """Flush the encoder and close the container (on the encoder thread)."""
         if self._remuxer is not None:
             try:
-                self._remuxer.close(before=self._close_audio)
+                self._remuxer.close(before=self._close_side_streams)
             except Exception as exc:  # noqa: BLE001
                 if self.error is None:
                     self._fail(exc)
@@ -524,7 +519,7 @@ class Recorder:
                 for packet in self._stream.encode(None):
                     container.mux(packet)
                     self.frames_written += 1
-                self._close_audio()
+                self._close_side_streams()
         except Exception as exc:  # noqa: BLE001
             self._fail(exc)
         finally:
@@ -535,7 +530,7 @@ class Recorder:
                     self._fail(exc)
 
 
-    def _close_audio(self) -> None:
+    def _close_side_streams(self) -> None:
         """Write the sound and captions still queued for the file's time, then flush the AAC encoder."""
         if self._captions is not None:
             while self._caption_queue:

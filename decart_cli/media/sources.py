@@ -365,6 +365,13 @@ class SourceTrack(MediaStreamTrack):
         return self._stop_event.is_set()
 
 
+def plane_pixels(frame: VideoFrame, index: int) -> np.ndarray:
+    """Plane ``index`` (0 Y, 1 U, 2 V) of a yuv420p frame as an array of its visible pixels, without a copy (rows may be padded)."""
+    plane = frame.planes[index]
+    width, height = (frame.width, frame.height) if index == 0 else (frame.width // 2, frame.height // 2)
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+
+
 def i420_frame(i420: np.ndarray) -> VideoFrame:
     """A yuv420p frame holding a copy of an (H*3/2, W) I420 array (OpenCV's layout).
 

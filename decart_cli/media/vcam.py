@@ -88,6 +88,14 @@ class VirtualCamera:
         if self._track is not None:
             self._task = asyncio.ensure_future(self._read(self._track))
 
+    def probe(self) -> str:
+        """Open the device and close it again, sending nothing; the device's name (raises like :meth:`start`)."""
+        camera = self._open()
+        try:
+            return str(camera.device)
+        finally:
+            camera.close()
+
     def _open(self) -> Any:
         import pyvirtualcam
 

@@ -18,6 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .sources import plane_pixels
+
 GRID = 8
 THRESHOLD = 12.0
 """Mean change of the signature (in 8-bit levels) that counts as the new prompt showing."""
@@ -29,12 +31,7 @@ def _planes(frame: Any) -> np.ndarray:
     """A yuv420p frame's Y, U, V means on a GRID x GRID grid, as (GRID, GRID, 3) float32."""
     if frame.format.name != "yuv420p":
         frame = frame.reformat(format="yuv420p")
-    cells = []
-    for index, plane in enumerate(frame.planes):
-        width = frame.width if index == 0 else frame.width // 2
-        height = frame.height if index == 0 else frame.height // 2
-        pixels = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
-        cells.append(cv2.resize(pixels, (GRID, GRID), interpolation=cv2.INTER_AREA).astype(np.float32))
+    cells = [cv2.resize(plane_pixels(frame, index), (GRID, GRID), interpolation=cv2.INTER_AREA).astype(np.float32) for index in range(3)]
     return np.dstack(cells)
 
 
