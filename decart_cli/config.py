@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
     from .client.cues import Cue
+    from .client.watch_token import RoomToken, SessionToken
 
 Fit = Literal["crop", "pad", "stretch"]
 FIT_MODES: tuple[str, ...] = get_args(Fit)
@@ -91,6 +92,23 @@ class EditConfig:
     def reconnect_wait(self, attempt: int) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): exponential backoff, capped."""
         return min(self.reconnect_delay * 2 ** (attempt - 1), self.reconnect_max_delay)
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """Everything one ``decart watch`` needs."""
+
+    token: SessionToken | RoomToken
+    """The watched session (decoded from the token ``decart edit`` printed)."""
+    url: str
+    """The base URL of the server the session runs on."""
+    api_key: str = ""
+    output: Path | None = None
+    show: bool = False
+    duration: float | None = None
+    """Stop after this many seconds of video."""
+    connect_timeout: float = 15.0
+    ice_servers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ and caught like any exception.
     │   ├── UnknownModelError        --model names no realtime model
     │   ├── SourceError              --input is missing, unreadable or not video
     │   ├── ImageError               --image (or /image) is missing, not an image, or too big
-│   ├── VirtualCameraError       no virtual camera driver or device for --vcam
-│   ├── CueError                 a line of a cue sheet is not a time and a prompt or command
+    │   ├── VirtualCameraError       no virtual camera driver or device for --vcam
+    │   ├── CueError                 a line of a cue sheet is not a time and a prompt or command
+    │   ├── TokenError               `decart watch` was given something that is not a subscribe token
     │   └── BadURLError              --url is not a ws(s)/http(s) URL
     ├── ProtocolError                a message that does not follow the protocol
     ├── ConnectError                 the server cannot be reached or does not answer
@@ -88,6 +89,16 @@ class CueError(UsageError):
         self.line = line
         self.problem = problem
         super().__init__(f"{sheet} line {line}: {problem}", hint)
+
+
+class TokenError(UsageError):
+    """A subscribe token that cannot be read (``decart watch TOKEN``)."""
+
+    def __init__(self, token: str, problem: str) -> None:
+        self.token = token
+        self.problem = problem
+        shown = token if len(token) <= 24 else token[:20] + "…"
+        super().__init__(f"{shown!r} is not a watch token ({problem})", "copy the token `decart edit` prints after \"watch it live:\"")
 
 
 class BadURLError(UsageError):

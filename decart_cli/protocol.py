@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .errors import BadURLError, ProtocolError
 
@@ -318,14 +318,8 @@ _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:api(?:_|%5f|-|%2d)?key|key|token)=)[^&#\s]*")
 
 
-def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream", user_agent: str | None = None, livekit: bool = False) -> str:
-    """The WebSocket URL of a model's stream on the server at ``base``.
-
-    ``base`` is a scheme, host and port (``wss://api3.decart.ai``,
-    ``http://127.0.0.1:8765``); ``http(s)`` maps to ``ws(s)``; a base that
-    already ends in the model's path is accepted as is. ``livekit`` adds
-    ``livekit_early_room_info=true`` (today's protocol, as the official SDKs ask).
-    """
+def _server_base(base: str) -> tuple[str, SplitResult]:
+    """``base``'s WebSocket scheme and its parts; BadURLError when it is not a ws(s)/http(s) URL with a host."""
     # Shown without its query (where a key may be) in the messages below.
     shown = redact_url(re.split(r"[?#]", base.strip(), maxsplit=1)[0])
     try:
@@ -339,6 +333,18 @@ def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream",
             f"cannot use server URL {shown!r}",
             "give a ws://, wss://, http:// or https:// URL with a host, like ws://127.0.0.1:8765",
         )
+    return scheme, parts
+
+
+def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream", user_agent: str | None = None, livekit: bool = False) -> str:
+    """The WebSocket URL of a model's stream on the server at ``base``.
+
+    ``base`` is a scheme, host and port (``wss://api3.decart.ai``,
+    ``http://127.0.0.1:8765``); ``http(s)`` maps to ``ws(s)``; a base that
+    already ends in the model's path is accepted as is. ``livekit`` adds
+    ``livekit_early_room_info=true`` (today's protocol, as the official SDKs ask).
+    """
+    scheme, parts = _server_base(base)
     base_path = parts.path.rstrip("/")
     if not base_path.endswith(path):
         base_path += path
@@ -349,6 +355,26 @@ def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream",
     if user_agent:
         query.append(("user_agent", user_agent))
     return urlunsplit((scheme, parts.netloc, base_path, urlencode(query, quote_via=quote), ""))
+
+
+def _origin(parts: SplitResult) -> str:
+    """The part of a base URL's path before ``/v1/stream`` (a base given with the model's path is a kindness)."""
+    path = parts.path.rstrip("/")
+    return path[: path.index("/v1/")] if "/v1/" in path + "/" else path
+
+
+def subscribe_url(base: str, *, session_id: str, ip: str, port: int, api_key: str) -> str:
+    """A legacy viewer's WebSocket URL: ``/subscribe/<sid>?IP=&port=&api_key=`` on the server at ``base``."""
+    scheme, parts = _server_base(base)
+    query = urlencode([("IP", ip), ("port", str(port)), ("api_key", api_key)], quote_via=quote)
+    return urlunsplit((scheme, parts.netloc, f"{_origin(parts)}/subscribe/{quote(session_id, safe='')}", query, ""))
+
+
+def watch_stream_url(base: str, room_name: str) -> str:
+    """Where a viewer of today's protocol asks for room credentials: ``POST http(s)://…/watch-stream/<room>``."""
+    scheme, parts = _server_base(base)
+    http = "https" if scheme == "wss" else "http"
+    return urlunsplit((http, parts.netloc, f"{_origin(parts)}/watch-stream/{quote(room_name, safe='')}", "", ""))
 
 
 def redact_url(url: str) -> str:

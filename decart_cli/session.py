@@ -46,7 +46,7 @@ from .client.wanted import WantedEdit
 from .client.webrtc import WebRTCLink
 from .controls import Controls, play_cues
 from .ends import Ends
-from .config import EditConfig
+from .config import HOSTED_URL, EditConfig
 from .errors import AudioError, ConnectError, DecartError, Interrupted
 from .media.borrow import BorrowedTrack
 from .media.recorder import Recorder
@@ -156,6 +156,10 @@ class EditSession:
         self._detector = FirstVisible()
         """Whether the session has sound (recorded, and sent where the transport carries it)."""
         """The current link's sound track (None without sound or a link)."""
+        self._watch_token: str | None = None
+        """The token last printed for ``decart watch``."""
+        self._watch_suffix = ""
+        """What ``decart watch`` needs besides the token: ``--url`` when the server is not the hosted service."""
         self.controls: Controls | None = None
         """What the user can change while the session runs (set once the sinks are up)."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -211,6 +215,7 @@ class EditSession:
                     raise ValueError("EditConfig.url is None and no local server was given")
                 base_url = await self.local_server.start()
                 stack.push_async_callback(self.local_server.stop)
+            self._watch_suffix = "" if base_url.rstrip("/") == HOSTED_URL else f" --url {p.display_url(base_url)}"
             if self._record is not None:
                 self._record.server = p.display_url(base_url) if cfg.url is not None else "the local server (embedded)"
             url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT, livekit=cfg.transport == "livekit")
@@ -443,6 +448,10 @@ class EditSession:
             self._audio_out = AudioTrack()
         await self._until_closed(link.open(BorrowedTrack(outbound), self._audio_out))
         self.stats.state = "connected"
+        if link.watch_token is not None and link.watch_token != self._watch_token:
+            # Each link is a new session on the server: a new token to watch it by.
+            self._watch_token = link.watch_token
+            self.reporter.event(f"watch it live: decart watch {link.watch_token}{self._watch_suffix}")
         if self.probe is not None:
             self.probe.on_connected(link)
         # Drain the remote track from now on (aiortc's receive queue is

@@ -57,9 +57,12 @@ class Transport:
         if self.connection_state in ("failed", "closed"):
             self.failed.set()
 
-    async def start(self, track: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> MediaStreamTrack:
-        """Send ``track`` (and ``audio``, send-only); return the server's edited track once media is connected."""
-        self._peer.add_video_transceiver(track, "sendrecv")
+    async def start(self, track: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> MediaStreamTrack:
+        """Send ``track`` (and ``audio``, send-only); return the server's edited track once media is connected.
+
+        With no ``track`` the connection only receives (a viewer's).
+        """
+        self._peer.add_video_transceiver(track if track is not None else "video", "sendrecv" if track is not None else "recvonly")
         if audio is not None:
             self._peer.pc.addTransceiver(audio, direction="sendonly")
         offer = await self._peer.offer()

@@ -102,11 +102,11 @@ def chromium() -> Path:
 
 
 def test_official_sdk_client_gets_edited_frames(sdk_python, server, tmp_path):
-    """Decart's official Python SDK realtime client gets back inverted frames from `decart serve`."""
+    """Decart's official Python SDK realtime client gets back inverted frames from `decart serve`; its subscribe() viewer, by the session's token, gets them too."""
     out = tmp_path / "sdk_result.json"
     result = _run_client(
         [str(sdk_python), str(INTEROP / "sdk_client.py"), "--url", f"ws://127.0.0.1:{server.port}",
-         "--prompt", PROMPT, "--seconds", "4", "--out", str(out)],
+         "--prompt", PROMPT, "--seconds", "4", "--watch", "--out", str(out)],
         out, timeout=150, server=server,
     )
     context = _describe(result, server)
@@ -119,6 +119,9 @@ def test_official_sdk_client_gets_edited_frames(sdk_python, server, tmp_path):
     assert result["frames_received"] >= 10, context
     _assert_inverted(result["left_bgr"], result["sent_left_bgr"], 40, "left half (sent red), BGR", context)
     _assert_inverted(result["right_bgr"], result["sent_right_bgr"], 40, "right half (sent blue), BGR", context)
+    # The SDK's own viewer (RealtimeClient.subscribe on /subscribe/<sid>).
+    assert result["viewer_frames"] >= 10 and result["viewer_size"] == [1280, 704], context
+    _assert_inverted(result["viewer_left_bgr"], result["sent_left_bgr"], 40, "the viewer's left half, BGR", context)
 
 
 def test_browser_page_gets_edited_frames(chromium, server, tmp_path):

@@ -91,7 +91,7 @@ def wait_for(server: ServeProcess, text: str, timeout: float = 10) -> bool:
 
 
 def test_official_sdk_today_session_end_to_end(netns, sdk2_python, tmp_path):
-    """SDK 0.2.4: initial prompt shows in the first frames at the model's size; set_prompt and set_image take effect; ticks, ids, clean disconnect."""
+    """SDK 0.2.4: initial prompt shows in the first frames at the model's size; its subscribe() viewer gets them too; set_prompt and set_image take effect; ticks, ids, clean disconnect."""
     image = tmp_path / "green.png"
     cv2.imwrite(str(image), np.full((90, 160, 3), (0, 200, 0), np.uint8))  # BGR: pure green
     out = tmp_path / "r.json"
@@ -99,7 +99,7 @@ def test_official_sdk_today_session_end_to_end(netns, sdk2_python, tmp_path):
         report, context = run_client(
             netns, sdk2_python, server, out,
             "--model", "lucy-2.6", "--prompt", "invert the colors", "--set-prompt", "black and white",
-            "--image", str(image), "--seconds", "3",
+            "--image", str(image), "--seconds", "3", "--watch",
         )
         assert wait_for(server, "closed"), context
         log = server.output()
@@ -111,6 +111,9 @@ def test_official_sdk_today_session_end_to_end(netns, sdk2_python, tmp_path):
     assert phases["initial"]["frames"] >= 30, context
     assert close_to(phases["initial"]["left_rgb"], (55, 249, 255), 25), context
     assert close_to(phases["initial"]["right_rgb"], (255, 249, 55), 25), context
+    viewer = report["viewer"]  # RealtimeClient.subscribe: POST /watch-stream, then the room, receive-only
+    assert viewer["error"] is None and viewer["frames"] >= 30 and viewer["sizes"] == [[1280, 720]], context
+    assert close_to(viewer["phases"]["initial"]["left_rgb"], (55, 249, 255), 25), context
     assert report["set_prompt"] == "ok", context
     left, right = phases["after_prompt"]["left_rgb"], phases["after_prompt"]["right_rgb"]
     assert max(left) - min(left) < 8 and max(right) - min(right) < 8, context  # grey: R = G = B

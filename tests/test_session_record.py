@@ -32,7 +32,7 @@ def captions(path: Path) -> list[tuple[float, float, str]]:
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_the_record_and_the_subtitles_agree_with_the_pixels(server, tmp_path: Path, suffix: str) -> None:
-    """A cue `1.0 invert the colors`: out.json's first_visible is within 2 frames of the first inverted frame, and (Matroska) the subtitles name the prompt then."""
+    """A cue `1.0 invert the colors`: out.json's first_visible is within 2 frames of the first inverted frame, and the file's subtitles (SubRip pieces in Matroska, whole mov_text cues in MP4) switch to the prompt then."""
     clip = halves_clip(tmp_path / "halves.mp4", frames=75, left=LEFT, right=RIGHT)
     sheet = tmp_path / "cues.txt"
     sheet.write_text("1.0 invert the colors\n")
@@ -55,11 +55,15 @@ def test_the_record_and_the_subtitles_agree_with_the_pixels(server, tmp_path: Pa
     seen = next(t for t, f in zip(decoded.times, decoded.frames) if np.abs(mean_bgr(f[200:500, 100:500]) - want).max() < 30)
     assert abs(seen - invert["first_visible"]) <= 2 / 25, (seen, invert)
     assert record["totals"]["frames_recorded"] == len(decoded.frames)
-    if suffix == ".mp4":
-        with av.open(str(out)) as container:
-            assert [s.type for s in container.streams] == ["video"]  # no subtitles in MP4 (see media/captions.py)
-        return
     pieces = captions(out)
+    if suffix == ".mp4":
+        # Added once the file was finished: whole cues, the switch where the prompt was first seen.
+        assert [text for _, _, text in pieces] == ["tint it red", "invert the colors"], pieces
+        assert pieces[0][0] < 0.05 and abs(pieces[0][1] - pieces[1][0]) < 0.01, pieces
+        assert abs(pieces[1][0] - invert["first_visible"]) < 0.01 and abs(pieces[1][0] - seen) <= 1 / 25 + 0.01, (seen, pieces)
+        assert pieces[-1][1] >= decoded.times[-1] - 0.05
+        assert not list(out.parent.glob(".*.part")), "the temporary copy is gone"
+        return
     assert {text for _, _, text in pieces} == {"tint it red", "invert the colors"}
     # One piece after another to the end of the video: none lost (a fragmented MP4 drops a late one).
     assert all(abs(after[0] - before[1]) < 0.01 for before, after in zip(pieces, pieces[1:])), pieces

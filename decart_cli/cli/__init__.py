@@ -1,4 +1,4 @@
-"""The command line: ``decart edit``, ``decart serve``, ``decart models``.
+"""The command line: ``decart edit``, ``decart watch``, ``decart serve``, ``decart models``, ``decart bench``, ``decart doctor``.
 
 This is the only place that reads the environment and the command line,
 and the only place where exceptions become messages and exit codes.
@@ -6,12 +6,14 @@ and the only place where exceptions become messages and exit codes.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import typer
 from rich.console import Console
@@ -98,6 +100,32 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class Stoppable(Protocol):
+    """A session the command runs: stopped gracefully on request, run to its end."""
+
+    def request_stop(self, reason: str = "stopped") -> None: ...
+
+    async def run(self) -> Any: ...
+
+
+async def run_stoppable(session: Stoppable) -> None:
+    """Run ``session``; SIGINT / SIGTERM ask it to stop (the handler only sets its flag)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str, signum: int) -> None:
+        # First signal: stop gracefully. A second one falls through to the
+        # default handler, for when the user really wants out now.
+        session.request_stop(name)
+        loop.remove_signal_handler(signum)
+
+    for signum, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+        try:
+            loop.add_signal_handler(signum, on_signal, name, signum)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            pass
+    await session.run()
+
+
 @app.callback()
 def _root() -> None:
     """Realtime AI video editing from the command line."""
@@ -107,6 +135,7 @@ from . import edit as _edit  # noqa: E402,F401  (registers commands)
 from . import serve as _serve  # noqa: E402,F401
 from . import bench as _bench  # noqa: E402,F401
 from . import doctor as _doctor  # noqa: E402,F401
+from . import watch as _watch  # noqa: E402,F401
 
 
 OPTIONAL_VALUES = ("--vcam",)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -21,7 +20,7 @@ from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, 
 from ..protocol import check_prompt, display_url, stream_url
 from ..prompt_line import PromptLine, ToolbarReporter
 from ..ui import ConsoleReporter, render_summary
-from . import app, configure_media, setup_logging, user_errors
+from . import app, configure_media, run_stoppable, setup_logging, user_errors
 
 
 TRANSPORTS = ("auto", "webrtc", "livekit")
@@ -155,7 +154,7 @@ def edit(
     session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line)
     failed = True
     try:
-        asyncio.run(_run(session))
+        asyncio.run(run_stoppable(session))
         failed = False
     finally:
         # Also after a failure: say what was recorded before it.
@@ -234,23 +233,6 @@ class EmbeddedServer:
 
     async def stop(self) -> None:
         await self._server.stop()
-
-
-async def _run(session) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-
-    def on_signal(name: str, signum: int) -> None:
-        # First signal: stop gracefully. A second one falls through to the
-        # default handler, for when the user really wants out now.
-        session.request_stop(name)
-        loop.remove_signal_handler(signum)
-
-    for signum, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
-        try:
-            loop.add_signal_handler(signum, on_signal, name, signum)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
-    await session.run()
 
 
 @app.command()

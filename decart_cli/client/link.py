@@ -18,6 +18,10 @@ What a link promises:
 * :meth:`Link.request_prompt` and :meth:`Link.request_image` return once
   the server acknowledged, and raise :class:`~decart_cli.errors.PromptRejected`
   when it refused.
+* :attr:`Link.watch_token` is the subscribe token of the session, once the
+  server has named it (see :mod:`.watch_token`).
+* Opened with no outbound track, a link only receives: a viewer's
+  (``decart watch``), made by :func:`decart_cli.client.viewer.open_viewer`.
 """
 
 from __future__ import annotations
@@ -71,11 +75,16 @@ class Link(abc.ABC):
         self.remote: MediaStreamTrack | None = None
         self.media_failure: DecartError | None = None
         """The error :attr:`closed` resolves with when the media connection (not the socket) failed."""
+        self.watch_token: str | None = None
+        """The session's subscribe token (for ``decart watch``), once the server has named the session."""
         self._watchers: list[asyncio.Future[Any]] = []
 
     @abc.abstractmethod
-    async def open(self, outbound: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
-        """Connect, send the initial state, bring media up (``outbound``'s video, and ``audio`` if given); raise DecartError when it cannot."""
+    async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
+        """Connect, send the initial state, bring media up (``outbound``'s video, and ``audio`` if given); raise DecartError when it cannot.
+
+        Without ``outbound`` the link only receives (a viewer's).
+        """
 
     async def request_prompt(self, text: str, *, enhance: bool) -> None:
         """Apply a prompt; raises PromptRejected when the server refuses it."""

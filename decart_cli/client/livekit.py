@@ -36,6 +36,7 @@ from .. import protocol as p
 from ..errors import ConnectError, SessionClosed
 from ..media.sources import i420_frame, plane_pixels
 from .link import Link, LinkOwner
+from .watch_token import RoomToken
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +109,15 @@ class LiveKitLink(Link):
 
     transport = "livekit"
 
-    def __init__(self, url: str, owner: LinkOwner, *, connect_timeout: float, ack_timeout: float, size: tuple[int, int], fps: float) -> None:
+    def __init__(
+        self, url: str, owner: LinkOwner, *, connect_timeout: float, ack_timeout: float, size: tuple[int, int], fps: float, room_info: p.LiveKitRoomInfo | None = None
+    ) -> None:
         super().__init__(url, owner, connect_timeout=connect_timeout, ack_timeout=ack_timeout)
         self.size = size
         self.fps = fps
         self.room: Any = None
-        self.room_info: p.LiveKitRoomInfo | None = None
+        self.room_info = room_info
+        """The room to join; given up front to a viewer (from ``watch-stream``), else asked for on the control channel."""
         self._progress = time.monotonic()
         self._feeder: asyncio.Task[None] | None = None
         self._sound_feeder: asyncio.Task[None] | None = None
@@ -127,12 +131,15 @@ class LiveKitLink(Link):
         self._state_sent = True
         await super().request_image(image, prompt=prompt, enhance=enhance)
 
-    async def open(self, outbound: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
+    async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         from livekit import rtc
 
-        await self._connect_signaling()
-        self.room_info = info = await self.until_closed(self._join())
-        await self.until_closed(self.owner.initial_state(self))
+        if self.room_info is None:
+            await self._connect_signaling()
+            self.room_info = await self.until_closed(self._join())
+            self.watch_token = RoomToken(self.room_info.room_name).encode()
+            await self.until_closed(self.owner.initial_state(self))
+        info = self.room_info
         self.room = room = rtc.Room()
         remote = LiveKitTrack()
 
@@ -155,6 +162,10 @@ class LiveKitLink(Link):
             raise ConnectError(f"could not join the media room within {self.connect_timeout:g} s", "check that UDP can reach the server") from None
         except rtc.ConnectError as exc:
             raise ConnectError(f"could not join the media room ({exc})", "check that UDP can reach the server") from None
+        self.remote = remote
+        if outbound is None:  # a viewer: nothing to publish
+            self.owner.media_starting(self)
+            return
         source = rtc.VideoSource(*self.size)
         track = rtc.LocalVideoTrack.create_video_track("camera", source)
         options = rtc.TrackPublishOptions(
@@ -164,7 +175,6 @@ class LiveKitLink(Link):
             video_encoding=rtc.VideoEncoding(max_bitrate=MAX_BITRATE, max_framerate=self.fps),
         )
         await self.until_closed(room.local_participant.publish_track(track, options))
-        self.remote = remote
         self.owner.media_starting(self)
         self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
         if audio is not None:

@@ -12,6 +12,7 @@ from .. import rtc_tuning
 from ..errors import SessionClosed
 from ..transport import Transport
 from .link import Link, LinkOwner
+from .watch_token import SessionToken
 
 
 class WebRTCLink(Link):
@@ -40,7 +41,7 @@ class WebRTCLink(Link):
         receivers = [t.receiver for t in self.media.pc.getTransceivers() if t.kind == "video"]
         return rtc_tuning.jitter_buffer_of(receivers[0]) if receivers else None
 
-    async def open(self, outbound: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
+    async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         await self._connect_signaling()
         await self.until_closed(self.owner.initial_state(self))
         loopback = p.is_loopback_host(p.url_host(self.url))
@@ -53,6 +54,8 @@ class WebRTCLink(Link):
         await self.until_closed(media.wait_connected(self.connect_timeout))
 
     def _on_message(self, message: p.Message) -> None:
+        if isinstance(message, p.SessionId) and message.server_ip and message.server_port:
+            self.watch_token = SessionToken(message.session_id, message.server_ip, message.server_port).encode()
         if isinstance(message, p.IceCandidate):
             if self.media is not None:
                 asyncio.ensure_future(self.media.add_candidate(message.candidate))

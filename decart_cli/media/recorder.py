@@ -56,7 +56,7 @@ from av.video.frame import PictureType
 from decart_cli.errors import DecartError, UsageError
 
 from .audio_mux import AudioMux
-from .captions import CaptionTrack
+from .captions import CaptionTrack, Cues, add_mov_text
 from .remux import EncodedFrame, EncodedTap, H264Remuxer, open_fragmented
 
 __all__ = ["Recorder", "CONTAINERS"]
@@ -179,9 +179,11 @@ class Recorder:
         self._audio_queue: collections.deque[tuple[float, Any]] = collections.deque(maxlen=_AUDIO_QUEUE)
         self._audio: AudioMux | None = None
         self.captions = captions
-        """Whether a Matroska file gets a subtitle track naming the prompt in force (:meth:`set_caption`)."""
+        """Whether the file gets a subtitle track naming the prompt in force (:meth:`set_caption`): Matroska as it is written, MP4 once finished."""
         self._caption_queue: collections.deque[tuple[float, str]] = collections.deque(maxlen=1000)
         self._captions: CaptionTrack | None = None
+        self._cues = Cues()
+        """An MP4's prompt changes, written as subtitles once the file is finished (see :func:`~.captions.add_mov_text`)."""
         self._last_t = 0.0
 
     @property
@@ -394,14 +396,19 @@ class Recorder:
         if self.audio:
             self._audio = AudioMux(container)
         if self.captions and self._format == "matroska":
-            # Matroska only: FFmpeg's fragmented-MP4 muxer aborted the process now and then
-            # when the last mov_text piece was written at the end of a re-encoded recording.
+            # An MP4 gets its subtitles once finished: FFmpeg's fragmented-MP4 muxer aborted the
+            # process now and then when the last mov_text piece was written at the end of a
+            # re-encoded recording.
             self._captions = CaptionTrack(container)
 
     def _write_caption(self, at: float, text: str) -> None:
         t0 = self.t0
-        if self._captions is not None and t0 is not None:
+        if t0 is None:
+            return
+        if self._captions is not None:
             self._captions.change(at - t0, text)
+        elif self.captions and self._format == "mp4":
+            self._cues.change(max(0.0, at - t0), text)
 
     def _advance_captions(self, arrival: float) -> None:
         t0 = self.t0
@@ -504,7 +511,12 @@ class Recorder:
         return PictureType.NONE
 
     def _finish(self) -> None:
-        """Flush the encoder and close the container (on the encoder thread)."""
+        """Finish the file (on the writer thread): flush, close, then an MP4's subtitles."""
+        self._close_file()
+        self._add_subtitles()
+
+    def _close_file(self) -> None:
+        """Flush the encoder and close the container."""
         if self._remuxer is not None:
             try:
                 self._remuxer.close(before=self._close_side_streams)
@@ -529,12 +541,21 @@ class Recorder:
                 if self.error is None:
                     self._fail(exc)
 
+    def _add_subtitles(self) -> None:
+        """A finished MP4: the prompts as a subtitle track (the file is copied once); a failure is a warning."""
+        if not self._cues or self.error is not None or not self._path.exists():
+            return
+        try:
+            add_mov_text(self._path, self._cues.cues(self._last_t + 1.0 / self._fps))
+        except Exception as exc:  # noqa: BLE001 - the recording itself is whole: say so and go on
+            log.debug("subtitles not added", exc_info=True)
+            self._warn(f"the prompts were not added to {self._path.name} as subtitles ({exc.__class__.__name__}); the session record has them")
 
     def _close_side_streams(self) -> None:
         """Write the sound and captions still queued for the file's time, then flush the AAC encoder."""
+        while self._caption_queue:
+            self._write_caption(*self._caption_queue.popleft())
         if self._captions is not None:
-            while self._caption_queue:
-                self._write_caption(*self._caption_queue.popleft())
             self._captions.close(self._last_t + 1.0 / self._fps)
         if self._audio is None:
             return

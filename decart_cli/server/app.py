@@ -11,12 +11,18 @@ endpoint at ``/rtc/v1``, :mod:`.room`). Any client of either protocol works
 
 Sessions share :class:`~.slots.Slots` (``max_sessions``): today's clients
 queue for one, legacy clients are refused when none is free.
+
+A running session can be watched receive-only (:mod:`.viewers`): legacy
+viewers open ``/subscribe/<session_id>`` (:mod:`.subscribe`); today's ask
+``POST /watch-stream/<room>`` for credentials and join the room. Viewers
+take no slot. The browser page is served at ``/``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -38,6 +44,8 @@ from .livekit_session import LiveKitSession
 from .room import RoomHub
 from .session import ServerSession
 from .slots import Slots
+from .subscribe import SUBSCRIBE_PREFIX, LegacyViewer
+from .viewers import TooManyViewers
 from .webrtc import WebRTCSession
 
 log = logging.getLogger("decart.server")
@@ -45,6 +53,8 @@ log = logging.getLogger("decart.server")
 STREAM_PATH = "/v1/stream"
 ROOM_PATH = "/rtc/v1"
 """LiveKit's signaling path (single peer connection), where today's clients join their room."""
+WATCH_PREFIX = "/watch-stream/"
+"""``POST /watch-stream/<room>`` (header ``x-api-key``): credentials for a viewer of today's protocol to join that room."""
 ROOM_PATH_V0 = "/rtc"
 """LiveKit's older signaling path (two peer connections); not served, answered with a clear refusal."""
 SERVER_HEADER = f"decart-serve/{__version__}"
@@ -89,6 +99,15 @@ def page_response() -> Response:
         ("Cache-Control", "no-store"),
     ])
     return Response(HTTPStatus.OK, "OK", headers, body)
+
+def json_response(status: HTTPStatus, body: dict[str, object], **headers: str) -> Response:
+    """An HTTP response with a JSON body."""
+    data = json.dumps(body).encode()
+    fields = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
+    for name, value in headers.items():
+        fields[name.replace("_", "-")] = value
+    return Response(status, status.phrase, fields, data)
+
 
 class _RedactKeys(logging.Filter):
     """Hides keys in websockets' request-line logs (debug level) before any handler sees them."""
@@ -150,9 +169,15 @@ class Server:
             server_header=SERVER_HEADER,
         )
 
+    def _key_accepted(self, key: str) -> bool:
+        """Whether ``key`` opens this server (any key does when it has none)."""
+        return self.config.api_key is None or hmac.compare_digest(key.encode(), self.config.api_key.encode())
+
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path.rstrip("/")
-        if path == STREAM_PATH:
+        if path.startswith(WATCH_PREFIX):
+            return self._watch_stream(connection, request, unquote(path[len(WATCH_PREFIX):]))
+        if path == STREAM_PATH or path.startswith(SUBSCRIBE_PREFIX):
             return None
         if path in PAGE_PATHS and request.headers.get("Upgrade", "").lower() != "websocket":
             return page_response()
@@ -172,6 +197,23 @@ class Server:
             return connection.respond(HTTPStatus.OK, "success\n")
         return None
 
+    def _watch_stream(self, connection: ServerConnection, request: Request, room_name: str) -> Response:
+        """``POST /watch-stream/<room>``: a viewer's room credentials (JSON), as the hosted service answers."""
+        if request.method != "POST":
+            return json_response(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "use POST"}, Allow="POST")
+        if not self._key_accepted(request.headers.get("x-api-key", "")):
+            log.info("refused a viewer: invalid api key")
+            return json_response(HTTPStatus.UNAUTHORIZED, {"error": "invalid api key"})
+        try:
+            room, token = self.rooms.viewer_token(room_name)
+        except LookupError:
+            return json_response(HTTPStatus.NOT_FOUND, {"error": f"no session is running in room {room_name[:80]!r} (it may have ended)"})
+        except TooManyViewers as exc:
+            return json_response(HTTPStatus.TOO_MANY_REQUESTS, {"error": f"{exc}; try again later"})
+        log.info("room %s: viewer credentials issued", room.name)
+        host = _host_of(request.headers.get("Host"), connection.local_address)
+        return json_response(HTTPStatus.OK, {"livekit_url": f"ws://{host}", "token": token, "room_name": room.name, "session_id": room.session_id})
+
     async def _handle(self, ws: ServerConnection) -> None:
         split = urlsplit(ws.request.path)
         remote = ws.remote_address[0] if ws.remote_address else ""
@@ -182,10 +224,13 @@ class Server:
         query = parse_qs(split.query)
         api_key = query.get("api_key", [""])[0]
         model_name = query.get("model", [""])[0]
-        if self.config.api_key is not None and not hmac.compare_digest(api_key.encode(), self.config.api_key.encode()):
+        if not self._key_accepted(api_key):
             log.info("refused a client: invalid api key")
             await ws.send(p.serialize(p.Error(error="invalid api key")))
             await ws.close(1008, "invalid api key")
+            return
+        if split.path.startswith(SUBSCRIBE_PREFIX):
+            await self._subscribe(ws, unquote(split.path[len(SUBSCRIBE_PREFIX):].rstrip("/")), loopback=p.is_loopback_host(remote))
             return
         model = MODELS.get(model_name)
         refusal = self._refusal(model, model_name, query)
@@ -229,6 +274,16 @@ class Server:
                 self.slots.release()
             log.info("session %s: closed", session.id)
 
+    async def _subscribe(self, ws: ServerConnection, session_id: str, *, loopback: bool) -> None:
+        """A legacy viewer of session ``session_id`` (``/subscribe/<sid>``)."""
+        watched = next((session for session in self.sessions if session.id == session_id), None)
+        if watched is None:
+            log.info("refused a viewer: no session %r", session_id[:40])
+            await ws.send(p.serialize(p.Error(error=f"no session {session_id[:40]!r} is running on this server (it may have ended)")))
+            await ws.close(1008, "no such session")
+            return
+        await LegacyViewer(ws, watched, loopback=loopback).run()
+
     @staticmethod
     def _refusal(model: Model | None, name: str, query: dict[str, list[str]]) -> str | None:
         """Why the query cannot open a session (unknown model, speed or resolution), or None."""
@@ -259,8 +314,11 @@ class Server:
 
 def _room_url(ws: ServerConnection) -> str:
     """The base URL of the room endpoint as this client reaches the server (its ``Host`` header)."""
-    host = ws.request.headers.get("Host")
-    if not host:
-        address = ws.local_address
-        host = f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
-    return f"ws://{host}"
+    return f"ws://{_host_of(ws.request.headers.get('Host'), ws.local_address)}"
+
+
+def _host_of(host: str | None, address: tuple[str, int]) -> str:
+    """``host:port`` as the client reached this server: its ``Host`` header, else the socket's address."""
+    if host:
+        return host
+    return f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"

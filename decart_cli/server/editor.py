@@ -101,9 +101,12 @@ class EditedTrack(MediaStreamTrack):
         *,
         size: tuple[int, int] | None = None,
         on_first_frame: Callable[[], None] | None = None,
+        on_frame: Callable[[av.VideoFrame], None] | None = None,
     ) -> None:
         super().__init__()
         self._editor = editor
+        self._on_frame = on_frame
+        """Called with every edited frame :meth:`recv` hands out (the session's viewers take a copy)."""
         self._size = size
         """Frames are scaled to this ``(width, height)`` before editing (the model's size); None keeps theirs."""
         self._on_first_frame = on_first_frame
@@ -201,6 +204,8 @@ class EditedTrack(MediaStreamTrack):
         self.frames_out += 1
         if self.frames_out == 1 and self._on_first_frame is not None:
             self._on_first_frame()
+        if self._on_frame is not None:
+            self._on_frame(edited)
         return edited
 
     def stop(self) -> None:

@@ -103,6 +103,7 @@ class LiveKitSession(ServerSession):
             size=self.model.size,
             on_first_frame=self.generation_started,
             on_left=self._left_room,
+            viewers=self.viewers,
         )
         try:
             token = self.rooms.open(self.room)

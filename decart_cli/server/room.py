@@ -9,6 +9,10 @@ the client publishes its camera, the track's frames go through the
 session's engine and come back on that edited track: aiortc does the media
 on our side, libwebrtc on the client's.
 
+Viewers (``POST /watch-stream/<room>`` hands them a subscribe-only token,
+see :meth:`RoomHub.viewer_token`) join the same way and get a copy of the
+edited track (:mod:`.viewers`); what they publish is read and dropped.
+
 What it does not do (a real LiveKit server does): forward media between
 clients, more than one client connection per room at a time, simulcast
 (the client is asked for its top layer only), audio or data messages
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import time
 from collections.abc import Callable
 
@@ -37,6 +42,7 @@ from . import room_signal as rs
 from .editor import EditedTrack, Editor
 from .session import discard
 from .tokens import RoomGrant, RoomTokens
+from .viewers import TooManyViewers, Viewers
 
 log = logging.getLogger("decart.server.room")
 
@@ -59,8 +65,10 @@ class Room:
         size: tuple[int, int],
         on_first_frame: Callable[[], None],
         on_left: Callable[[], None],
+        viewers: Viewers | None = None,
     ) -> None:
         self.name = name
+        self.session_id = session_id
         self.sid = rs.new_sid("RM")
         self.client_identity = client_identity
         self.editor = editor
@@ -74,6 +82,11 @@ class Room:
             width=size[0],
             height=size[1],
         )
+        self.viewers = viewers if viewers is not None else Viewers()
+        """The session's viewers: every edited frame sent to the client is offered to them."""
+        self.viewer_identities: set[str] = set()
+        """Identities holding a viewer's token for this room."""
+        self.viewer_connections: set[RoomConnection] = set()
         self.connection: RoomConnection | None = None
         self.joined = asyncio.Event()
         """Set when a client has joined (and stays set)."""
@@ -81,13 +94,15 @@ class Room:
 
     def frames_sent(self) -> int:
         """Edited frames sent to the current connection (0 without one)."""
-        return self.connection.track.frames_out if self.connection is not None else 0
+        track = self.connection.track if self.connection is not None else None
+        return track.frames_out if track is not None else 0
 
     async def close(self) -> None:
-        """End the room: the client is told to leave and its connection is closed."""
+        """End the room: the client and the viewers are told to leave and their connections are closed."""
         self.closed = True
-        if self.connection is not None:
-            await self.connection.close(leave=True)
+        for connection in [self.connection, *self.viewer_connections]:
+            if connection is not None:
+                await connection.close(leave=True)
 
 
 class RoomHub:
@@ -108,6 +123,17 @@ class RoomHub:
         self.rooms[room.name] = room
         return self.tokens.issue(room.name, room.client_identity)
 
+    def viewer_token(self, name: str) -> tuple[Room, str]:
+        """A subscribe-only token for a new viewer of room ``name``; raises LookupError (no such room) or TooManyViewers."""
+        room = self.rooms.get(name)
+        if room is None or room.closed:
+            raise LookupError(name)
+        if len(room.viewers) >= room.viewers.limit:
+            raise TooManyViewers(room.viewers.limit)
+        identity = f"viewer-{secrets.token_hex(4)}"
+        room.viewer_identities.add(identity)
+        return room, self.tokens.issue(room.name, identity, publish=False)
+
     def discard(self, room: Room) -> None:
         if self.rooms.get(room.name) is room:
             del self.rooms[room.name]
@@ -121,8 +147,8 @@ class RoomHub:
         room = self.rooms.get(grant.room)
         if room is None or room.closed:
             raise ProtocolError(f"room {grant.room!r} does not exist (its session has ended)")
-        if grant.identity != room.client_identity:
-            raise ProtocolError("this token is not for this room's client")
+        if grant.identity != room.client_identity and grant.identity not in room.viewer_identities:
+            raise ProtocolError("this token is not for this room's client or one of its viewers")
         return room, grant
 
     async def serve(self, ws: ServerConnection, join_value: str, authorization: str | None, *, loopback: bool) -> None:
@@ -134,12 +160,21 @@ class RoomHub:
             log.info("room: refused a connection: %s", exc)
             await ws.close(1008, str(exc)[:120])
             return
-        if room.connection is not None:
-            log.info("room %s: a new connection replaces the previous one", room.name)
-            await room.connection.close(leave=True)
-        connection = RoomConnection(ws, room, grant, loopback=loopback)
-        room.connection = connection
-        room.joined.set()
+        viewer = grant.identity != room.client_identity
+        try:
+            connection = RoomConnection(ws, room, grant, loopback=loopback, viewer=viewer)
+        except TooManyViewers as exc:
+            log.info("room %s: refused a viewer: %s", room.name, exc)
+            await ws.close(1013, str(exc))
+            return
+        if viewer:
+            room.viewer_connections.add(connection)
+        else:
+            if room.connection is not None:
+                log.info("room %s: a new connection replaces the previous one", room.name)
+                await room.connection.close(leave=True)
+            room.connection = connection
+            room.joined.set()
         try:
             await connection.run(request)
         except ProtocolError as exc:
@@ -150,6 +185,7 @@ class RoomHub:
             log.warning("room %s: connection failed: %s", room.name, exc.__class__.__name__)
             log.debug("room %s: failure detail", room.name, exc_info=True)
         finally:
+            room.viewer_connections.discard(connection)
             if room.connection is connection:
                 room.connection = None
                 room.on_left()
@@ -157,15 +193,23 @@ class RoomHub:
 
 
 class RoomConnection:
-    """One client's signaling socket and its peer connection (both directions on one)."""
+    """One participant's signaling socket and its peer connection (both directions on one).
 
-    def __init__(self, ws: ServerConnection, room: Room, grant: RoomGrant, *, loopback: bool) -> None:
+    The client's connection edits the video it publishes and sends it back
+    (:attr:`track`); a viewer's (``viewer``) is sent a copy of that and
+    publishes nothing that is used.
+    """
+
+    def __init__(self, ws: ServerConnection, room: Room, grant: RoomGrant, *, loopback: bool, viewer: bool = False) -> None:
         self.ws = ws
         self.room = room
         self.grant = grant
+        self.viewer = viewer
         self.participant_sid = rs.new_sid("PA")
+        self.track = None if viewer else EditedTrack(None, room.editor, size=room.size, on_first_frame=room.on_first_frame, on_frame=room.viewers.publish)
+        self.outgoing: MediaStreamTrack = self.track if self.track is not None else room.viewers.track()
+        """What this participant is sent: the edit of its own video, or (a viewer) a copy of the client's."""
         self.peer = Peer(loopback=loopback, ice_servers=())
-        self.track = EditedTrack(None, room.editor, size=room.size, on_first_frame=room.on_first_frame)
         self._discarding: set[asyncio.Future[int]] = set()
         """Readers of the tracks the client sends that are not edited (audio): kept until those end."""
         self._sender: RTCRtpTransceiver | None = None
@@ -190,7 +234,7 @@ class RoomConnection:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            if track.kind == "video" and not self.track.has_source:
+            if self.track is not None and track.kind == "video" and not self.track.has_source:
                 log.info("room %s: the client publishes video", self.room.name)
                 self.track.attach(track)
                 return
@@ -214,6 +258,7 @@ class RoomConnection:
             participant_sid=self.participant_sid,
             identity=self.grant.identity,
             others=[self.room.publisher.participant()] if self._sender is not None else [],
+            publish=not self.viewer,
         ))
         await self._answer(offer)
         async for raw in self.ws:
@@ -233,7 +278,7 @@ class RoomConnection:
         for transceiver in self.peer.pc.getTransceivers():
             if transceiver.kind == "video" and transceiver.sender.track is None and transceiver.direction == "recvonly":
                 publisher = self.room.publisher
-                transceiver.sender.replaceTrack(self.track)
+                transceiver.sender.replaceTrack(self.outgoing)
                 transceiver.direction = "sendonly"
                 # LiveKit clients find the participant and track in the msid.
                 transceiver.sender._stream_id = publisher.stream_id  # noqa: SLF001
@@ -281,12 +326,15 @@ class RoomConnection:
             return
         self._closed = True
         track = self.track
-        log.info(
-            "room %s: connection closed: %d frames received (last %s), %d edited frames sent",
-            self.room.name, track.frames_in, "x".join(map(str, track.received_size or ())) or "-", track.frames_out,
-        )
+        if track is not None:
+            log.info(
+                "room %s: connection closed: %d frames received (last %s), %d edited frames sent",
+                self.room.name, track.frames_in, "x".join(map(str, track.received_size or ())) or "-", track.frames_out,
+            )
+        else:
+            log.info("room %s: viewer %s left: %d frames sent", self.room.name, self.grant.identity, getattr(self.outgoing, "frames_out", 0))
         if leave:
             await self.send(rs.leave())
             await self.ws.close()
-        self.track.stop()
+        self.outgoing.stop()
         await self.peer.close()

@@ -178,9 +178,9 @@ class PublishedTrack:
         )
 
 
-def join_response(*, room_sid: str, room_name: str, participant_sid: str, identity: str, others: list[lm.ParticipantInfo]) -> lk.SignalResponse:
+def join_response(*, room_sid: str, room_name: str, participant_sid: str, identity: str, others: list[lm.ParticipantInfo], publish: bool = True) -> lk.SignalResponse:
     """The first response: the room, the joining participant and who else is there."""
-    permission = lm.ParticipantPermission(can_subscribe=True, can_publish=True, can_publish_data=True)
+    permission = lm.ParticipantPermission(can_subscribe=True, can_publish=publish, can_publish_data=publish)
     me = lm.ParticipantInfo(
         sid=participant_sid,
         identity=identity,

@@ -30,6 +30,7 @@ from ..engine import Engine
 from ..errors import ProtocolError, UnsupportedPrompt
 from ..models import Model
 from .editor import Editor
+from .viewers import Viewers
 
 log = logging.getLogger("decart.server")
 
@@ -118,6 +119,8 @@ class ServerSession:
         self.model = model
         self.id = uuid.uuid4().hex[:12]
         self.editor = Editor(engine)
+        self.viewers = Viewers()
+        """Who watches this session receive-only (``/subscribe/<id>``, or the room's viewers)."""
         self.loopback = loopback
         self.max_prompt_length = max_prompt_length
         self.idle_timeout = idle_timeout
@@ -254,7 +257,8 @@ class ServerSession:
         self.spawn(self.send(p.GenerationStarted()))
 
     async def close(self) -> None:
-        """Release the engine thread and this session's tasks (subclasses release media first)."""
+        """End the viewers' tracks, release the engine thread and this session's tasks (subclasses release media first)."""
+        self.viewers.close()
         self.editor.close()
         for task in list(self._tasks):
             task.cancel()

@@ -35,11 +35,11 @@ class RoomTokens:
         self._api_key = api_key
         self._secret = secrets.token_urlsafe(32)
 
-    def issue(self, room: str, identity: str) -> str:
-        """A token that lets ``identity`` join ``room`` (publish and subscribe)."""
+    def issue(self, room: str, identity: str, *, publish: bool = True) -> str:
+        """A token that lets ``identity`` join ``room`` and subscribe (and publish, unless ``publish`` is false: a viewer)."""
         from livekit.api import AccessToken, VideoGrants
 
-        grants = VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True)
+        grants = VideoGrants(room_join=True, room=room, can_publish=publish, can_subscribe=True, can_publish_data=publish)
         return (
             AccessToken(self._api_key, self._secret)
             .with_identity(identity)

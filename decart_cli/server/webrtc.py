@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiortc import MediaStreamTrack
 from websockets.asyncio.server import ServerConnection
@@ -36,9 +37,7 @@ class WebRTCSession(ServerSession):
         super().__init__(ws, model, engine, **options)
         self.peer: Peer | None = None
         self.track: EditedTrack | None = None
-        self._early_candidates: list[p.Candidate | None] = []
-        self._trickled = False
-        self._candidates = 0
+        self.candidates = Candidates()
 
     async def start(self) -> None:
         host, port = self.ws.local_address[:2]
@@ -57,15 +56,7 @@ class WebRTCSession(ServerSession):
         if isinstance(message, p.Offer):
             await self.on_offer(message.sdp)
         elif isinstance(message, p.IceCandidate):
-            self._trickled = True
-            if message.candidate is not None:
-                self._candidates += 1
-                if self._candidates > MAX_CANDIDATES:
-                    raise ProtocolError(f"too many ice candidates (the limit is {MAX_CANDIDATES} per session); ignoring this one")
-            if self.peer is None:
-                self._early_candidates.append(message.candidate)
-            else:
-                await self.peer.add_candidate(message.candidate)
+            await self.candidates.take(message.candidate, self.peer)
         elif isinstance(message, p.LiveKitJoin):
             raise ProtocolError(f"model {self.model.name} speaks the legacy protocol (offer / answer on this socket), not livekit_join; today's protocol serves lucy-2.x, lucy-vton-* and lucy-restyle-*")
         else:
@@ -101,7 +92,7 @@ class WebRTCSession(ServerSession):
                     log.info("session %s: the client sends audio (not edited: only video is)", self.id)
                 self.spawn(discard(track))
                 return
-            self.track = EditedTrack(track, self.editor, on_first_frame=self.generation_started)
+            self.track = EditedTrack(track, self.editor, on_first_frame=self.generation_started, on_frame=self.viewers.publish)
             pc.addTrack(self.track)
 
         @pc.on("connectionstatechange")
@@ -118,25 +109,7 @@ class WebRTCSession(ServerSession):
         await peer.set_remote(sdp, "offer")
         if self.track is None:
             raise ProtocolError("the offer has no video track to edit")
-        early, self._early_candidates = self._early_candidates, []
-        for candidate in early:
-            try:
-                await peer.add_candidate(candidate)
-            except ProtocolError as exc:  # a bad early candidate must not sink the offer
-                log.debug("session %s: early candidate skipped: %s", self.id, exc)
-        answer = await peer.answer()
-        await self.send(p.Answer(sdp=answer.sdp))
-        # The answer carries every candidate (aiortc gathers before answering).
-        # Clients that trickle their own (browsers: no candidate in the offer)
-        # also get ours one by one; non-trickle clients such as the official
-        # Python SDK choke on ice-candidate messages, so they get none.
-        if self._client_trickles(sdp):
-            for candidate in peer.local_candidates():
-                await self.send(p.IceCandidate(candidate=candidate))
-        await self.send(p.Ready())
-
-    def _client_trickles(self, offer_sdp: str) -> bool:
-        return self._trickled or "a=candidate:" not in offer_sdp
+        await send_answer(peer, self.send, early=self.candidates.early(), trickle=self.candidates.wanted_back(sdp), session=self.id)
 
     async def close(self) -> None:
         """Release the peer connection, then the engine thread and tasks."""
@@ -145,3 +118,54 @@ class WebRTCSession(ServerSession):
         if self.peer is not None:
             await self.peer.close()
         await super().close()
+
+
+class Candidates:
+    """The ICE candidates a client trickles: counted (at most :data:`MAX_CANDIDATES`), kept until its peer connection exists."""
+
+    def __init__(self) -> None:
+        self.trickled = False
+        self._count = 0
+        self._early: list[p.Candidate | None] = []
+
+    async def take(self, candidate: p.Candidate | None, peer: Peer | None) -> None:
+        """Add ``candidate`` to ``peer``, or keep it for later when there is none yet; ProtocolError past the limit."""
+        self.trickled = True
+        if candidate is not None:
+            self._count += 1
+            if self._count > MAX_CANDIDATES:
+                raise ProtocolError(f"too many ice candidates (the limit is {MAX_CANDIDATES} per connection); ignoring this one")
+        if peer is None:
+            self._early.append(candidate)
+        else:
+            await peer.add_candidate(candidate)
+
+    def early(self) -> list[p.Candidate | None]:
+        """The candidates that came before the peer connection (each handed out once)."""
+        early, self._early = self._early, []
+        return early
+
+    def wanted_back(self, offer_sdp: str) -> bool:
+        """Whether the client wants our candidates one by one: it trickled its own, or its offer carries none (browsers)."""
+        return self.trickled or "a=candidate:" not in offer_sdp
+
+
+async def send_answer(peer: Peer, send: Callable[[p.Message], Awaitable[None]], *, early: list[p.Candidate | None], trickle: bool, session: str) -> None:
+    """With the client's offer applied: add the candidates that came before it, send the answer, our candidates (if ``trickle``), then ``ready``.
+
+    The answer carries every candidate (aiortc gathers before answering).
+    Clients that trickle their own (browsers: no candidate in the offer)
+    also get ours one by one; non-trickle clients such as the official
+    Python SDK choke on ice-candidate messages, so they get none.
+    """
+    for candidate in early:
+        try:
+            await peer.add_candidate(candidate)
+        except ProtocolError as exc:  # a bad early candidate must not sink the offer
+            log.debug("session %s: early candidate skipped: %s", session, exc)
+    answer = await peer.answer()
+    await send(p.Answer(sdp=answer.sdp))
+    if trickle:
+        for candidate in peer.local_candidates():
+            await send(p.IceCandidate(candidate=candidate))
+    await send(p.Ready())

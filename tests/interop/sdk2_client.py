@@ -22,7 +22,9 @@ halves and of the top-right corner of its last frame), ``set_prompt`` /
 (connection states in order), ``received`` (control messages the SDK got,
 types and queue positions: read by wrapping the SDK's message handler, the
 SDK itself is not changed), ``signaling_attempts`` (control sockets opened),
-``latency_ms`` (frame-marker round trips, with ``--markers``).
+``latency_ms`` (frame-marker round trips, with ``--markers``), ``viewer``
+(with ``--watch``: what a second SDK client, subscribed by the session's
+token during the first phase, received: frames, sizes, phases, error).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from livekit import rtc
 import decart.realtime.livekit_connection as lkc
 from decart import models
 from decart.realtime.client import RealtimeClient
+from decart.realtime.subscribe import SubscribeOptions
 from decart.realtime.types import RealtimeConnectOptions
 from decart.types import ModelState, Prompt
 
@@ -98,9 +101,10 @@ def camera_frame(index: int) -> np.ndarray:
 
 
 class Watcher:
-    """Edited frames, grouped into the phase in effect when they arrived."""
+    """Edited frames, grouped into the phase in effect when they arrived (into ``report``: the client's, or a viewer's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: dict | None = None) -> None:
+        self.report = REPORT if report is None else report
         self.phase = "initial"
         self.first_frame = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
@@ -112,15 +116,16 @@ class Watcher:
         async for event in rtc.VideoStream(track):
             frame = event.frame.convert(rtc.VideoBufferType.RGBA)
             image = np.frombuffer(frame.data, np.uint8).reshape(frame.height, frame.width, 4)
-            REPORT["frames"] += 1
+            report = self.report
+            report["frames"] += 1
             size = [frame.width, frame.height]
-            if size not in REPORT["sizes"]:
-                REPORT["sizes"].append(size)
+            if size not in report["sizes"]:
+                report["sizes"].append(size)
             if not self.first_frame.is_set():
-                REPORT["first_frame_seconds"] = round(time.monotonic() - START, 3)
+                report["first_frame_seconds"] = round(time.monotonic() - START, 3)
                 self.first_frame.set()
             h, w = image.shape[:2]
-            phase = REPORT["phases"].setdefault(self.phase, {"frames": 0})
+            phase = report["phases"].setdefault(self.phase, {"frames": 0})
             phase["frames"] += 1
             phase["left_rgb"] = [round(float(x), 1) for x in image[:, : w // 4, :3].reshape(-1, 3).mean(0)]
             phase["right_rgb"] = [round(float(x), 1) for x in image[:, 3 * w // 4 :, :3][h // 2 :].reshape(-1, 3).mean(0)]
@@ -171,7 +176,23 @@ async def main(args: argparse.Namespace) -> int:
         await asyncio.wait_for(watcher.first_frame.wait(), args.first_frame_timeout)
     except asyncio.TimeoutError:
         REPORT["error"] = "no edited frame"
+    viewer = None
+    if args.watch:
+        # A second client of the SDK watches this session receive-only, by the
+        # token the first was given (POST /watch-stream, then the room).
+        REPORT["viewer"] = {"frames": 0, "sizes": [], "phases": {}, "error": None}
+        viewer = Watcher(REPORT["viewer"])
+        try:
+            subscription = await RealtimeClient.subscribe(
+                base_url=args.url, api_key=args.api_key, options=SubscribeOptions(token=client.subscribe_token, on_remote_stream=viewer.on_remote_stream)
+            )
+        except Exception as exc:
+            REPORT["viewer"]["error"] = str(exc)
+            viewer = None
     await phase(watcher, "initial", args.seconds)
+    if viewer is not None:
+        viewer.phase = "closing"
+        await subscription.disconnect()
     if args.set_prompt:
         try:
             await client.set_prompt(args.set_prompt)
@@ -210,6 +231,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each phase")
     parser.add_argument("--hold", type=float, default=0.0, help="stay connected this much longer before disconnecting")
     parser.add_argument("--first-frame-timeout", type=float, default=20.0)
+    parser.add_argument("--watch", action="store_true", help="also watch the session with RealtimeClient.subscribe during the first phase (report: viewer)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -16,7 +16,9 @@ edited frames coming back and writes a JSON report:
     halves of the last received frame), sent_left_bgr / sent_right_bgr (the
     same for what we send), states, errors, messages_received /
     messages_sent (types, in order), sdk_log (its warnings and errors),
-    timings.
+    timings; with --watch, what a second SDK client subscribed by the
+    session's token received (viewer_frames, viewer_size, viewer_left_bgr /
+    viewer_right_bgr of its last frame).
 
 Exit status 0 when at least one edited frame came back, 1 otherwise; the
 report is written in both cases. The SDK itself is never modified: the two
@@ -69,6 +71,7 @@ from av import VideoFrame  # noqa: E402
 import decart.realtime.webrtc_connection as sdk_conn  # noqa: E402
 from decart import models  # noqa: E402
 from decart.realtime.client import RealtimeClient  # noqa: E402
+from decart.realtime.subscribe import SubscribeOptions  # noqa: E402
 from decart.realtime.types import InitialPromptOptions, RealtimeConnectOptions  # noqa: E402
 
 
@@ -234,6 +237,20 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         report.mark("remote_track")
         readers.append(asyncio.ensure_future(read_remote(remote)))
 
+    async def read_viewer(remote) -> None:
+        while True:
+            try:
+                frame = await remote.recv()
+            except Exception:  # MediaStreamError when the track ends
+                return
+            report.data["viewer_frames"] = report.data.get("viewer_frames", 0) + 1
+            bgr = frame.to_ndarray(format="bgr24")
+            report.data["viewer_size"] = [bgr.shape[1], bgr.shape[0]]
+            report.data["viewer_left_bgr"], report.data["viewer_right_bgr"] = half_means(bgr)
+
+    def on_viewer_stream(remote) -> None:
+        readers.append(asyncio.ensure_future(read_viewer(remote)))
+
     base_url = args.url.rstrip("/")
     if base_url.endswith("/v1/stream"):  # the SDK appends the model's path itself
         base_url = base_url[: -len("/v1/stream")]
@@ -255,6 +272,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
     client.on("error", lambda e: report.error(f"error callback: {e}"))
     report.mark("connected")
     report.data["session_id"] = client.session_id
+    subscription = None
     try:
         if args.mid_session_prompt:
             # Mid-session prompt: set_prompt waits for the prompt_ack matched by text.
@@ -264,10 +282,21 @@ async def run(args: argparse.Namespace, report: Report) -> None:
             await asyncio.wait_for(got_frame.wait(), timeout=args.first_frame_timeout)
         except asyncio.TimeoutError:
             report.error(f"no edited frame within {args.first_frame_timeout}s of connecting")
+        if args.watch:
+            # A second client of the SDK watches this session receive-only, by
+            # the token the first was given (/subscribe/<sid>).
+            report.data["subscribe_token"] = client.subscribe_token
+            subscription = await asyncio.wait_for(
+                RealtimeClient.subscribe(base_url=base_url, api_key=args.api_key, options=SubscribeOptions(token=client.subscribe_token, on_remote_stream=on_viewer_stream)),
+                args.connect_timeout,
+            )
+            report.mark("subscribed")
         await asyncio.sleep(args.seconds)
         report.data["session_id"] = client.session_id
         report.data["final_state"] = client.get_connection_state()
     finally:
+        if subscription is not None:
+            await subscription.disconnect()
         report.mark("disconnect_start")
         await client.disconnect()
         report.mark("disconnected")
@@ -294,6 +323,8 @@ def main() -> int:
     ap.add_argument("--first-frame-timeout", type=float, default=20.0)
     ap.add_argument("--mid-session-prompt", action="store_true",
                     help="also call set_prompt() once connected")
+    ap.add_argument("--watch", action="store_true",
+                    help="also watch the session with RealtimeClient.subscribe (report: viewer_frames, viewer_*_bgr)")
     ap.add_argument("--out", required=True)
     ap.add_argument("-v", "--verbose", action="store_true", help="SDK debug logging to stderr")
     args = ap.parse_args()

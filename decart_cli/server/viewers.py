@@ -1,0 +1,113 @@
+"""A session's receive-only viewers: the edited frames, offered to each, newest wins.
+
+The session's edited track hands every frame it sends to its client to
+:meth:`Viewers.publish` as well; each viewer's :class:`ViewerTrack` keeps
+only the newest one, so a slow viewer drops frames and never holds up the
+client or the other viewers. A viewer gets its own copy of each frame: an
+encoder marks the frame it encodes (aiortc sets ``pict_type`` to ask for a
+keyframe), so two senders must not share one.
+
+Viewers come in by either generation of the protocol: ``/subscribe/<sid>``
+(legacy, :mod:`.subscribe`) or ``POST /watch-stream/<room>`` then the room
+(today's, :mod:`.room`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+MAX_VIEWERS = 4
+"""Viewers a session serves at once (each costs an encoder on this server)."""
+
+
+class TooManyViewers(Exception):
+    """A session already has :data:`MAX_VIEWERS` viewers."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this session already has {limit} viewers")
+        self.limit = limit
+
+
+def copy_frame(frame: av.VideoFrame) -> av.VideoFrame:
+    """A frame of its own with ``frame``'s pixels, ``pts`` and ``time_base``."""
+    out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name)
+    out.pts = frame.pts
+    out.time_base = frame.time_base
+    return out
+
+
+class Viewers:
+    """The viewers of one session."""
+
+    def __init__(self, limit: int = MAX_VIEWERS) -> None:
+        self.limit = limit
+        self._tracks: list[ViewerTrack] = []
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    def track(self) -> ViewerTrack:
+        """A new viewer's track; raises TooManyViewers when the session has enough."""
+        if len(self._tracks) >= self.limit:
+            raise TooManyViewers(self.limit)
+        track = ViewerTrack(self)
+        if self.closed:
+            track.stop()
+        else:
+            self._tracks.append(track)
+        return track
+
+    def publish(self, frame: av.VideoFrame) -> None:
+        """An edited frame sent to the client: offer it to every viewer."""
+        for track in self._tracks:
+            track._offer(frame)
+
+    def close(self) -> None:
+        """The session ended: every viewer's track ends."""
+        self.closed = True
+        for track in list(self._tracks):
+            track.stop()
+
+    def _remove(self, track: ViewerTrack) -> None:
+        if track in self._tracks:
+            self._tracks.remove(track)
+
+
+class ViewerTrack(MediaStreamTrack):
+    """What one viewer is sent: the newest edited frame, copied; ends with the session."""
+
+    kind = "video"
+
+    def __init__(self, viewers: Viewers) -> None:
+        super().__init__()
+        self._viewers = viewers
+        self._latest: av.VideoFrame | None = None
+        self._ready = asyncio.Event()
+        self.frames_out = 0
+
+    def _offer(self, frame: av.VideoFrame) -> None:
+        self._latest = frame
+        self._ready.set()
+
+    async def recv(self) -> Any:
+        while self._latest is None:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame, self._latest = self._latest, None
+        self.frames_out += 1
+        return copy_frame(frame)
+
+    def stop(self) -> None:
+        self._viewers._remove(self)
+        self._ready.set()
+        super().stop()
