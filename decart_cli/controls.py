@@ -63,7 +63,7 @@ class Controls:
         try:
             parsed = parse_line(line)
         except CommandError as exc:
-            self.reporter.warning(exc.user_message())
+            self.reporter.warning(self.reporter.describe(exc))
             return
         if parsed is None:
             return

@@ -13,10 +13,13 @@ import glob
 import io
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
+
+from .errors import DecartError
 
 CAMERA_SECONDS = 2.0
 """How long each camera's real frame rate is measured for."""
@@ -33,10 +36,25 @@ class Check:
     """``ok``, ``warn`` or ``fail``."""
     detail: str
     fix: str = ""
+    """What to do, where it names no flag."""
     required: bool = False
+    fix_name: str | None = None
+    """What to do, by name: the CLI words it (flags, variables; see :mod:`decart_cli.cli.fixes`)."""
+    fix_details: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def of_error(cls, name: str, status: str, detail: str, error: DecartError, default: str = "", *, required: bool = False) -> Check:
+        """A check that failed with ``error``: its advice, or ``default`` when it gives none."""
+        return cls(name, status, detail, error.hint or default, required, error.fix, dict(error.details))
+
+    def advice(self, fixes: Mapping[str, str]) -> str:
+        """What to do, worded with ``fixes`` where the check names its fix."""
+        if self.fix_name is not None and self.fix_name in fixes:
+            return fixes[self.fix_name].format(**self.fix_details)
+        return self.fix
+
+    def to_dict(self, fixes: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "detail": self.detail, "fix": self.advice(fixes or {}), "required": self.required}
 
 
 def would_work(checks: list[Check]) -> bool:
@@ -101,15 +119,14 @@ def check_cameras(candidates: list[str | int], seconds: float = CAMERA_SECONDS) 
 
 def check_display() -> Check:
     """Whether `decart edit` can open its window."""
-    from .errors import DecartError
     from .media.window import _check_display, display_available
 
     if not display_available():
-        return Check("display", "warn", "no display: no window", "run where DISPLAY is set, or use --no-show with -o FILE or --vcam")
+        return Check("display", "warn", "no display: no window", fix_name="doctor_display")
     try:
         _check_display()
     except DecartError as exc:
-        return Check("display", "warn", exc.message, exc.hint or "")
+        return Check.of_error("display", "warn", exc.message, exc)
     return Check("display", "ok", "a window can open")
 
 
@@ -121,7 +138,7 @@ def check_virtual_camera() -> Check:
     try:
         device = VirtualCamera(1280, 704, 25).probe()
     except VirtualCameraError as exc:
-        return Check("virtual camera", "warn", exc.message, exc.hint or "")
+        return Check.of_error("virtual camera", "warn", exc.message, exc)
     return Check("virtual camera", "ok", f"{device} (--vcam)")
 
 
@@ -134,7 +151,7 @@ def check_microphone() -> Check:
     try:
         microphone.open()
     except AudioError as exc:
-        return Check("microphone", "warn", exc.message, "plug one in, or go on without --audio")
+        return Check("microphone", "warn", exc.message, fix_name="doctor_microphone")
     finally:
         microphone.stop()
     return Check("microphone", "ok", f"{microphone.label} (--audio)")
@@ -144,7 +161,7 @@ def check_key(present: bool) -> Check:
     """The API key's presence (never its value)."""
     if present:
         return Check("API key", "ok", "set: sessions go to the hosted service")
-    return Check("API key", "warn", "not set: sessions use the local server", "set DECART_API_KEY (or --api-key) for the hosted service")
+    return Check("API key", "warn", "not set: sessions use the local server", fix_name="doctor_key")
 
 
 ENGINE_PROMPTS = ("add sunglasses and change the shirt to blue", "black and white")
@@ -175,7 +192,7 @@ async def check_server(url: str | None, api_key: str, model: Any, transport: str
     from rich.console import Console
 
     from .bench.run import BenchConfig, run_bench
-    from .errors import AuthError, DecartError
+    from .errors import AuthError
     from .protocol import display_url
     from .ui import ConsoleReporter
 
@@ -185,9 +202,9 @@ async def check_server(url: str | None, api_key: str, model: Any, transport: str
     try:
         report = await run_bench(config, quiet, machine="")
     except AuthError as exc:
-        return Check("server", "fail", f"{where}: {exc.message}", exc.hint or "check the API key", required=True)
+        return Check.of_error("server", "fail", f"{where}: {exc.message}", exc, "check the API key", required=True)
     except DecartError as exc:
-        return Check("server", "fail", f"{where}: {exc.message}", exc.hint or "check the URL and the network", required=True)
+        return Check.of_error("server", "fail", f"{where}: {exc.message}", exc, "check the URL and the network", required=True)
     latency = report.latency_ms
     if not report.frames_received or latency.get("p50") is None:
         return Check("server", "fail", f"{where}: no edited frame came back in {seconds:g} s", "check that UDP can reach the server", required=True)

@@ -31,9 +31,17 @@ and caught like any exception.
 
 Messages never contain the API key: URLs are redacted before they are
 put in a message (see :func:`decart_cli.protocol.redact_url`).
+
+What to do about a failure is said in the user's terms (flag names,
+environment variables) only at the edge: a lower layer names the setting
+to change as ``fix`` (a key of :data:`decart_cli.cli.fixes.FIXES`, with
+``details`` for its blanks) and the CLI words it. ``hint`` is for advice
+that names no flag.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class DecartError(Exception):
@@ -41,15 +49,22 @@ class DecartError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, fix: str | None = None, **details: object) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.fix = fix
+        """What to change, by name (worded by the CLI); None when ``hint`` says it all."""
+        self.details = details
+        """What the wording of ``fix`` fills in (e.g. the cameras found)."""
 
-    def user_message(self) -> str:
-        """The one line shown to the user: what went wrong and how to fix it."""
-        if self.hint:
-            return f"{self.message}: {self.hint}"
+    def user_message(self, fixes: Mapping[str, str] | None = None) -> str:
+        """The one line shown to the user: what went wrong and how to fix it (``fixes`` words :attr:`fix`)."""
+        hint = self.hint
+        if self.fix is not None and fixes is not None and self.fix in fixes:
+            hint = fixes[self.fix].format(**self.details)
+        if hint:
+            return f"{self.message}: {hint}"
         return self.message
 
 
@@ -74,11 +89,11 @@ class ImageError(UsageError):
 class VirtualCameraError(UsageError):
     """No virtual camera could be opened (no driver, or not the device asked for)."""
 
-    def __init__(self, device: str | None, reason: str, hint: str) -> None:
+    def __init__(self, device: str | None, reason: str, driver: str) -> None:
         self.device = device
         self.reason = reason
         what = f"cannot open the virtual camera {device}" if device else "no virtual camera found"
-        super().__init__(f"{what} ({reason})", hint)
+        super().__init__(f"{what} ({reason})", driver, fix="vcam_driver", driver=driver)
 
 
 class CueError(UsageError):

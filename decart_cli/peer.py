@@ -2,7 +2,7 @@
 
 Used by the client's transport and by the local server: descriptions in and
 out, trickled candidates in both directions (queued until the remote
-description is set), and loopback sessions (see :mod:`decart_cli.ice`).
+description is set), and loopback sessions (see :mod:`decart_cli.rtc.ice`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from aiortc import MediaStreamTrack, RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
-from . import ice, rtc_tuning
+from . import rtc
 from .errors import ProtocolError
 from .protocol import Candidate
 
@@ -24,20 +24,27 @@ class Peer:
 
     def __init__(self, *, loopback: bool, ice_servers: tuple[str, ...] | None = None) -> None:
         self.loopback = loopback
-        rtc_tuning.apply()  # once per process; see decart_cli.rtc_tuning
-        self.pc = RTCPeerConnection(ice.rtc_configuration(loopback=loopback, ice_servers=ice_servers))
+        rtc.apply()  # once per process; see decart_cli.rtc
+        self.pc = RTCPeerConnection(rtc.rtc_configuration(loopback=loopback, ice_servers=ice_servers))
         self._pending: list[Candidate] = []
         self._remote_set = False
 
-    def add_video_transceiver(self, track_or_kind: MediaStreamTrack | str, direction: str) -> RTCRtpTransceiver:
-        """Add a video transceiver with the tuned codec preferences (H.264 first by default)."""
+    def add_video_transceiver(self, track_or_kind: MediaStreamTrack | str, direction: str, *, our_codecs: bool = True) -> RTCRtpTransceiver:
+        """Add a video transceiver; with ``our_codecs``, the tuned codec preferences (H.264 first by default).
+
+        An offerer lists its preferred codec first. An answerer passes
+        ``our_codecs=False`` and so answers in the offerer's order (aiortc
+        keeps the offer's order when a transceiver has no preferences): the
+        client says what it encodes and decodes best.
+        """
         transceiver = self.pc.addTransceiver(track_or_kind, direction=direction)
-        rtc_tuning.prefer_codecs(transceiver)
+        if our_codecs:
+            rtc.prefer_codecs(transceiver)
         return transceiver
 
     async def set_local(self, description: RTCSessionDescription) -> RTCSessionDescription:
         """Set the local description (gathering candidates) and return it, candidates included."""
-        with ice.loopback_session(self.loopback):
+        with rtc.loopback_session(self.loopback):
             await self.pc.setLocalDescription(description)
         return self.pc.localDescription
 
@@ -51,7 +58,7 @@ class Peer:
 
     async def set_remote(self, sdp: str, kind: str) -> None:
         """Apply the remote ``offer``/``answer``, then the candidates that came before it."""
-        description = RTCSessionDescription(sdp=ice.filter_remote_sdp(sdp, loopback=self.loopback), type=kind)
+        description = RTCSessionDescription(sdp=rtc.filter_remote_sdp(sdp, loopback=self.loopback), type=kind)
         try:
             await self.pc.setRemoteDescription(description)
         except ValueError as exc:
@@ -71,8 +78,8 @@ class Peer:
             self._pending.append(candidate)
             return
         line = candidate.candidate.removeprefix("a=")
-        if not ice.accept_remote_candidate(line, loopback=self.loopback):
-            log.debug("ignoring non-loopback candidate in a loopback session")
+        if not rtc.accept_remote_candidate(line, loopback=self.loopback):
+            log.debug("ignoring a candidate not on this machine in a loopback session")
             return
         try:
             parsed: RTCIceCandidate = candidate_from_sdp(line.removeprefix("candidate:"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -420,15 +421,15 @@ def candidate_address(line: str) -> str | None:
     return match.group(1) if match else None
 
 
-def keep_loopback_candidates(sdp: str) -> str:
-    """``sdp`` without the candidate lines whose address is not a loopback address.
+def keep_candidates(sdp: str, keep: Callable[[str], bool] = is_loopback_host) -> str:
+    """``sdp`` without the candidate lines whose address ``keep`` refuses (by default: not a loopback address).
 
-    A session between two peers on one machine keeps its media on loopback.
+    A session between two peers on one machine keeps its media there.
     """
     kept = []
     for line in sdp.splitlines(keepends=True):
         address = candidate_address(line)
-        if address is not None and not is_loopback_host(address):
+        if address is not None and not keep(address):
             continue
         kept.append(line)
     return "".join(kept)

@@ -89,5 +89,5 @@ class Reconnector:
             return True
         raise SessionClosed(
             f"lost the connection to the server and could not reconnect in {attempts} attempt{'s' if attempts > 1 else ''} ({last.message})",
-            "check the server, or raise --reconnect",
+            fix="reconnect",
         )

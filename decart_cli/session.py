@@ -158,8 +158,8 @@ class EditSession:
         """The current link's sound track (None without sound or a link)."""
         self._watch_token: str | None = None
         """The token last printed for ``decart watch``."""
-        self._watch_suffix = ""
-        """What ``decart watch`` needs besides the token: ``--url`` when the server is not the hosted service."""
+        self._watch_server = ""
+        """The server's base URL when it is not the hosted service (a viewer must be told where the session runs)."""
         self.controls: Controls | None = None
         """What the user can change while the session runs (set once the sinks are up)."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -215,7 +215,7 @@ class EditSession:
                     raise ValueError("EditConfig.url is None and no local server was given")
                 base_url = await self.local_server.start()
                 stack.push_async_callback(self.local_server.stop)
-            self._watch_suffix = "" if base_url.rstrip("/") == HOSTED_URL else f" --url {p.display_url(base_url)}"
+            self._watch_server = "" if base_url.rstrip("/") == HOSTED_URL else p.display_url(base_url)
             if self._record is not None:
                 self._record.server = p.display_url(base_url) if cfg.url is not None else "the local server (embedded)"
             url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT, livekit=cfg.transport == "livekit")
@@ -410,8 +410,8 @@ class EditSession:
         self.stats.billed_seconds = self._billed_before + seconds
         limit = self.config.max_seconds
         if limit is not None and self.stats.billed_seconds >= limit and not self._stop.is_set():
-            self.reporter.notice(f"{self.stats.billed_seconds} billed seconds: reached --max-seconds {limit:g}")
-            self.request_stop("reached --max-seconds")
+            self.reporter.announce("max_seconds", billed=self.stats.billed_seconds, limit=limit)
+            self.request_stop("reached the billed-seconds limit")
 
     # -- connecting
 
@@ -451,7 +451,7 @@ class EditSession:
         if link.watch_token is not None and link.watch_token != self._watch_token:
             # Each link is a new session on the server: a new token to watch it by.
             self._watch_token = link.watch_token
-            self.reporter.event(f"watch it live: decart watch {link.watch_token}{self._watch_suffix}")
+            self.reporter.announce("watch_token", "", token=link.watch_token, server=self._watch_server)
         if self.probe is not None:
             self.probe.on_connected(link)
         # Drain the remote track from now on (aiortc's receive queue is
@@ -505,7 +505,7 @@ class EditSession:
         try:
             microphone.open()
         except AudioError as exc:
-            self.reporter.warning(exc.user_message())
+            self.reporter.warning(self.reporter.describe(exc))
             return None
         self.reporter.notice(f"recording with sound from the {microphone.label}")
         return microphone
@@ -539,7 +539,7 @@ class EditSession:
         try:
             await asyncio.wait_for(window.start(), self.config.connect_timeout)
         except asyncio.TimeoutError:
-            raise DecartError(f"the window did not open within {self.config.connect_timeout:g} s", "use --no-show, or check DISPLAY") from None
+            raise DecartError(f"the window did not open within {self.config.connect_timeout:g} s", fix="check_display") from None
 
     async def _wait_first_frame(self) -> None:
         link = self._link
@@ -552,7 +552,7 @@ class EditSession:
             if error is link.media_failure:
                 raise ConnectError("the media connection failed before any edited frame came back", "check that UDP can reach the server")
             raise error
-        raise ConnectError(f"no edited frame came back within {self.config.connect_timeout:g} s", "check the server, or raise --connect-timeout")
+        raise ConnectError(f"no edited frame came back within {self.config.connect_timeout:g} s", fix="connect_timeout")
 
     async def _settle(self, quiet: float = 0.15, limit: float = 1.0) -> None:
         """After the input stopped: wait (at most ``limit`` s) until no edited frame came for ``quiet`` s.

@@ -45,11 +45,11 @@ def error_from_server(text: str) -> DecartError:
     if any(marker in lowered for marker in CREDIT_MARKERS):
         return CreditsError(f"the service says this API key has no credits left ({text})", "add credits to your Decart account, or use another key")
     if is_auth_failure(text):
-        return AuthError(f"the server rejected the API key ({text})", "check --api-key or DECART_API_KEY")
+        return AuthError(f"the server rejected the API key ({text})", fix="api_key")
     if any(marker in lowered for marker in CAPACITY_MARKERS):
         return ServerError(f"the server is at capacity ({text})", "try again in a minute")
     if "model" in lowered and any(marker in lowered for marker in MODEL_MARKERS):
-        return ServerError(f"the server does not serve this model ({text})", "pick another with -m (see `decart models`)")
+        return ServerError(f"the server does not serve this model ({text})", fix="model")
     return ServerError(f"server error: {text}")
 
 
@@ -106,17 +106,17 @@ class Signaling:
             if status in (429, 503):
                 raise ConnectError(f"the server at {where} is at capacity (HTTP {status})", "try again in a minute") from None
             if status in (401, 403):
-                raise AuthError(f"the server at {where} rejected the API key (HTTP {status})", "check --api-key or DECART_API_KEY") from None
-            raise ConnectError(f"the server at {where} refused the connection (HTTP {status})", "check --url and --model") from None
+                raise AuthError(f"the server at {where} rejected the API key (HTTP {status})", fix="api_key") from None
+            raise ConnectError(f"the server at {where} refused the connection (HTTP {status})", fix="url_and_model") from None
         except InvalidURI:
             raise ConnectError(f"cannot connect to {where}: not a WebSocket URL", "use ws:// or wss://") from None
         except (asyncio.TimeoutError, TimeoutError):
-            raise ConnectError(f"no answer from {where} within {self._connect_timeout:g} s", "check --url, or raise --connect-timeout") from None
+            raise ConnectError(f"no answer from {where} within {self._connect_timeout:g} s", fix="url_or_timeout") from None
         except InvalidHandshake:
-            raise ConnectError(f"cannot connect to {where}: it does not answer as a WebSocket server", "check the host and port in --url") from None
+            raise ConnectError(f"cannot connect to {where}: it does not answer as a WebSocket server", fix="url_host_port") from None
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
-            raise ConnectError(f"cannot connect to {where} ({reason})", "check --url and that the server is running") from None
+            raise ConnectError(f"cannot connect to {where} ({reason})", fix="url_running") from None
         self._reader = asyncio.create_task(self._read(), name="signaling-reader")
 
     async def send(self, message: p.Message) -> None:
@@ -193,7 +193,7 @@ class Signaling:
             return future.result()
         if self.closed in done:
             raise self.closed.result()
-        raise ServerError(f"{what} from {self.redacted_url}", "check the server, or raise --connect-timeout")
+        raise ServerError(f"{what} from {self.redacted_url}", fix="connect_timeout")
 
     async def _read(self) -> None:
         assert self._ws is not None and self.closed is not None
@@ -206,7 +206,7 @@ class Signaling:
                     # Not a message at all (cut short, binary, not an object):
                     # the stream cannot be trusted, and waiting on would only
                     # end in a timeout that hides the cause.
-                    error = ProtocolError(f"the server at {self.redacted_url} sent an invalid message: {exc}", "is --url a decart realtime server?")
+                    error = ProtocolError(f"the server at {self.redacted_url} sent an invalid message: {exc}", fix="url_is_server")
                     break
                 try:
                     message = p.from_dict(data)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from . import protocol as p
+from . import rtc
 from .errors import ConnectError, SessionClosed
 from .peer import Peer
 from .signaling import Signaling
@@ -46,6 +48,16 @@ class Transport:
     def pc(self) -> RTCPeerConnection:
         """The underlying peer connection (for stats)."""
         return self._peer.pc
+
+    def encoded_source(self) -> Any:
+        """The low-latency jitter buffer of the video receiver, whose taps see each received frame still encoded.
+
+        None before the video transceiver exists, when the tuning is off (or
+        its jitter buffer was skipped) or when this aiortc keeps the buffer
+        elsewhere. See :class:`~decart_cli.media.remux.EncodedTap`.
+        """
+        receivers = [t.receiver for t in self._peer.pc.getTransceivers() if t.kind == "video"]
+        return rtc.tappable_jitter_buffer(receivers[0]) if receivers else None
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video" and not self._remote.done():

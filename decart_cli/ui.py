@@ -9,6 +9,7 @@ above it; on a pipe it prints only the events, one per line.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
+
+from .errors import DecartError
 
 STATES = ("connecting", "connected", "generating", "reconnecting", "disconnected")
 
@@ -134,8 +137,12 @@ def render_summary(stats: SessionStats, *, failed: bool = False) -> str:
 class ConsoleReporter:
     """Shows a session in the terminal: a live status line and event lines."""
 
-    def __init__(self, console: Console | None = None, *, live: bool | None = None) -> None:
+    def __init__(self, console: Console | None = None, *, live: bool | None = None, fixes: Mapping[str, str] | None = None, notices: Mapping[str, str | Callable[..., str]] | None = None) -> None:
         self.console = console or Console(stderr=True, highlight=False)
+        self.fixes = fixes or {}
+        """How the command line words a failure's ``fix`` (see :mod:`decart_cli.cli.fixes`)."""
+        self.notices = notices or {}
+        """How the command line words the notices that name its flags (:meth:`announce`)."""
         self._use_live = self.console.is_terminal if live is None else live
         self._live: Live | None = None
 
@@ -163,6 +170,16 @@ class ConsoleReporter:
     def notice(self, text: str) -> None:
         """Something the user should know, not a problem."""
         self.event(text, "cyan")
+
+    def announce(self, name: str, style: str = "cyan", **details: object) -> None:
+        """A notice the command line words (it may name a flag): ``notices[name]`` with ``details`` filled in."""
+        template = self.notices.get(name)
+        text = template(**details) if callable(template) else template.format(**details) if template is not None else f"{name.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in details.items())
+        self.event(text, style)
+
+    def describe(self, error: DecartError) -> str:
+        """The one line for ``error``, worded as the command line words it."""
+        return error.user_message(self.fixes)
 
     def warning(self, text: str) -> None:
         """Something went wrong but the session goes on."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -327,6 +328,20 @@ def xvfb() -> Iterator[str]:
 
 
 # In-process servers (real sockets on port 0) for protocol-level tests.
+
+
+@pytest.fixture
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail the test when anything logged a traceback at info level or above (what `decart serve` shows by default).
+
+    A branch that handles bad input answers it and logs one line; a
+    traceback in the log means a handler failed instead (or its log line did).
+    """
+    caplog.set_level(logging.INFO)
+    yield
+    records = [*caplog.get_records("setup"), *caplog.get_records("call")]
+    failed = [record for record in records if record.exc_info and record.levelno >= logging.INFO]
+    assert not failed, "tracebacks in the log: " + "; ".join(f"{r.name}: {r.getMessage()} ({r.exc_info[1]!r})" for r in failed if r.exc_info)
 
 
 def with_server(test: Callable[..., Awaitable[None]], **config: object) -> None:

@@ -188,3 +188,18 @@ def test_refused_prompt_mid_session_keeps_going(server, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "remove the tree" in result.stderr and "previous edit stays" in result.stderr
     assert out.stat().st_size > 10_000
+
+
+def test_edit_help_reads_at_80_columns() -> None:
+    """`decart edit --help` at 80 columns: options in Input / Output / Server / Session panels, no line wider than 80, help text at least 30 columns wide, bracketed defaults shown (not eaten as markup)."""
+    result = run_decart("edit", "--help", env=child_env(COLUMNS="80", TERM="dumb"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    panels = [line.split("─ ")[1].split(" ─")[0] for line in lines if line.startswith("╭─ ")]
+    assert panels == ["Options", "Input", "Output", "Server", "Session"], panels
+    # The help column starts early enough to leave room: where "--prompt" is described.
+    prompt_line = next(line for line in lines if "--prompt" in line)
+    assert prompt_line.index("Initial") <= 80 - 30 - 2, prompt_line
+    text = " ".join(" ".join(lines).replace("│", " ").split())
+    assert "[default: lucy_v2v_720p_rt locally, lucy-latest on the hosted service]" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 from pathlib import Path
@@ -91,6 +92,10 @@ def test_with_a_camera_a_session_would_work(tmp_path: Path, monkeypatch: pytest.
     (tmp_path / "video0").touch()
     monkeypatch.setattr(doctor, "DEV", str(tmp_path))
     monkeypatch.setattr(doctor.cv2, "VideoCapture", FakeCamera)
+    # The command sets up logging to its (captured, then closed) stderr: put the test process's back after it.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     result = CliRunner().invoke(app, ["doctor", "--json", "--camera-seconds", "1"])
     report = json.loads(result.stdout)
     assert result.exit_code == 0 and report["would_work"] is True, result.output

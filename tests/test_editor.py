@@ -146,14 +146,19 @@ def test_engine_error_reaches_the_sender() -> None:
     asyncio.run(main())
 
 
-def test_editor_shortens_the_gil_switch_interval() -> None:
-    """A GIL-holding engine must not make the event loop wait 5 ms at every hand-over."""
+def test_the_editing_commands_shorten_the_gil_switch_interval_and_the_editor_does_not() -> None:
+    """The command that owns the process sets the GIL switch interval (a GIL-holding engine must not make the loop wait 5 ms a hand-over); an Editor leaves process settings alone."""
     import sys
 
-    from decart_cli.server.editor import SWITCH_INTERVAL
+    from decart_cli.cli import SWITCH_INTERVAL, configure_editing_process
 
-    editor = Editor(SlowEngine())
+    before = sys.getswitchinterval()
     try:
-        assert sys.getswitchinterval() <= SWITCH_INTERVAL
-    finally:
+        sys.setswitchinterval(0.005)
+        editor = Editor(SlowEngine())
         editor.close()
+        assert sys.getswitchinterval() == 0.005
+        configure_editing_process()
+        assert sys.getswitchinterval() == SWITCH_INTERVAL
+    finally:
+        sys.setswitchinterval(before)

@@ -436,12 +436,18 @@ def test_load_engine_imports_module_class(engine_module):
     assert engine.describe() == "double"
 
 
-def test_load_engine_finds_modules_in_the_current_directory(tmp_path, monkeypatch):
-    """A module file in the current directory loads even when that directory is not on sys.path."""
+def test_the_engine_commands_find_modules_in_the_current_directory(tmp_path, monkeypatch):
+    """A module file in the working directory loads once the command has put it on sys.path (load_engine itself leaves sys.path alone)."""
+    from decart_cli.cli import allow_local_engines
+
     (tmp_path / "cwd_engine_for_test.py").write_text(DOUBLER)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     monkeypatch.delitem(sys.modules, "cwd_engine_for_test", raising=False)
+    with pytest.raises(UsageError, match="cannot import engine module"):
+        load_engine("cwd_engine_for_test:Doubler")
+    assert str(tmp_path) not in sys.path
+    allow_local_engines()
     assert type(load_engine("cwd_engine_for_test:Doubler")).__name__ == "Doubler"
 
 
@@ -476,12 +482,14 @@ def test_docstring_example_engine_works(tmp_path, monkeypatch):
     ],
 )
 def test_load_engine_bad_specs_raise_usage_error(engine_module, spec, fragment):
-    """Each way a spec can be wrong raises a one-line UsageError (exit 2) with a hint."""
+    """Each way a spec can be wrong raises a one-line UsageError (exit 2) with advice (a hint, or a fix the CLI words)."""
+    from decart_cli.cli.fixes import FIXES
+
     with pytest.raises(UsageError) as info:
         load_engine(spec.format(mod=engine_module))
     err = info.value
     assert fragment in err.message
     assert err.exit_code == 2
-    assert err.hint
-    assert "\n" not in err.user_message()
+    assert err.hint or err.fix in FIXES
+    assert "\n" not in err.user_message(FIXES) and len(err.user_message(FIXES)) > len(err.message)
     assert err.__suppress_context__ or err.__context__ is None

@@ -24,6 +24,8 @@ from decart_cli.errors import DecartError, ProtocolError
 from decart_cli.server import Server
 from decart_cli.signaling import Signaling
 
+pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
+
 SENTINEL = "invert the colors"
 FUZZ = settings(
     max_examples=150,

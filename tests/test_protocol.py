@@ -159,7 +159,7 @@ def test_keep_loopback_candidates() -> None:
         "a=candidate:3 1 udp 2130706431 abcd.local 50002 typ host\r\n"
         "a=end-of-candidates\r\n"
     )
-    kept = p.keep_loopback_candidates(sdp)
+    kept = p.keep_candidates(sdp)
     assert "127.0.0.1 50001" in kept
     assert "192.0.2.2" not in kept and "abcd.local" not in kept
     assert kept.startswith("v=0\r\n") and kept.endswith("a=end-of-candidates\r\n")
@@ -184,5 +184,8 @@ def test_server_error_texts_say_what_to_do(text: str, kind: str, says: str, hint
 
     error = error_from_server(text)
     assert type(error).__name__ == kind and says in error.message and text in error.message
-    assert (hint is None and error.hint is None) or (hint is not None and hint in (error.hint or ""))
+    from decart_cli.cli.fixes import FIXES
+
+    worded = error.user_message(FIXES)
+    assert (hint is None and worded == error.message) or (hint is not None and hint in worded.removeprefix(error.message))
     assert isinstance(error, AuthError) == (kind in ("AuthError", "CreditsError"))

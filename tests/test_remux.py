@@ -23,7 +23,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from conftest import REPO, child_env, decart_cmd, decode, run_decart, stream, wait_for, with_server
 
-from decart_cli import rtc_tuning
+from decart_cli import rtc
 from decart_cli.media.recorder import Recorder
 from decart_cli.media.remux import nal_types, parameter_sets
 from decart_cli.signaling import Signaling
@@ -40,7 +40,7 @@ def colour(i: int) -> tuple[int, int, int]:
 
 def encoded(count: int, width: int = 320, height: int = 176, first: int = 0) -> Iterator[bytes]:
     """``count`` frames of colour(first + i) as aiortc's H.264 encoder sends them (one keyframe, at the start)."""
-    rtc_tuning.apply()
+    rtc.apply()
     encoder = aiortc.codecs.get_encoder(H264)
     for i in range(count):
         img = np.empty((height, width, 3), np.uint8)
@@ -139,7 +139,7 @@ def test_vp8_falls_back_to_reencoding(tmp_path: Path) -> None:
 
 def test_tap_sees_every_frame_the_receiver_releases() -> None:
     """Over a real loopback session, the jitter buffer's tap gets exactly the frames that are then decoded, the first a keyframe."""
-    rtc_tuning.apply()
+    rtc.apply()
 
     async def test(server) -> None:  # type: ignore[no-untyped-def]
         signaling = Signaling(stream(server))
@@ -150,7 +150,7 @@ def test_tap_sees_every_frame_the_receiver_releases() -> None:
         remote = await transport.start(Pattern())
         (receiver,) = [t.receiver for t in transport.pc.getTransceivers() if t.kind == "video"]
         tapped: list[tuple[str, bytes]] = []
-        rtc_tuning.jitter_buffer_of(receiver).add_tap(lambda codec, frame: tapped.append((codec, frame.data)))
+        rtc.jitter_buffer_of(receiver).add_tap(lambda codec, frame: tapped.append((codec, frame.data)))
         decoded = 0
         for _ in range(20):
             await asyncio.wait_for(remote.recv(), 10)

@@ -1,12 +1,14 @@
-"""decart_cli.rtc_tuning: the marker-bit jitter buffer, the tuned encoder, codec preference, guards."""
+"""decart_cli.rtc: the marker-bit jitter buffer, the tuned encoder, codec preference, the loopback hook, guards, warnings."""
 
 from __future__ import annotations
 
 import asyncio
 import fractions
 import json
+import logging
 from collections.abc import Iterator
 
+import aioice.ice
 import aiortc.codecs
 import aiortc.codecs.h264
 import aiortc.rtcrtpreceiver
@@ -15,7 +17,7 @@ import pytest
 
 from conftest import stream, with_server
 import websockets
-from aiortc import VideoStreamTrack
+from aiortc import RTCRtpTransceiver, VideoStreamTrack
 from aiortc.codecs import depayload
 from aiortc.codecs.h264 import H264Decoder
 from aiortc.jitterbuffer import JitterBuffer
@@ -24,9 +26,9 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 from av import VideoFrame
 
-from decart_cli import rtc_tuning
+from decart_cli import rtc
 from decart_cli.peer import Peer
-from decart_cli.rtc_tuning import MediaTuning, h264_starts_frame, vp8_starts_frame
+from decart_cli.rtc import MediaTuning, h264_starts_frame, vp8_starts_frame
 from decart_cli.server import Server
 from decart_cli.signaling import Signaling
 from decart_cli.transport import Transport
@@ -72,7 +74,7 @@ def vp8(seq: int, ts: int, count: int) -> list[RtpPacket]:
 
 def buffer(*codecs: RTCRtpCodecParameters) -> JitterBuffer:
     """A video jitter buffer of the installed (or a fresh) low-latency class, knowing ``codecs``."""
-    jb = rtc_tuning.jitter_buffer_class()(capacity=128, is_video=True)
+    jb = rtc.jitter_buffer_class()(capacity=128, is_video=True)
     jb.codecs.update({c.payloadType: c.name.lower() for c in codecs})
     return jb
 
@@ -219,7 +221,7 @@ def test_unknown_codec_still_releases_on_marker() -> None:
 
 def test_audio_behaves_as_stock() -> None:
     """Audio (prefetch, no marker logic) gives exactly what aiortc's own buffer gives."""
-    ours = rtc_tuning.jitter_buffer_class()(capacity=16, prefetch=4)
+    ours = rtc.jitter_buffer_class()(capacity=16, prefetch=4)
     stock = JitterBuffer(capacity=16, prefetch=4)
     for seq in range(12):
         packet = rtp(RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, payloadType=96), seq, seq * 960, b"\x01\x02", True)
@@ -252,27 +254,32 @@ def test_frame_start_checks() -> None:
 def restore_tuning() -> Iterator[None]:
     """Leave the process with the default tuning applied, whatever the test did."""
     yield
-    rtc_tuning.unapply()
-    rtc_tuning.apply(MediaTuning())
+    rtc.unapply()
+    rtc.apply(MediaTuning())
 
 
 def test_apply_is_idempotent(restore_tuning: None) -> None:
     """Applying twice installs each patch once (no wrapper around a wrapper)."""
-    rtc_tuning.unapply()
-    first = rtc_tuning.apply(MediaTuning())
+    rtc.unapply()
+    first = rtc.apply(MediaTuning())
     jitter_class = aiortc.rtcrtpreceiver.JitterBuffer
     receive = RTCRtpReceiver.receive
     encoder_class = aiortc.codecs.H264Encoder
-    second = rtc_tuning.apply(MediaTuning())
-    assert rtc_tuning.apply() == second == first
-    assert first["jitter"] == first["h264_encoder"] == first["receiver_codecs"] == "applied"
+    hook = aioice.ice.get_host_addresses
+    second = rtc.apply(MediaTuning())
+    assert rtc.apply() == second == first
+    assert set(first.values()) == {"yes", "applied"} and set(first) == {
+        "enabled", "jitter", "receiver_codecs", "h264_encoder", "h264_bitrates", "vp8_bitrates", "codec_preferences", "ice_loopback",
+    }
+    assert aioice.ice.get_host_addresses is hook and not hasattr(hook.__wrapped__, "__wrapped__")
     assert aiortc.rtcrtpreceiver.JitterBuffer is jitter_class and jitter_class.__bases__ == (JitterBuffer,)
     assert RTCRtpReceiver.receive is receive and not hasattr(receive.__wrapped__, "__wrapped__")
     assert aiortc.codecs.H264Encoder is encoder_class and encoder_class.__bases__ == (aiortc.codecs.h264.H264Encoder,)
     assert aiortc.codecs.vpx.DEFAULT_BITRATE == MediaTuning().vp8_start_bitrate
-    rtc_tuning.unapply()
+    rtc.unapply()
     assert aiortc.rtcrtpreceiver.JitterBuffer is JitterBuffer and aiortc.codecs.H264Encoder is aiortc.codecs.h264.H264Encoder
     assert RTCRtpReceiver.receive is receive.__wrapped__ and aiortc.codecs.vpx.DEFAULT_BITRATE == 500000
+    assert aioice.ice.get_host_addresses is hook.__wrapped__
 
 
 @pytest.mark.parametrize(
@@ -283,36 +290,38 @@ def test_apply_is_idempotent(restore_tuning: None) -> None:
         (aiortc.codecs.h264.H264Encoder, "_encode_frame", "h264_encoder"),
         (aiortc.codecs, "get_encoder", "h264_encoder"),
         (aiortc.codecs.vpx, "MAX_BITRATE", "vp8_bitrates"),
+        (RTCRtpTransceiver, "setCodecPreferences", "codec_preferences"),
+        (aioice.ice, "get_host_addresses", "ice_loopback"),
     ],
 )
 def test_missing_attribute_is_skipped_cleanly(target: object, name: str, part: str, monkeypatch: pytest.MonkeyPatch, restore_tuning: None) -> None:
     """When what a patch needs is gone, that part is skipped (no error), and the rest still applies."""
-    rtc_tuning.unapply()
+    rtc.unapply()
     with monkeypatch.context() as m:
         m.delattr(target, name)
-        result = rtc_tuning.apply(MediaTuning())
+        result = rtc.apply(MediaTuning())
         assert result[part].startswith("skipped"), result
         assert [k for k, v in result.items() if v not in ("applied", "yes")] == [part], result
         if part == "jitter":
             assert getattr(aiortc.rtcrtpreceiver, "JitterBuffer", JitterBuffer) is JitterBuffer
-        rtc_tuning.unapply()
+        rtc.unapply()
 
 
 def test_changed_behaviour_fails_the_self_test(monkeypatch: pytest.MonkeyPatch, restore_tuning: None) -> None:
     """An aiortc whose JitterBuffer.add no longer goes through _remove_frame keeps its own buffer."""
-    rtc_tuning.unapply()
+    rtc.unapply()
     with monkeypatch.context() as m:
         m.setattr(JitterBuffer, "add", lambda self, packet: (False, None))
-        result = rtc_tuning.apply(MediaTuning())
+        result = rtc.apply(MediaTuning())
         assert result["jitter"].startswith("skipped: self-test failed")
         assert aiortc.rtcrtpreceiver.JitterBuffer is JitterBuffer
-        rtc_tuning.unapply()
+        rtc.unapply()
 
 
 def test_switching_parts_off_restores_aiortc(restore_tuning: None) -> None:
     """jitter=False / encoder=False put aiortc's own classes and bitrates back."""
-    rtc_tuning.apply(MediaTuning())
-    result = rtc_tuning.apply(MediaTuning(jitter=False, encoder=False))
+    rtc.apply(MediaTuning())
+    result = rtc.apply(MediaTuning(jitter=False, encoder=False))
     assert result["jitter"] == result["h264_encoder"] == "off"
     assert aiortc.rtcrtpreceiver.JitterBuffer is JitterBuffer
     assert aiortc.codecs.H264Encoder is aiortc.codecs.h264.H264Encoder and aiortc.codecs.h264.MAX_BITRATE == 3000000
@@ -350,9 +359,9 @@ def frames(count: int, width: int = 320, height: int = 176) -> Iterator[VideoFra
 
 def test_tuned_encoder_settings_and_bitrate_policy() -> None:
     """x264 gets the preset, zerolatency and a VBV cap; REMB is clamped; only big changes rebuild."""
-    rtc_tuning.apply()
+    rtc.apply()
     encoder = aiortc.codecs.get_encoder(H264)
-    tuning = rtc_tuning.active()
+    tuning = rtc.active()
     assert type(encoder).__name__ == "TunedH264Encoder" and encoder.target_bitrate == tuning.start_bitrate
     stream = frames(6)
     payloads, _ = encoder.encode(next(stream))
@@ -390,7 +399,7 @@ def x264_settings(payloads: list[bytes]) -> str:
 )
 def test_x264_gets_deblock_subme_and_threads(tuning: MediaTuning, expected: list[str], restore_tuning: None) -> None:
     """deblock, subme and threads reach x264 itself (read back from the settings it writes into the stream)."""
-    rtc_tuning.apply(tuning)
+    rtc.apply(tuning)
     payloads, _ = aiortc.codecs.get_encoder(H264).encode(next(frames(1)))
     settings = x264_settings(payloads)
     for option in expected:
@@ -401,7 +410,7 @@ def test_h264_stream_says_its_colours() -> None:
     """The tuned stream is tagged BT.601 limited range (untagged H.264 looked wrong in Chromium); tagged frames keep theirs."""
     from aiortc.jitterbuffer import JitterFrame
 
-    rtc_tuning.apply()
+    rtc.apply()
     for tag, expected in ((None, 6), (1, 1)):
         encoder, decoder = aiortc.codecs.get_encoder(H264), H264Decoder()
         frame = next(frames(1)).reformat(format="yuv420p")
@@ -416,7 +425,7 @@ def test_h264_decoder_adds_no_frame_of_delay() -> None:
     """aiortc's H.264 decoder returns each frame from the packet that carried it (no frame threading)."""
     from aiortc.jitterbuffer import JitterFrame
 
-    rtc_tuning.apply()
+    rtc.apply()
     encoder, decoder = aiortc.codecs.get_encoder(H264), H264Decoder()
     for frame in frames(5):
         payloads, timestamp = encoder.encode(frame)
@@ -440,6 +449,13 @@ class Pattern(VideoStreamTrack):
         return frame
 
 
+def candidate_addresses(sdp: str) -> list[str]:
+    """The connection addresses of the candidate lines of ``sdp``."""
+    from decart_cli.protocol import candidate_address
+
+    return [address for line in sdp.splitlines() if (address := candidate_address(line)) is not None]
+
+
 def first_video_codec(sdp: str) -> str:
     """The name of the first codec of the first m=video line of ``sdp``."""
     lines = sdp.splitlines()
@@ -454,7 +470,7 @@ def first_video_codec(sdp: str) -> str:
 @pytest.mark.parametrize("codec", ["h264", "vp8"])
 def test_loopback_session_negotiates_the_preferred_codec(codec: str, restore_tuning: None) -> None:
     """Our client and server negotiate the preferred codec, frames come back, and both hops release on the marker."""
-    rtc_tuning.apply(MediaTuning(codec=codec))
+    rtc.apply(MediaTuning(codec=codec))
 
     async def test(server: Server) -> None:
         signaling = Signaling(stream(server))
@@ -466,22 +482,25 @@ def test_loopback_session_negotiates_the_preferred_codec(codec: str, restore_tun
         assert (frame.width, frame.height) == (320, 176)
         assert first_video_codec(transport.pc.localDescription.sdp).lower() == codec
         assert first_video_codec(transport.pc.remoteDescription.sdp).lower() == codec
+        assert set(candidate_addresses(transport.pc.localDescription.sdp)) == {"127.0.0.1"}  # the loopback hook
+        assert set(candidate_addresses(transport.pc.remoteDescription.sdp)) == {"127.0.0.1"}
         (session,) = server.sessions
         for pc in (transport.pc, session.peer.pc):
             (receiver,) = [t.receiver for t in pc.getTransceivers() if t.kind == "video"]
-            jb = rtc_tuning.jitter_buffer_of(receiver)
+            jb = rtc.jitter_buffer_of(receiver)
             assert type(jb).__name__ == "LowLatencyJitterBuffer"
             assert codec in jb.codecs.values()
             assert jb.frames_on_marker >= 10 and jb.frames_on_next_timestamp == 0
+        assert transport.encoded_source() is rtc.jitter_buffer_of(transport.pc.getTransceivers()[0].receiver)
         await transport.close()
         await signaling.close()
 
     with_server(test)
 
 
-def test_server_prefers_h264_for_a_client_that_offers_vp8_first() -> None:
-    """A stock aiortc client (VP8 first, as the official SDK offers) gets an H.264-first answer and edited frames."""
-    rtc_tuning.apply()
+def test_a_client_that_offers_vp8_first_gets_vp8_and_edited_frames() -> None:
+    """A stock aiortc client (VP8 first, as the official SDK offers) gets a VP8-first answer (its own order: x264 at its default preset cost it 1.7x the CPU) and edited frames."""
+    rtc.apply()
 
     async def test(server: Server) -> None:
         async with websockets.connect(stream(server)) as ws:
@@ -496,7 +515,7 @@ def test_server_prefers_h264_for_a_client_that_offers_vp8_first() -> None:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 if message["type"] == "answer":
                     break
-            assert first_video_codec(message["sdp"]) == "H264"
+            assert first_video_codec(message["sdp"]) == "VP8"
             await peer.set_remote(message["sdp"], "answer")
             remote = await asyncio.wait_for(got_track, 10)
             frame = await asyncio.wait_for(remote.recv(), 10)
@@ -504,3 +523,115 @@ def test_server_prefers_h264_for_a_client_that_offers_vp8_first() -> None:
             await peer.close()
 
     with_server(test)
+
+
+# --------------------------------------------------------------------------
+# one switch, visible skips
+
+
+def video_frames_back() -> tuple[int, str, str, object]:
+    """Frames our Transport gets back from an in-process server over a loopback session; its local and remote SDP; its encoded source."""
+    result: list = []
+
+    async def test(server: Server) -> None:
+        signaling = Signaling(stream(server))
+        await signaling.connect()
+        transport = Transport(signaling, loopback=True)
+        remote = await transport.start(Pattern())
+        count = 0
+        for _ in range(15):
+            await asyncio.wait_for(remote.recv(), 10)
+            count += 1
+        result.extend([count, transport.pc.localDescription.sdp, transport.pc.remoteDescription.sdp, transport.encoded_source()])
+        await transport.close()
+        await signaling.close()
+
+    with_server(test)
+    return tuple(result)  # type: ignore[return-value]
+
+
+def test_a_missing_target_is_one_warning_and_a_skipped_status(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, restore_tuning: None) -> None:
+    """A part whose aiortc target is missing logs one WARNING on decart.rtc (part, what is missing, its cost), however often apply() runs, and status() says skipped."""
+    from decart_cli.rtc import registry
+
+    monkeypatch.setattr(registry.STATE, "warned", set())  # "once per process": forget earlier tests' warnings
+    caplog.set_level(logging.DEBUG, logger="decart.rtc")
+    rtc.unapply()
+    with monkeypatch.context() as m:
+        m.delattr(aiortc.rtcrtpreceiver, "JitterBuffer")
+        for _ in range(3):
+            result = rtc.apply(MediaTuning())
+        rtc.unapply()
+        rtc.apply()
+        assert rtc.status() == result
+        rtc.unapply()
+    assert result["jitter"] == "skipped: aiortc.rtcrtpreceiver has no JitterBuffer class"
+    assert "receiver_codecs" not in result and result["h264_encoder"] == "applied"
+    assert rtc.skipped_line(result) == "rtc tuning: jitter skipped (aiortc.rtcrtpreceiver has no JitterBuffer class)"
+    warnings = [r for r in caplog.records if r.name == "decart.rtc" and r.levelno >= logging.WARNING]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert warnings[0].getMessage() == (
+        "rtc tuning: jitter skipped (aiortc.rtcrtpreceiver has no JitterBuffer class): "
+        "each received video frame waits one frame interval longer, and a lost packet can hold the video for seconds"
+    )
+
+
+BENCH_WITHOUT_VP8_BITRATES = "import aiortc.codecs.vpx as vpx; del vpx.MAX_BITRATE; from decart_cli.cli import main; main()"
+"""`decart` in a process whose aiortc lacks a constant the tuning sets (VP8's: the session negotiates H.264)."""
+
+
+def test_decart_bench_reports_a_skipped_part(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`decart bench` prints one "rtc tuning: <part> skipped (...)" line and puts status() under rtc_tuning in its JSON."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, child_env
+
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-c", BENCH_WITHOUT_VP8_BITRATES, "bench", "--duration", "1", "--warmup", "0", "--json", str(out)],
+        capture_output=True, text=True, env=child_env(), cwd=REPO, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    tuning = json.loads(out.read_text())["rtc_tuning"]
+    why = "aiortc.codecs.vpx has no integer DEFAULT_BITRATE/MIN_BITRATE/MAX_BITRATE"
+    assert tuning["vp8_bitrates"] == f"skipped: {why}"
+    assert tuning["enabled"] == "yes" and tuning["jitter"] == tuning["h264_encoder"] == tuning["ice_loopback"] == "applied"
+    lines = [line for line in result.stdout.splitlines() if line.startswith("rtc tuning:")]
+    assert lines == [f"rtc tuning: vp8_bitrates skipped ({why})"]
+    assert result.stderr.count("rtc tuning: vp8_bitrates skipped") == 1  # the warning, once
+
+
+def test_off_removes_the_loopback_hook_and_loopback_sessions_still_connect(restore_tuning: None) -> None:
+    """configure("off") puts aioice's own get_host_addresses back; a loopback session then gathers and keeps what aioice gathers (no filtering) and media flows."""
+    rtc.unapply()
+    stock = aioice.ice.get_host_addresses
+    if not stock(True, False):
+        pytest.skip("this machine has no address but loopback: stock aioice gathers nothing")
+    rtc.apply(MediaTuning())
+    assert aioice.ice.get_host_addresses is not stock and rtc.loopback_supported()
+    assert rtc.configure("off") == {"enabled": "no"}
+    assert aioice.ice.get_host_addresses is stock and not rtc.loopback_supported()
+    assert aiortc.rtcrtpreceiver.JitterBuffer is JitterBuffer and aiortc.codecs.H264Encoder is aiortc.codecs.h264.H264Encoder
+    assert rtc.filter_remote_sdp("a=candidate:1 1 udp 1 192.0.2.9 5000 typ host\r\n", loopback=True).count("192.0.2.9") == 1
+    assert rtc.accept_remote_candidate("candidate:1 1 udp 1 192.0.2.9 5000 typ host", loopback=True)
+    frames, local, remote, encoded = video_frames_back()
+    assert frames == 15
+    assert any(address != "127.0.0.1" for address in candidate_addresses(local))
+    assert any(address != "127.0.0.1" for address in candidate_addresses(remote))  # kept, not filtered
+    assert encoded is None  # aiortc's own jitter buffer has no taps
+    assert rtc.rtc_configuration(loopback=True).iceServers == []  # still no STUN server
+
+
+def test_loopback_session_keeps_remote_candidates_on_this_machine_only(restore_tuning: None) -> None:
+    """With the hook, a loopback session keeps remote candidates that are loopback or this machine's own addresses (a peer with the tuning off offers those), and drops the rest."""
+    rtc.apply()
+    own = aioice.ice.get_host_addresses.__wrapped__(True, False)
+    if not own:
+        pytest.skip("this machine has no address but loopback")
+    line = "a=candidate:1 1 udp 2130706431 {} 5000 typ host\r\n"
+    sdp = "v=0\r\n" + "".join(line.format(a) for a in ("127.0.0.1", own[0], "203.0.113.7", "peer.local"))
+    kept = rtc.filter_remote_sdp(sdp, loopback=True)
+    assert candidate_addresses(kept) == ["127.0.0.1", own[0]]
+    assert rtc.filter_remote_sdp(sdp, loopback=False) == sdp
+    assert [rtc.accept_remote_candidate(line.format(a)[2:], loopback=True) for a in ("127.0.0.1", own[0], "203.0.113.7")] == [True, True, False]

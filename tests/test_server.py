@@ -19,6 +19,8 @@ from decart_cli.server import Server
 from decart_cli.signaling import Signaling
 from decart_cli.transport import Transport
 
+pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
+
 
 
 
@@ -233,3 +235,28 @@ def test_editor_keeps_pts_and_time_base() -> None:
         assert edited.to_ndarray(format="bgr24").mean() > 200
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(("first", "answered"), [("vp8", "VP8"), ("h264", "H264")])
+def test_the_answer_keeps_the_offerers_codec_order(first: str, answered: str) -> None:
+    """The legacy answer's video codecs follow the offer's order: a stock aiortc client (VP8 first) gets VP8, ours (H.264 first) gets H.264."""
+    from aiortc import RTCPeerConnection, RTCRtpSender
+
+    from decart_cli.rtc import rtc_configuration
+
+    async def test(server: Server) -> None:
+        pc = RTCPeerConnection(rtc_configuration(loopback=True, ice_servers=()))
+        transceiver = pc.addTransceiver(Solid((0, 0, 200)), direction="sendrecv")
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        transceiver.setCodecPreferences(sorted(codecs, key=lambda c: c.mimeType.lower() != f"video/{first}"))
+        await pc.setLocalDescription(await pc.createOffer())
+        async with websockets.connect(stream(server)) as ws:
+            await recv_until(ws, "session_id")
+            await ws.send(json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))
+            sdp = (await recv_until(ws, "answer"))["sdp"]
+        video = sdp[sdp.index("m=video"):]
+        rtpmaps = [line.split()[1].split("/")[0] for line in video.splitlines() if line.startswith("a=rtpmap:")]
+        assert rtpmaps[0] == answered, rtpmaps
+        await pc.close()
+
+    with_server(test)

@@ -23,6 +23,8 @@ from decart_cli.transport import Transport
 
 from conftest import recv_json, recv_until, stream, with_server, serve
 
+pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
+
 SUPPORTED = "invert the colors"
 
 
@@ -360,6 +362,7 @@ def test_client_vanishing_mid_offer_releases_the_session() -> None:
         pc.addTransceiver(Solid(), direction="sendrecv")
         await pc.setLocalDescription(await pc.createOffer())
         for _ in range(3):
+            assert await until(lambda: len(server.sessions) < 2)  # the previous one's slot comes back
             ws = await websockets.connect(stream(server))
             await recv_until(ws, "session_id")
             await ws.send(json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))

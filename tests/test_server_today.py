@@ -20,6 +20,8 @@ from livekit.protocol import rtc as lk
 from conftest import recv_json, recv_until, stream, with_server
 from decart_cli.server import Server
 
+pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
+
 TODAY = "lucy-2.6"
 
 

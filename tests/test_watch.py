@@ -29,6 +29,8 @@ from decart_cli.protocol import subscribe_url, watch_stream_url
 from decart_cli.server import Server
 from decart_cli.server.viewers import TooManyViewers, Viewers
 
+pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
+
 LEFT, RIGHT = (30, 30, 200), (200, 60, 30)
 BITS = 10
 

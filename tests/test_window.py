@@ -26,6 +26,7 @@ import pytest
 
 from conftest import screenshot
 
+from decart_cli.cli.fixes import FIXES
 from decart_cli.errors import UsageError
 from decart_cli.media.window import Window, display_available
 
@@ -295,7 +296,7 @@ def test_start_without_display_is_a_usage_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(UsageError) as info:
         asyncio.run(Window().start())
-    assert info.value.user_message() == "cannot open a window: no display: use --no-show, or set DISPLAY"
+    assert info.value.user_message(FIXES) == "cannot open a window: no display: use --no-show, or set DISPLAY"
 
 
 def test_unreachable_display_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -332,3 +333,25 @@ def test_shadowed_x_libraries_fail_instead_of_hanging(xvfb: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ERROR cannot open a window: OpenCV's X11 libraries are shadowed"), result.stdout
+
+
+def test_a_qt_platform_opencv_lacks_is_replaced_by_the_command_not_the_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QT_QPA_PLATFORM=wayland with an xcb-only OpenCV Qt: qt_platform_override says xcb (pure); prepare_windows sets it; opening a window leaves the environment alone."""
+    from decart_cli.cli import prepare_windows
+    from decart_cli.media.window import qt_platform_override
+
+    (tmp_path / "platforms").mkdir()
+    (tmp_path / "platforms" / "libqxcb.so").write_bytes(b"")
+    env = {"QT_QPA_PLATFORM_PLUGIN_PATH": str(tmp_path), "QT_QPA_PLATFORM": "wayland"}
+    assert qt_platform_override(env) == "xcb"
+    assert qt_platform_override({**env, "QT_QPA_PLATFORM": "xcb"}) is None
+    assert qt_platform_override({"QT_QPA_PLATFORM": "wayland"}) is None  # not a Qt build: nothing to say
+    monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(tmp_path))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "wayland")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(UsageError):
+        asyncio.run(Window().start())
+    assert os.environ["QT_QPA_PLATFORM"] == "wayland"
+    prepare_windows()
+    assert os.environ["QT_QPA_PLATFORM"] == "xcb"

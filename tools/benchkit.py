@@ -21,10 +21,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def start_server(server_python: str) -> tuple[subprocess.Popen[str], str, list[str]]:
     """Start `decart serve` on a free loopback port; return it, its base URL and the lines it printed."""
-    server = subprocess.Popen(
-        [server_python, "-m", "decart_cli", "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-    )
+    return start_child([server_python, "-m", "decart_cli", "serve", "--host", "127.0.0.1", "--port", "0"], "decart serve")
+
+
+def start_child(command: list[str], name: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """Start a server child that prints its ws://127.0.0.1:PORT URL; return it, that URL and the lines it printed."""
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     lines: list[str] = []
     assert server.stdout is not None
     for line in server.stdout:
@@ -33,7 +35,7 @@ def start_server(server_python: str) -> tuple[subprocess.Popen[str], str, list[s
         if match:
             return server, match.group(0), lines
     server.wait(10)
-    raise SystemExit("decart serve did not start:\n" + "".join(lines))
+    raise SystemExit(f"{name} did not start:\n" + "".join(lines))
 
 
 def stop_server(server: subprocess.Popen[str], lines: list[str]) -> None:

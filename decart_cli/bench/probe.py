@@ -71,7 +71,7 @@ class StampingTrack(MediaStreamTrack):
 
 @dataclass
 class BenchProbe:
-    """Collects a bench run's raw measurements; see :mod:`decart_cli.bench.report` for the figures."""
+    """Collects a bench run's raw measurements; :func:`decart_cli.bench.run.run_bench` turns them into the report's figures."""
 
     warmup: float = 2.0
     """Seconds after the first edited frame before measuring starts."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import protocol as p
+from .. import rtc
 from ..config import EditConfig, SourceConfig
 from ..errors import ConnectError
 from ..models import Model
@@ -73,6 +74,12 @@ class BenchReport:
     memory_mb: dict[str, dict[str, float | None]] = field(default_factory=dict)
     """RSS of ``client`` and ``server`` (see :func:`memory_figures`); None where unmeasured."""
     recorded: dict[str, object] = field(default_factory=dict)
+    rtc_tuning: dict[str, str] = field(default_factory=dict)
+    """The client process's aiortc tuning, part by part (:func:`decart_cli.rtc.status`): a skipped part costs latency or quality."""
+
+    def tuning_line(self) -> str | None:
+        """``rtc tuning: <part> skipped (why)`` when any part of the tuning was skipped, else None."""
+        return rtc.skipped_line(self.rtc_tuning)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -343,4 +350,5 @@ def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str,
         memory_mb=counters["memory_mb"],
         # "received": the whole session's edited frames (warm-up included), as the file's are.
         recorded={"path": str(config.output), "frames": stats.frames_recorded, "received": stats.frames_received} if config.output else {},
+        rtc_tuning=rtc.status(),
     )

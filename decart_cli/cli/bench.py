@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..errors import UsageError
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, get_model
-from . import app, configure_media, user_errors
+from . import allow_local_engines, app, configure_media, user_errors
 from .edit import choose_model, transport_option
 
 bench_app = typer.Typer(help="Measure decart on this machine: a live session (default) or the engine alone (`bench engine`).")
@@ -51,6 +51,8 @@ def bench_engine(
     from ..media.clip import read_frames
 
     chosen = get_model(model)
+    if engine is not None:
+        allow_local_engines()
     load_engine(engine)  # a bad --engine fails before any work
     images = read_frames(input, chosen.width, chosen.height, frames)
     console = Console()
@@ -131,7 +133,11 @@ def bench_session(
         report = asyncio.run(
             run_bench(config, ConsoleReporter(console, live=False), machine, on_progress=lambda f: bar.update(task, completed=f))
         )
-    Console().print(render_report(report))
+    out = Console()
+    out.print(render_report(report))
+    tuning = report.tuning_line()
+    if tuning is not None:
+        out.print(tuning, markup=False, highlight=False, soft_wrap=True, style="yellow")
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_dict(), indent=2))
         console.print(f"wrote {json_out}")

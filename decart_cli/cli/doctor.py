@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import HOSTED_URL
-from . import app, configure_media, setup_logging, user_errors
+from . import app, configure_media, prepare_windows, setup_logging, user_errors
+from .fixes import FIXES
 from .edit import choose_model, transport_option
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -22,10 +23,10 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 @app.command()
 @user_errors
 def doctor(
-    url: Optional[str] = typer.Option(None, "--url", help="Server to check [default: the hosted service with a key, else the local server]."),
+    url: Optional[str] = typer.Option(None, "--url", help="Server to check \\[default: the hosted service with a key, else the local server]."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service (checked, never shown)."),
     local: bool = typer.Option(False, "--local", help="Check the local server even when a key is set."),
-    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model to probe the server with [default: as `decart edit`]."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model to probe the server with \\[default: as `decart edit`]."),
     transport: str = typer.Option("auto", "--transport", callback=transport_option, help="auto, webrtc or livekit, as `decart edit`."),
     camera_seconds: float = typer.Option(2.0, "--camera-seconds", min=0.2, help="How long each camera's frame rate is measured."),
     json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON (for scripts) instead of a table."),
@@ -36,6 +37,7 @@ def doctor(
 
     setup_logging(verbose)
     configure_media()
+    prepare_windows()
     key = (api_key or "").strip()
     server_url = None if local else url or (HOSTED_URL if key else None)
     hosted = server_url is not None and bool(key) and server_url.rstrip("/") == HOSTED_URL
@@ -48,13 +50,13 @@ def doctor(
         checks.append(d.check_engine(chosen.width, chosen.height, chosen.fps))
     works = d.would_work(checks)
     if json_out:
-        print(json.dumps({"would_work": works, "checks": [c.to_dict() for c in checks]}, indent=2))
+        print(json.dumps({"would_work": works, "checks": [c.to_dict(FIXES) for c in checks]}, indent=2))
     else:
         table = Table(title="decart doctor")
         for column in ("check", "", "found", "fix"):
             table.add_column(column)
         for check in checks:
-            table.add_row(check.name, f"[{_STYLE[check.status]}]{check.status}[/]", check.detail, check.fix)
+            table.add_row(check.name, f"[{_STYLE[check.status]}]{check.status}[/]", check.detail, check.advice(FIXES))
         Console().print(table)
         Console().print("a session would work" if works else "[red]a session would not work[/]: fix the failed lines above")
     sys.exit(0 if works else 1)

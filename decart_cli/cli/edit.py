@@ -20,16 +20,30 @@ from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, 
 from ..protocol import check_prompt, display_url, stream_url
 from ..prompt_line import PromptLine, ToolbarReporter
 from ..ui import ConsoleReporter, render_summary
-from . import app, configure_media, run_stoppable, setup_logging, user_errors
+from .fixes import FIXES, NOTICES
+from . import app, configure_editing_process, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
 
 
 TRANSPORTS = ("auto", "webrtc", "livekit")
+INPUT, OUTPUT, SERVER, SESSION = "Input", "Output", "Server", "Session"
+"""``--help``'s panels: each is a table of its own, so short option names leave the help text room at 80 columns."""
 
 
 def _fit(value: str) -> str:
     if value not in FIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(FIT_MODES)}")
     return value
+
+
+def at_least(low: float, *, strictly: bool = False):  # type: ignore[no-untyped-def]
+    """A callback refusing values under ``low`` (click's ``min=`` would print its range beside every metavar in ``--help``)."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and (value < low or (strictly and value == low)):
+            raise typer.BadParameter(f"must be {'more than' if strictly else 'at least'} {low:g}")
+        return value
+
+    return check
 
 
 def _view(value: str) -> str:
@@ -57,38 +71,40 @@ def _check_prompt(text: str) -> str:
 @app.command()
 @user_errors
 def edit(
-    prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Initial edit instruction, applied before the first frame."),
-    input: str = typer.Option("0", "-i", "--input", help="Camera index (0) or device path, a video file, 'sample' (shipped clip with a face) or 'test' (built-in pattern)."),
-    model: Optional[str] = typer.Option(None, "-m", "--model", show_default=False, help=f"Realtime model (see `decart models`) [default: {DEFAULT_MODEL} locally, {HOSTED_MODEL} on the hosted service]."),
-    transport: str = typer.Option("auto", "--transport", callback=transport_option, help="auto, webrtc (legacy protocol) or livekit (today's protocol) [auto: livekit on the hosted service or for today's models, else webrtc]."),
-    image: Optional[Path] = typer.Option(None, "--image", help="Reference image (PNG/JPEG) for models that take one; `/image FILE` on stdin changes it."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=1, help="End the session once the server has billed this many seconds (a cost guard)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record the edited video to this .mp4 or .mkv file."),
-    show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the edited video in a window [default: when a display exists]."),
-    audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Sound in the recording (and to the server): a file's own by default; --audio also records the default microphone for a camera."),
-    cues: Optional[Path] = typer.Option(None, "--cues", help="A cue sheet: one 'TIME prompt-or-/command' a line, TIME as SS, MM:SS(.fff) or #frame of the input."),
-    view: str = typer.Option("edited", "--view", callback=_view, help="What the window shows: edited, or side-by-side (the input beside the edit, the same moment)."),
-    vcam: Optional[str] = typer.Option(None, "--vcam", metavar="[DEVICE]", show_default=False, help="Also send the edited video to a virtual camera (v4l2loopback, OBS) for Zoom, Meet, OBS or a browser; DEVICE e.g. /dev/video4 [default: the first one found]."),
-    duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of edited video."),
-    fit: str = typer.Option("crop", "--fit", callback=_fit, help="Fit the input to the model's size: crop, pad or stretch."),
-    mirror: bool = typer.Option(False, "--mirror", help="Flip the input horizontally (front-facing cameras)."),
-    loop: bool = typer.Option(False, "--loop", help="Play a file input again and again."),
-    enhance: bool = typer.Option(True, "--enhance/--no-enhance", help="Let the server enhance prompts."),
-    url: Optional[str] = typer.Option(None, "--url", help="Server base URL, e.g. wss://api3.decart.ai or ws://127.0.0.1:8765."),
-    local: bool = typer.Option(False, "--local", help="Use the built-in local server even when an API key is set."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service."),
-    connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
-    reconnect: int = typer.Option(5, "--reconnect", min=0, help="Reconnect attempts when an established session drops (0: stop instead)."),
-    reconnect_delay: float = typer.Option(1.0, "--reconnect-delay", min=0.0, help="Seconds before the first reconnect attempt; doubles each attempt."),
-    reconnect_max_delay: float = typer.Option(10.0, "--reconnect-max-delay", min=0.0, help="Longest wait between reconnect attempts."),
-    stdin: bool = typer.Option(True, "--stdin/--no-stdin", help="Read new prompts from standard input, one per line."),
-    stats: bool = typer.Option(False, "--stats", help="Show live latency and bitrate (stamps a small frame-id strip into the video's top-left corner)."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
+    input: str = typer.Option("0", "-i", "--input", metavar="SOURCE", rich_help_panel=INPUT, help="Camera index (0) or device path, a video file, 'sample' (shipped clip with a face) or 'test' (built-in pattern)."),
+    audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", rich_help_panel=INPUT, help="Sound in the recording (and to the server): a file's own by default; --audio also records the default microphone for a camera."),
+    fit: str = typer.Option("crop", "--fit", callback=_fit, metavar="MODE", rich_help_panel=INPUT, help="Fit the input to the model's size: crop, pad or stretch."),
+    mirror: bool = typer.Option(False, "--mirror", rich_help_panel=INPUT, help="Flip the input horizontally (front-facing cameras)."),
+    loop: bool = typer.Option(False, "--loop", rich_help_panel=INPUT, help="Play a file input again and again."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", rich_help_panel=OUTPUT, help="Record the edited video to this .mp4 or .mkv file."),
+    show: Optional[bool] = typer.Option(None, "--show/--no-show", rich_help_panel=OUTPUT, help="Show the edited video in a window \\[default: when a display exists]."),
+    view: str = typer.Option("edited", "--view", callback=_view, metavar="VIEW", rich_help_panel=OUTPUT, help="What the window shows: edited, or side-by-side (the input beside the edit, the same moment)."),
+    vcam: Optional[str] = typer.Option(None, "--vcam", metavar="[DEVICE]", show_default=False, rich_help_panel=OUTPUT, help="Also send the edited video to a virtual camera (v4l2loopback, OBS) for Zoom, Meet, OBS or a browser; DEVICE e.g. /dev/video4 \\[default: the first one found]."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", show_default=False, metavar="NAME", rich_help_panel=SERVER, help=f"Realtime model (see `decart models`) \\[default: {DEFAULT_MODEL} locally, {HOSTED_MODEL} on the hosted service]."),
+    transport: str = typer.Option("auto", "--transport", callback=transport_option, metavar="MODE", rich_help_panel=SERVER, help="auto, webrtc (legacy protocol) or livekit (today's protocol) \\[auto: livekit on the hosted service or for today's models, else webrtc]."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", callback=at_least(1), metavar="SECONDS", rich_help_panel=SERVER, help="End the session once the server has billed this many seconds (a cost guard)."),
+    url: Optional[str] = typer.Option(None, "--url", metavar="URL", rich_help_panel=SERVER, help="Server base URL, e.g. wss://api3.decart.ai or ws://127.0.0.1:8765."),
+    local: bool = typer.Option(False, "--local", rich_help_panel=SERVER, help="Use the built-in local server even when an API key is set."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, metavar="KEY", rich_help_panel=SERVER, help="API key for the hosted service."),
+    connect_timeout: float = typer.Option(15.0, "--connect-timeout", callback=at_least(0, strictly=True), metavar="SECONDS", rich_help_panel=SERVER, help="Seconds to wait for the server."),
+    reconnect: int = typer.Option(5, "--reconnect", callback=at_least(0), metavar="N", rich_help_panel=SERVER, help="Reconnect attempts when an established session drops (0: stop instead)."),
+    reconnect_delay: float = typer.Option(1.0, "--reconnect-delay", callback=at_least(0), metavar="SECONDS", rich_help_panel=SERVER, help="Seconds before the first reconnect attempt; doubles each attempt."),
+    reconnect_max_delay: float = typer.Option(10.0, "--reconnect-max-delay", callback=at_least(0), metavar="SECONDS", rich_help_panel=SERVER, help="Longest wait between reconnect attempts."),
+    prompt: Optional[str] = typer.Option(None, "-p", "--prompt", metavar="TEXT", rich_help_panel=SESSION, help="Initial edit instruction, applied before the first frame."),
+    image: Optional[Path] = typer.Option(None, "--image", metavar="FILE", rich_help_panel=SESSION, help="Reference image (PNG/JPEG) for models that take one; `/image FILE` on stdin changes it."),
+    cues: Optional[Path] = typer.Option(None, "--cues", metavar="FILE", rich_help_panel=SESSION, help="A cue sheet: one 'TIME prompt-or-/command' a line, TIME as SS, MM:SS(.fff) or #frame of the input."),
+    duration: Optional[float] = typer.Option(None, "--duration", callback=at_least(0, strictly=True), metavar="SECONDS", rich_help_panel=SESSION, help="Stop after this many seconds of edited video."),
+    enhance: bool = typer.Option(True, "--enhance/--no-enhance", rich_help_panel=SESSION, help="Let the server enhance prompts."),
+    stdin: bool = typer.Option(True, "--stdin/--no-stdin", rich_help_panel=SESSION, help="Read new prompts from standard input, one per line."),
+    stats: bool = typer.Option(False, "--stats", rich_help_panel=SESSION, help="Show live latency and bitrate (stamps a small frame-id strip into the video's top-left corner)."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, rich_help_panel=SESSION, help="More logging (-vv for debug)."),
 ) -> None:
     """Edit a camera or video file live: show it, record it, change the prompt from stdin."""
     setup_logging(verbose)
     configure_media()
     from ..media.window import display_available  # cv2 only, no aiortc
+
+    prepare_windows()
 
     if prompt is not None:
         prompt = _check_prompt(prompt)
@@ -111,6 +127,7 @@ def edit(
     hosted = server_url is not None and bool(key) and server_url.rstrip("/") == HOSTED_URL
     interactive = stdin and sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
     reporter = ToolbarReporter() if interactive else ConsoleReporter()
+    reporter.fixes, reporter.notices = FIXES, NOTICES
     if transport == "auto" and model is None and server_url is not None and not hosted:
         transport = _probe_transport(server_url, key, connect_timeout, reporter)
     chosen, transport = choose_model(model, transport, hosted=hosted)
@@ -151,6 +168,8 @@ def edit(
     prompt_line = None
     if isinstance(reporter, ToolbarReporter):
         prompt_line = PromptLine(reporter, history_file=data_dir() / "history", output=sys.stderr)
+    if config.url is None:
+        configure_editing_process()  # the embedded server edits in this process
     session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line)
     failed = True
     try:

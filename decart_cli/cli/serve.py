@@ -12,7 +12,7 @@ import typer
 from ..config import DEFAULT_PORT, ServeConfig
 from ..errors import DecartError
 from ..server import Server
-from . import app, configure_media, err_console, setup_logging, user_errors
+from . import allow_local_engines, app, configure_editing_process, configure_media, err_console, setup_logging, user_errors
 
 _DEFAULTS = ServeConfig()
 
@@ -36,6 +36,9 @@ def serve(
     """Run a local server that speaks the realtime API's protocol, editing on the CPU."""
     setup_logging(verbose)
     configure_media()
+    configure_editing_process()
+    if engine is not None:
+        allow_local_engines()
     config = ServeConfig(
         host=host,
         port=port,

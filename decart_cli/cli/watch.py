@@ -12,7 +12,8 @@ from ..client.watch_token import decode
 from ..config import HOSTED_URL, WatchConfig
 from ..errors import UsageError
 from ..ui import ConsoleReporter
-from . import app, configure_media, run_stoppable, setup_logging, user_errors
+from .fixes import FIXES
+from . import app, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
 
 
 @app.command()
@@ -20,9 +21,9 @@ from . import app, configure_media, run_stoppable, setup_logging, user_errors
 def watch(
     token: str = typer.Argument(..., help="The session's token: `decart edit` prints it (\"watch it live: decart watch TOKEN\"), the SDKs call it subscribe_token."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record what is watched to this .mp4 or .mkv file."),
-    show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the video in a window [default: when a display exists]."),
+    show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the video in a window \\[default: when a display exists]."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of video."),
-    url: Optional[str] = typer.Option(None, "--url", help="The server the session runs on [default: the hosted service]; `decart edit` prints it for a local server."),
+    url: Optional[str] = typer.Option(None, "--url", help="The server the session runs on \\[default: the hosted service]; `decart edit` prints it for a local server."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service."),
     connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server and the first frame."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
@@ -31,6 +32,8 @@ def watch(
     setup_logging(verbose)
     configure_media()
     from ..media.window import display_available
+
+    prepare_windows()
 
     decoded = decode(token)
     if show is None:
@@ -57,7 +60,7 @@ def watch(
     )
     from ..watch import WatchSession, render_watch_summary
 
-    reporter = ConsoleReporter(live=False)
+    reporter = ConsoleReporter(live=False, fixes=FIXES)
     session = WatchSession(config, reporter)
     failed = True
     try:

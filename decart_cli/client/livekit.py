@@ -210,7 +210,7 @@ class LiveKitLink(Link):
                     assert isinstance(info, p.LiveKitRoomInfo)
                     return info
                 if time.monotonic() - self._progress >= self.connect_timeout:
-                    raise ConnectError(f"no room from the server within {self.connect_timeout:g} s", "check the server, or raise --connect-timeout")
+                    raise ConnectError(f"no room from the server within {self.connect_timeout:g} s", fix="connect_timeout")
         finally:
             request.cancel()
             await asyncio.gather(request, return_exceptions=True)

@@ -113,7 +113,7 @@ class WantedEdit:
         try:
             image = None if argument.lower() == "none" else await asyncio.to_thread(load_image, Path(argument).expanduser())
         except DecartError as exc:
-            self.reporter.warning(f"{exc.user_message()} (the previous image stays)")
+            self.reporter.warning(f"{self.reporter.describe(exc)} (the previous image stays)")
             return
         previous, self.image = self.image, image
         if link is None:

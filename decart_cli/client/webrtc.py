@@ -8,7 +8,6 @@ from typing import Any
 from aiortc import MediaStreamTrack
 
 from .. import protocol as p
-from .. import rtc_tuning
 from ..errors import SessionClosed
 from ..transport import Transport
 from .link import Link, LinkOwner
@@ -36,10 +35,7 @@ class WebRTCLink(Link):
         return sent, received
 
     def encoded_source(self) -> Any:
-        if self.media is None:
-            return None
-        receivers = [t.receiver for t in self.media.pc.getTransceivers() if t.kind == "video"]
-        return rtc_tuning.jitter_buffer_of(receivers[0]) if receivers else None
+        return self.media.encoded_source() if self.media is not None else None
 
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         await self._connect_signaling()

@@ -9,7 +9,9 @@
   :mod:`.scene`, with :mod:`.face` tracking) and runs them on I420 frames.
 
 ``BuiltinEngine`` is imported on first use, so importing this package (or
-the parser) does not load OpenCV and every edit module.
+the parser) does not load every edit module. OpenCV itself is loaded by
+``decart_cli``'s own ``__init__`` (before PyAV, see there), so it is in
+every process that imports this package.
 """
 
 from __future__ import annotations

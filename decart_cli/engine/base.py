@@ -53,9 +53,7 @@ assignment. An engine without ``set_image`` does not take reference images
 from __future__ import annotations
 
 import importlib
-import os
 import re
-import sys
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -65,7 +63,6 @@ from decart_cli.errors import UsageError
 PIXEL_FORMATS = ("yuv420p", "bgr24")
 """The pixel formats an engine may ask for."""
 
-_SPEC_HINT = "--engine takes module:Class, e.g. my_engines:Mirror"
 _SPEC_RE = re.compile(
     r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$"
 )
@@ -118,8 +115,9 @@ def load_engine(spec: str | None) -> Engine:
 
     ``None`` (or ``"builtin"``) gives the built-in
     :class:`~decart_cli.engine.builtin.BuiltinEngine`; ``"module:Class"``
-    imports ``module`` and calls ``Class()`` with no arguments. The current
-    directory is appended to ``sys.path`` so a local ``module.py`` is found.
+    imports ``module`` (from ``sys.path``: the command that loads an engine
+    puts the working directory there, so a local ``module.py`` is found)
+    and calls ``Class()`` with no arguments.
 
     Raises :class:`~decart_cli.errors.UsageError` (one line plus a hint, no
     traceback) when the spec is malformed, the module cannot be imported,
@@ -134,12 +132,9 @@ def load_engine(spec: str | None) -> Engine:
     spec = spec.strip()
     match = _SPEC_RE.match(spec)
     if match is None:
-        raise UsageError(f"bad engine spec {spec!r}", _SPEC_HINT)
+        raise UsageError(f"bad engine spec {spec!r}", fix="engine_spec")
     module_name, attr_path = match["module"], match["attr"]
 
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.append(cwd)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # ImportError, SyntaxError, errors raised at import time
@@ -155,12 +150,12 @@ def load_engine(spec: str | None) -> Engine:
         except AttributeError:
             raise UsageError(
                 f"engine module {module_name!r} has no attribute {attr_path!r}",
-                _SPEC_HINT,
+                fix="engine_spec",
             ) from None
     if not isinstance(obj, type):
         raise UsageError(
             f"engine {spec!r} is a {type(obj).__name__}, not a class",
-            _SPEC_HINT,
+            fix="engine_spec",
         )
 
     try:

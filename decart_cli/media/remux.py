@@ -9,7 +9,7 @@ frame (1280x704) and a generation of quality. Remuxing costs ~0.07 ms::
             first keyframe: SPS/PPS → extradata, size; pts from arrival time → mux
 
 - **Where frames come from.** :class:`EncodedTap` hangs on the
-  low-latency jitter buffer of :mod:`decart_cli.rtc_tuning`, which calls it
+  low-latency jitter buffer of :mod:`decart_cli.rtc.jitter`, which calls it
   with each complete frame (Annex B access unit) as it is released to the
   decoder. One tap per connection; a new connection is a new tap, and the
   remuxer then skips to that connection's first keyframe.
@@ -149,7 +149,7 @@ class EncodedFrame:
 class EncodedTap:
     """Feed the frames a jitter buffer releases to a recorder's encoded input, for one connection.
 
-    ``buffer`` is a :func:`~decart_cli.rtc_tuning.jitter_buffer_of` result
+    ``buffer`` is a :meth:`~decart_cli.transport.Transport.encoded_source` result
     with taps (see :meth:`supported`); ``write`` is called on the event
     loop with ``(data, codec, link=self)``. :meth:`close` detaches it.
     """

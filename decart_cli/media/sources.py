@@ -12,7 +12,7 @@ by taking whatever frame is newest at each tick. A fast source therefore
 drops frames, a slow or stalled one repeats its last frame, and neither
 ever blocks the stream or builds a backlog.
 
-:func:`open_source` does all the probing up front, so a bad ``--input``
+:func:`open_source` does all the probing up front, so a bad input
 fails before any network work with a :class:`~decart_cli.errors.SourceError`.
 """
 
@@ -62,7 +62,6 @@ exactly when the system is already behind.
 CAMERA_WARMUP = 3.0
 """Seconds a freshly opened camera gets to deliver its first frame."""
 
-_SOURCE_HINT = "use -i 0 for a camera, a video file path, -i sample for the bundled sample clip, or -i test for the built-in test pattern"
 
 # OpenCV's log level is process-global, so concurrent probes must not
 # restore each other's saved level out of order.
@@ -547,9 +546,9 @@ class _TestPatternReader(_Reader):
 
 def _open_camera(device: int | str, cfg: SourceConfig) -> _CameraReader:
     name = f"camera {device}"
-    hint = _camera_hint()
+    fix = _camera_fix()
     if isinstance(device, str) and not os.path.exists(device):
-        raise SourceError(f"{name} not found", hint=hint)
+        raise SourceError(f"{name} not found", **fix)
     with _quiet_opencv():
         try:
             if isinstance(device, str) and sys.platform.startswith("linux"):
@@ -559,10 +558,10 @@ def _open_camera(device: int | str, cfg: SourceConfig) -> _CameraReader:
             else:
                 cap = cv2.VideoCapture(device)
         except cv2.error:
-            raise SourceError(f"{name} not found", hint=hint) from None
+            raise SourceError(f"{name} not found", **fix) from None
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"{name} not found", hint=hint)
+            raise SourceError(f"{name} not found", **fix)
         try:
             _request_camera_format(cap, cfg)
             first = None
@@ -581,7 +580,7 @@ def _open_camera(device: int | str, cfg: SourceConfig) -> _CameraReader:
         cap.release()
         raise SourceError(
             f"{name} opened but delivered no picture",
-            hint="is another program using it? try another camera, a video file, or -i test",
+            fix="camera_busy",
         )
     w, h = first.shape[1], first.shape[0]
     return _CameraReader(cap, first, f"{name} ({w}x{h})", fps)
@@ -603,24 +602,25 @@ def _request_camera_format(cap: cv2.VideoCapture, cfg: SourceConfig) -> None:
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
 
 
-def _camera_hint() -> str:
+def _camera_fix() -> dict[str, str]:
+    """What a missing camera's error names to fix (``fix`` and its details): the cameras there are, where they can be listed."""
     if sys.platform.startswith("linux"):
         devices = sorted(glob.glob("/dev/video*"))
         if not devices:
-            return "no cameras found on this machine; use a video file or -i test"
-        return f"cameras here: {', '.join(devices)}; or use a video file or -i test"
-    return "try -i 0 for the default camera, a video file, or -i test"
+            return {"fix": "no_camera"}
+        return {"fix": "other_camera", "cameras": ", ".join(devices)}
+    return {"fix": "default_camera"}
 
 
 def _open_file(spec: str, cfg: SourceConfig) -> _FileReader:
     path = Path(spec).expanduser()
     if not path.exists():
-        raise SourceError(f"no such file: {spec}", hint=f"check the path; or {_SOURCE_HINT}")
+        raise SourceError(f"no such file: {spec}", fix="input", lead="check the path")
     if path.is_dir():
-        raise SourceError(f"{spec} is a directory, not a video file", hint=f"give a video file; or {_SOURCE_HINT}")
+        raise SourceError(f"{spec} is a directory, not a video file", fix="input", lead="give a video file")
     if not path.is_file():
         # A named pipe or socket: opening it would block until a writer comes.
-        raise SourceError(f"{spec} is not a regular file (a pipe or socket)", hint=f"save the video to a file first; or {_SOURCE_HINT}")
+        raise SourceError(f"{spec} is not a regular file (a pipe or socket)", fix="input", lead="save the video to a file first")
     if not os.access(path, os.R_OK):
         raise SourceError(f"cannot read {spec}: permission denied", hint="check the file's permissions")
     not_video = SourceError(
@@ -654,7 +654,7 @@ def _open_sample(cfg: SourceConfig) -> _FileReader:
     try:
         path = sample_clip()
     except FileNotFoundError as exc:
-        raise SourceError(str(exc), hint="reinstall decart; or use a video file or -i test") from None
+        raise SourceError(str(exc), fix="reinstall") from None
     reader = _open_file(str(path), cfg)
     reader.label = "sample clip " + reader.label
     return reader

@@ -35,10 +35,10 @@ log = logging.getLogger(__name__)
 
 
 def driver_hint(platform: str = sys.platform) -> str:
-    """How to get a virtual camera driver on ``platform``."""
+    """How to get a virtual camera driver on ``platform`` (the CLI adds how to do without one)."""
     if platform.startswith("linux"):
-        return 'load v4l2loopback (sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="decart"), or run without --vcam'
-    return "install OBS Studio and start its virtual camera once, or run without --vcam"
+        return 'load v4l2loopback (sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="decart")'
+    return "install OBS Studio and start its virtual camera once"
 
 
 def _first_sentence(text: str) -> str:

@@ -52,7 +52,7 @@ import ctypes
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,6 @@ _CLOSE_KEYS = {ord("q"), ord("Q"), 27}
 ACTION_KEYS = {ord("m"): "mirror", ord("s"): "snapshot", ord(" "): "pause"}
 """Keys the window passes to its owner (``on_key`` gets the name)."""
 KEYS_HELP = ("m  mirror the input", "s  snapshot", "space  pause / resume", "h  overlay", "f  fullscreen", "q, Esc  quit", "?  this list")
-_NO_DISPLAY_HINT = "use --no-show, or set DISPLAY"
 _PROBE_TIMEOUT = 5.0
 _STOP_TIMEOUT = 5.0
 _OPEN_TIMEOUT = 10.0
@@ -79,6 +78,22 @@ _IDLE_TICK = 0.01
 def _uses_x11() -> bool:
     """Whether windows on this platform go through an X server (Linux and the BSDs)."""
     return not (sys.platform == "darwin" or sys.platform.startswith(("win", "cygwin")))
+
+
+def qt_platform_override(environ: Mapping[str, str]) -> str | None:
+    """The ``QT_QPA_PLATFORM`` a process must set before opening a window, or None to leave it.
+
+    OpenCV's bundled Qt aborts the process when ``QT_QPA_PLATFORM`` names
+    only plugins it lacks (often ``wayland`` on Wayland desktops); ``xcb``
+    (Xwayland) works there. The command that owns the process sets it.
+    """
+    plugins = _qt_platform_plugins(environ)
+    if plugins is None:
+        return None
+    wanted = [p.strip().split(":")[0] for p in environ.get("QT_QPA_PLATFORM", "").split(";") if p.strip()]
+    if wanted and not any(p in plugins for p in wanted) and "xcb" in plugins:
+        return "xcb"
+    return None
 
 
 def display_available() -> bool:
@@ -92,10 +107,10 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _qt_platform_plugins() -> set[str] | None:
+def _qt_platform_plugins(environ: Mapping[str, str] = os.environ) -> set[str] | None:
     """The Qt platform plugins bundled with this OpenCV (e.g. ``{"xcb"}``), or None if not a Qt build."""
     # Importing cv2 set QT_QPA_PLATFORM_PLUGIN_PATH to its bundled Qt plugins.
-    plugin_path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
+    plugin_path = environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
     if not plugin_path:
         return None
     platforms = Path(plugin_path) / "platforms"
@@ -178,25 +193,20 @@ def _check_display() -> None:
     wayland = os.environ.get("WAYLAND_DISPLAY", "")
     plugins = _qt_platform_plugins()
     if plugins is not None:
-        # OpenCV's bundled Qt: a QT_QPA_PLATFORM naming a plugin it lacks
-        # (often "wayland" on Wayland desktops) would abort the process.
-        wanted = [p.strip().split(":")[0] for p in os.environ.get("QT_QPA_PLATFORM", "").split(";") if p.strip()]
-        if wanted and not any(p in plugins for p in wanted) and "xcb" in plugins:
-            os.environ["QT_QPA_PLATFORM"] = "xcb"
         if not display and "xcb" in plugins and "wayland" not in plugins:
             if wayland:
                 message = "cannot open a window: no X display (this OpenCV needs X11 or Xwayland)"
-                raise UsageError(message, hint=_NO_DISPLAY_HINT)
-            raise UsageError("cannot open a window: no display", hint=_NO_DISPLAY_HINT)
+                raise UsageError(message, fix="no_display")
+            raise UsageError("cannot open a window: no display", fix="no_display")
     if not display and not wayland:
-        raise UsageError("cannot open a window: no display", hint=_NO_DISPLAY_HINT)
+        raise UsageError("cannot open a window: no display", fix="no_display")
     if display and not _x_server_reachable(display):
-        raise UsageError(f"cannot open a window: cannot connect to display {display}", hint="use --no-show, or check DISPLAY")
+        raise UsageError(f"cannot open a window: cannot connect to display {display}", fix="check_display")
     shadowed = _shadowed_library()
     if shadowed is not None:
         raise DecartError(
             f"cannot open a window: OpenCV's X11 libraries are shadowed by {shadowed}",
-            hint="a bug in decart (cv2 must be imported before av); use --no-show meanwhile",
+            fix="window_bug",
         )
 
 
@@ -393,17 +403,17 @@ class Window:
             await asyncio.wait_for(probe, _PROBE_TIMEOUT)
         except asyncio.TimeoutError:
             display = os.environ.get("DISPLAY", "")
-            raise UsageError(f"cannot open a window: display {display} does not answer", hint="use --no-show, or check DISPLAY") from None
+            raise UsageError(f"cannot open a window: display {display} does not answer", fix="check_display") from None
         self._loop = loop
         try:
             await asyncio.wait_for(asyncio.wrap_future(_GUI.submit(self._gui_open)), _OPEN_TIMEOUT)
         except DecartError:
             raise
         except asyncio.TimeoutError:
-            raise DecartError("cannot open a window: the window system does not answer", hint="use --no-show") from None
+            raise DecartError("cannot open a window: the window system does not answer", fix="no_window") from None
         except Exception as exc:  # noqa: BLE001 - cv2.error and friends become one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"cannot open a window: {first}", hint=_NO_DISPLAY_HINT) from None
+            raise UsageError(f"cannot open a window: {first}", fix="no_display") from None
         self._started = True
         if self._track is not None:
             self._task = asyncio.ensure_future(self._pump(self._track))

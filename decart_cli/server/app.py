@@ -244,6 +244,7 @@ class Server:
             idle_timeout=self.config.idle_timeout,
             prompt_rate=self.config.prompt_rate,
             prompt_burst=self.config.prompt_burst,
+            max_message_bytes=self.config.max_message_bytes,
         )
         legacy = not model.uses_livekit
         if legacy and not self.slots.try_take():

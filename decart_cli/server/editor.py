@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,25 +23,11 @@ from ..engine import Engine
 
 log = logging.getLogger(__name__)
 
-SWITCH_INTERVAL = 0.0005
-"""Seconds a thread may hold the GIL while others wait for it, in a process that edits.
-
-The engine thread runs next to the event loop, the decoder and the encoder.
-An engine that holds the GIL while it works (pure Python, like the bench's
-``Costly``) would otherwise make each of those wait up to Python's default
-5 ms every time it gives the GIL up for I/O, hundreds of times a second:
-with editing overlapping encoding, a 40 ms edit then cost ~22 fps and a
-p95 of ~190 ms instead of ~24 fps and ~115 ms.
-"""
-
-
 class Editor:
     """One session's engine, driven from asyncio on a single worker thread."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        if sys.getswitchinterval() > SWITCH_INTERVAL:
-            sys.setswitchinterval(SWITCH_INTERVAL)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decart-engine")
         self.frames_edited = 0
 

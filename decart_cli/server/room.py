@@ -35,7 +35,6 @@ from livekit.protocol import rtc as lk
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from .. import rtc_tuning
 from ..errors import ProtocolError
 from ..peer import Peer
 from . import room_signal as rs
@@ -283,7 +282,7 @@ class RoomConnection:
                 # LiveKit clients find the participant and track in the msid.
                 transceiver.sender._stream_id = publisher.stream_id  # noqa: SLF001
                 transceiver.sender._track_id = publisher.track_sid  # noqa: SLF001
-                rtc_tuning.prefer_codecs(transceiver)
+                # The codec was fixed when the offer was applied (room_signal.sent_codec_first).
                 self.room.publisher = dataclasses.replace(publisher, mid=transceiver.mid)
                 return transceiver
         log.info("room %s: the client offered no video section to receive on", self.room.name)

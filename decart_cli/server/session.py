@@ -26,6 +26,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from .. import protocol as p
+from ..config import ServeConfig
 from ..engine import Engine
 from ..errors import ProtocolError, UnsupportedPrompt
 from ..models import Model
@@ -114,8 +115,11 @@ class ServerSession:
         idle_timeout: float = 0.0,
         prompt_rate: float = 0.0,
         prompt_burst: int = 20,
+        max_message_bytes: int = ServeConfig.max_message_bytes,
     ) -> None:
         self.ws = ws
+        self.max_message_bytes = max_message_bytes
+        """The socket's message limit (for the log line when a client goes over it)."""
         self.model = model
         self.id = uuid.uuid4().hex[:12]
         self.editor = Editor(engine)
@@ -170,7 +174,7 @@ class ServerSession:
                     await self.send(p.Error(error=f"the server could not handle this {message.type or 'message'} ({exc.__class__.__name__})"))
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == 1009:
-                log.info("session %s: closed: a message was larger than %s bytes", self.id, self.ws.max_size)
+                log.info("session %s: closed: a message was larger than %s bytes", self.id, self.max_message_bytes)
         finally:
             await self.close()
 

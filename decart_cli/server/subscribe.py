@@ -99,7 +99,7 @@ class LegacyViewer:
         if sections > MAX_MEDIA_SECTIONS:
             raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
         self.peer = peer = Peer(loopback=self.loopback, ice_servers=())
-        peer.add_video_transceiver(track, "sendonly")  # type: ignore[arg-type]
+        peer.add_video_transceiver(track, "sendonly", our_codecs=False)  # type: ignore[arg-type]  # the viewer's codec order
         try:
             await peer.set_remote(sdp, "offer")
         except BaseException:

@@ -102,10 +102,11 @@ class WebRTCSession(ServerSession):
                 await self.send(p.Error(error="the media connection failed"))
                 await self.ws.close()
 
-        # A video transceiver made before the offer is applied carries our
-        # codec preferences into the answer (the client's video binds to it,
-        # and the edited track is added to it in on_track).
-        peer.add_video_transceiver("video", "recvonly")
+        # The client's video binds to this transceiver and the edited track is
+        # added to it in on_track. No codec preferences of ours: the answer
+        # keeps the offer's order, so a client gets the codec it lists first
+        # (ours offers H.264 first; a stock aiortc client or a browser, VP8).
+        peer.add_video_transceiver("video", "recvonly", our_codecs=False)
         await peer.set_remote(sdp, "offer")
         if self.track is None:
             raise ProtocolError("the offer has no video track to edit")
