@@ -6,7 +6,8 @@ given one of these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -21,6 +22,22 @@ VIEWS = ("edited", "side-by-side")
 
 DEFAULT_PORT = 8765
 HOSTED_URL = "wss://api3.decart.ai"
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Where windows open: what the process was given (the CLI reads it from the environment)."""
+
+    display: str = ""
+    """The X display (``DISPLAY``)."""
+    wayland: str = ""
+    """The Wayland display (``WAYLAND_DISPLAY``)."""
+    qt_plugins: str = ""
+    """Where OpenCV's bundled Qt keeps its plugins (``QT_QPA_PLATFORM_PLUGIN_PATH``, set by importing cv2)."""
+
+    @classmethod
+    def of(cls, environ: Mapping[str, str]) -> Screen:
+        return cls(environ.get("DISPLAY", ""), environ.get("WAYLAND_DISPLAY", ""), environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", ""))
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,8 @@ class EditConfig:
     """Where ``/snapshot`` without a file name writes (the CLI gives its working directory)."""
     vcam_backend: str | None = None
     """The pyvirtualcam backend for ``vcam``; None tries every one registered."""
+    screen: Screen = field(default_factory=Screen)
+    """Where the window opens (with ``show``)."""
 
     def reconnect_wait(self, attempt: int) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): exponential backoff, capped."""
@@ -109,6 +128,8 @@ class WatchConfig:
     """Stop after this many seconds of video."""
     connect_timeout: float = 15.0
     ice_servers: tuple[str, ...] | None = None
+    screen: Screen = field(default_factory=Screen)
+    """Where the window opens (with ``show``)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import cv2
 
+from .config import Screen
 from .errors import DecartError
 
 CAMERA_SECONDS = 2.0
@@ -117,14 +118,14 @@ def check_cameras(candidates: list[str | int], seconds: float = CAMERA_SECONDS) 
     return [check if check.status == "ok" else Check(check.name, "warn", check.detail, check.fix) for check in found]
 
 
-def check_display() -> Check:
-    """Whether `decart edit` can open its window."""
+def check_display(screen: Screen) -> Check:
+    """Whether `decart edit` can open its window on ``screen``."""
     from .media.window import _check_display, display_available
 
-    if not display_available():
+    if not display_available(screen):
         return Check("display", "warn", "no display: no window", fix_name="doctor_display")
     try:
-        _check_display()
+        _check_display(screen)
     except DecartError as exc:
         return Check.of_error("display", "warn", exc.message, exc)
     return Check("display", "ok", "a window can open")
@@ -139,7 +140,7 @@ def check_virtual_camera() -> Check:
         device = VirtualCamera(1280, 704, 25).probe()
     except VirtualCameraError as exc:
         return Check.of_error("virtual camera", "warn", exc.message, exc)
-    return Check("virtual camera", "ok", f"{device} (--vcam)")
+    return Check("virtual camera", "ok", device, fix_name="doctor_vcam_ok")
 
 
 def check_microphone() -> Check:
@@ -154,7 +155,7 @@ def check_microphone() -> Check:
         return Check("microphone", "warn", exc.message, fix_name="doctor_microphone")
     finally:
         microphone.stop()
-    return Check("microphone", "ok", f"{microphone.label} (--audio)")
+    return Check("microphone", "ok", microphone.label, fix_name="doctor_microphone_ok")
 
 
 def check_key(present: bool) -> Check:

@@ -207,7 +207,7 @@ class EditSession:
             if cfg.show:
                 from .media.window import Window
 
-                window = self._window = Window(f"decart - {self.model.name} - ? for keys")
+                window = self._window = Window(f"decart - {self.model.name} - ? for keys", screen=cfg.screen)
 
             base_url = cfg.url
             if base_url is None:

@@ -91,7 +91,7 @@ class WatchSession(Viewing):
             if cfg.show:
                 from .media.window import Window
 
-                window = Window("decart watch - ? for keys")
+                window = Window("decart watch - ? for keys", screen=cfg.screen)
             relay = Relay(on_frame=self._on_frame)
             stack.push_async_callback(relay.stop)
             if recorder is not None:
@@ -142,7 +142,7 @@ class WatchSession(Viewing):
             if error is link.media_failure:
                 raise ConnectError("the media connection failed before any frame came", "check that UDP can reach the server")
             raise error
-        raise ConnectError(f"no frame came within {timeout:g} s", "is the session still running? check the token and --url")
+        raise ConnectError(f"no frame came within {timeout:g} s", fix="watch_url")
 
     async def _until_the_end(self, link: Link, window: Window | None) -> str:
         """Wait for what ends watching; say what it was."""

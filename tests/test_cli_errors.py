@@ -203,3 +203,26 @@ def test_edit_help_reads_at_80_columns() -> None:
     assert prompt_line.index("Initial") <= 80 - 30 - 2, prompt_line
     text = " ".join(" ".join(lines).replace("│", " ").split())
     assert "[default: lucy_v2v_720p_rt locally, lucy-latest on the hosted service]" in text
+
+
+def test_no_flag_names_below_the_cli() -> None:
+    """Below decart_cli/cli no string literal (docstrings aside) names a command-line flag: lower layers say what to fix by name, the CLI words it."""
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "decart_cli"
+    found = []
+    for path in root.rglob("*.py"):
+        if "cli" in path.relative_to(root).parts[:1]:
+            continue
+        tree = ast.parse(path.read_text())
+        # Docstrings, of modules, classes, functions and attributes: every string that is a statement of its own.
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = node.value
+                if re.fullmatch(r"--?[a-z][a-z-]*", text):  # one argv element (a child process's command line)
+                    continue
+                if re.search(r"(?<![\w-])--[a-z][a-z-]*", text) or re.search(r"(?<![\w-])-[a-z] [a-z]", text):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {text[:70]!r}")
+    assert not found, "\n".join(found)

@@ -27,6 +27,7 @@ import pytest
 from conftest import screenshot
 
 from decart_cli.cli.fixes import FIXES
+from decart_cli.config import Screen
 from decart_cli.errors import UsageError
 from decart_cli.media.window import Window, display_available
 
@@ -38,9 +39,10 @@ WIDTH, HEIGHT = 1280, 704
 CHILD = textwrap.dedent(
     """
     import cv2  # first, as decart does: see decart_cli.media.window
-    import asyncio, json, sys, threading, time
+    import asyncio, json, os, sys, threading, time
     import av, numpy as np
     from aiortc import MediaStreamTrack
+    from decart_cli.config import Screen
     from decart_cli.media.window import Window
 
     title, size = sys.argv[1], sys.argv[2]
@@ -67,7 +69,7 @@ CHILD = textwrap.dedent(
                 pass
 
         threading.Thread(target=wait_for_stdin, daemon=True).start()
-        window = Window(title, size=size)
+        window = Window(title, size=size, screen=Screen.of(os.environ))
         window.banner = banner
         window.addTrack(Solid())
         await window.start()
@@ -277,25 +279,21 @@ def test_closing_the_window_sets_closed(xvfb: str) -> None:
     assert_clean(stderr)
 
 
-def test_display_available_needs_display_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On Linux display_available() is false without DISPLAY/WAYLAND_DISPLAY and true with either."""
+def test_display_available_needs_display_on_linux() -> None:
+    """On Linux display_available() is false without an X or Wayland display and true with either (the CLI reads them from the environment)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("Linux rule")
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert display_available() is False and Window.display_available() is False
-    monkeypatch.setenv("DISPLAY", ":0")
-    assert display_available() is True
+    assert display_available(Screen.of({})) is False
+    assert display_available(Screen.of({"DISPLAY": ":0"})) is True
+    assert display_available(Screen.of({"WAYLAND_DISPLAY": "wayland-0"})) is True
 
 
 def test_start_without_display_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """start() with no display raises UsageError('cannot open a window: no display', hint) instead of aborting."""
     if not sys.platform.startswith("linux"):
         pytest.skip("Linux rule")
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(UsageError) as info:
-        asyncio.run(Window().start())
+        asyncio.run(Window(screen=Screen.of({**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""})).start())
     assert info.value.user_message(FIXES) == "cannot open a window: no display: use --no-show, or set DISPLAY"
 
 
@@ -303,9 +301,8 @@ def test_unreachable_display_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, t
     """start() with a DISPLAY nobody serves raises UsageError naming it (Qt would abort the process)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("Linux rule")
-    monkeypatch.setenv("DISPLAY", ":4242")
     with pytest.raises(UsageError) as info:
-        asyncio.run(Window().start())
+        asyncio.run(Window(screen=Screen.of({**os.environ, "DISPLAY": ":4242"})).start())
     assert "cannot connect to display :4242" in info.value.user_message()
 
 
@@ -313,9 +310,11 @@ CLASH_CHILD = textwrap.dedent(
     """
     import asyncio, av  # PyAV first: its X libraries shadow OpenCV's
     from decart_cli.errors import DecartError
+    import os
+    from decart_cli.config import Screen
     from decart_cli.media.window import Window
     try:
-        asyncio.run(Window().start())
+        asyncio.run(Window(screen=Screen.of(os.environ)).start())
     except DecartError as err:
         print("ERROR", err.user_message())
     else:
@@ -348,10 +347,8 @@ def test_a_qt_platform_opencv_lacks_is_replaced_by_the_command_not_the_window(tm
     assert qt_platform_override({"QT_QPA_PLATFORM": "wayland"}) is None  # not a Qt build: nothing to say
     monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(tmp_path))
     monkeypatch.setenv("QT_QPA_PLATFORM", "wayland")
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(UsageError):
-        asyncio.run(Window().start())
+        asyncio.run(Window(screen=Screen.of({**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""})).start())
     assert os.environ["QT_QPA_PLATFORM"] == "wayland"
     prepare_windows()
     assert os.environ["QT_QPA_PLATFORM"] == "xcb"

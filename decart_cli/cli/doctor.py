@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from typing import Optional
 
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..config import HOSTED_URL
+from ..config import HOSTED_URL, Screen
 from . import app, configure_media, prepare_windows, setup_logging, user_errors
 from .fixes import FIXES
 from .edit import choose_model, transport_option
@@ -45,7 +46,7 @@ def doctor(
     console = Console(stderr=True)
     with console.status("checking...") if not json_out else contextlib.nullcontext():
         checks = d.check_cameras(d.camera_candidates(), camera_seconds)
-        checks += [d.check_display(), d.check_virtual_camera(), d.check_microphone(), d.check_key(bool(key))]
+        checks += [d.check_display(Screen.of(os.environ)), d.check_virtual_camera(), d.check_microphone(), d.check_key(bool(key))]
         checks.append(asyncio.run(d.check_server(server_url, key, chosen, transport)))
         checks.append(d.check_engine(chosen.width, chosen.height, chosen.fps))
     works = d.would_work(checks)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..client.cues import Cue, parse_cues
-from ..config import FIT_MODES, VIEWS, HOSTED_URL, EditConfig, ServeConfig, SourceConfig
+from ..config import FIT_MODES, VIEWS, HOSTED_URL, EditConfig, Screen, ServeConfig, SourceConfig
 from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, models_of
@@ -105,13 +105,14 @@ def edit(
     from ..media.window import display_available  # cv2 only, no aiortc
 
     prepare_windows()
+    screen = Screen.of(os.environ)
 
     if prompt is not None:
         prompt = _check_prompt(prompt)
     cue_list = _read_cues(cues) if cues is not None else []
     if show is None:
-        show = display_available()
-    elif show and not display_available():
+        show = display_available(screen)
+    elif show and not display_available(screen):
         raise UsageError("cannot open a window: no display", "use --no-show, or run where DISPLAY is set")
     if not show and output is None and vcam is None:
         raise UsageError("nothing to do: no window, no recording, no virtual camera", "add -o FILE.mp4, --show or --vcam")
@@ -162,6 +163,7 @@ def edit(
         view=view,
         audio=audio,
         cues=tuple(cue_list),
+        screen=screen,
     )
     from ..session import EditSession
 

@@ -29,6 +29,7 @@ FIXES: dict[str, str] = {
     "default_camera": "try -i 0 for the default camera, a video file, or -i test",
     "camera_busy": "is another program using it? try another camera, a video file, or -i test",
     "reinstall": "reinstall decart; or use a video file or -i test",
+    "clip": "check the path, or use -i sample or -i test",
     # The window and the virtual camera.
     "no_display": "use --no-show, or set DISPLAY",
     "check_display": "use --no-show, or check DISPLAY",
@@ -39,6 +40,9 @@ FIXES: dict[str, str] = {
     "doctor_display": "run where DISPLAY is set, or use --no-show with -o FILE or --vcam",
     "doctor_microphone": "plug one in, or go on without --audio",
     "doctor_key": "set DECART_API_KEY (or --api-key) for the hosted service",
+    "doctor_vcam_ok": "used by --vcam",
+    "doctor_microphone_ok": "used by --audio",
+    "watch_url": "is the session still running? check the token and --url",
     # The engine.
     "engine_spec": "--engine takes module:Class, e.g. my_engines:Mirror",
 }

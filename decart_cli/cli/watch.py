@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..client.watch_token import decode
-from ..config import HOSTED_URL, WatchConfig
+from ..config import HOSTED_URL, Screen, WatchConfig
 from ..errors import UsageError
 from ..ui import ConsoleReporter
 from .fixes import FIXES
@@ -34,11 +35,12 @@ def watch(
     from ..media.window import display_available
 
     prepare_windows()
+    screen = Screen.of(os.environ)
 
     decoded = decode(token)
     if show is None:
-        show = display_available()
-    elif show and not display_available():
+        show = display_available(screen)
+    elif show and not display_available(screen):
         raise UsageError("cannot open a window: no display", "use --no-show -o FILE.mp4, or run where DISPLAY is set")
     if not show and output is None:
         raise UsageError("nothing to do: no window and no recording", "add -o FILE.mp4 or --show")
@@ -57,6 +59,7 @@ def watch(
         show=show,
         duration=duration,
         connect_timeout=connect_timeout,
+        screen=screen,
     )
     from ..watch import WatchSession, render_watch_summary
 

@@ -32,7 +32,7 @@ def read_frames(spec: str, width: int, height: int, count: int, *, fit: Fit = "c
     else:
         path = Path(spec)
     if not path.is_file():
-        raise SourceError(f"no such file: {path}", "check the path, or use -i sample or -i test")
+        raise SourceError(f"no such file: {path}", fix="clip")
     frames: list[np.ndarray] = []
     try:
         while len(frames) < count:

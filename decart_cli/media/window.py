@@ -49,7 +49,6 @@ import collections
 import concurrent.futures
 import contextlib
 import ctypes
-import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -59,6 +58,7 @@ from typing import Any
 import cv2  # before anything loads PyAV, see the module docstring
 import numpy as np
 
+from decart_cli.config import Screen
 from decart_cli.errors import DecartError, UsageError
 from decart_cli.media.pairing import Pair
 
@@ -87,7 +87,7 @@ def qt_platform_override(environ: Mapping[str, str]) -> str | None:
     only plugins it lacks (often ``wayland`` on Wayland desktops); ``xcb``
     (Xwayland) works there. The command that owns the process sets it.
     """
-    plugins = _qt_platform_plugins(environ)
+    plugins = _qt_platform_plugins(environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", ""))
     if plugins is None:
         return None
     wanted = [p.strip().split(":")[0] for p in environ.get("QT_QPA_PLATFORM", "").split(";") if p.strip()]
@@ -96,21 +96,19 @@ def qt_platform_override(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def display_available() -> bool:
-    """Whether a display is configured: on Linux DISPLAY or WAYLAND_DISPLAY is set; elsewhere True.
+def display_available(screen: Screen) -> bool:
+    """Whether a display is configured: on Linux an X or Wayland display; elsewhere True.
 
-    A cheap check of the environment only; :meth:`Window.start` checks that
-    the display can really be reached.
+    A cheap check of what the process was given only; :meth:`Window.start`
+    checks that the display can really be reached.
     """
     if not _uses_x11():
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return bool(screen.display or screen.wayland)
 
 
-def _qt_platform_plugins(environ: Mapping[str, str] = os.environ) -> set[str] | None:
-    """The Qt platform plugins bundled with this OpenCV (e.g. ``{"xcb"}``), or None if not a Qt build."""
-    # Importing cv2 set QT_QPA_PLATFORM_PLUGIN_PATH to its bundled Qt plugins.
-    plugin_path = environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
+def _qt_platform_plugins(plugin_path: str) -> set[str] | None:
+    """The Qt platform plugins bundled with this OpenCV (e.g. ``{"xcb"}``) in ``plugin_path``, or None if not a Qt build."""
     if not plugin_path:
         return None
     platforms = Path(plugin_path) / "platforms"
@@ -180,7 +178,7 @@ def _shadowed_library() -> str | None:
     return None
 
 
-def _check_display() -> None:
+def _check_display(screen: Screen) -> None:
     """Raise unless a window can be opened here (blocking: it connects to the X server).
 
     :class:`~decart_cli.errors.UsageError` when there is no reachable
@@ -189,9 +187,8 @@ def _check_display() -> None:
     """
     if not _uses_x11():
         return
-    display = os.environ.get("DISPLAY", "")
-    wayland = os.environ.get("WAYLAND_DISPLAY", "")
-    plugins = _qt_platform_plugins()
+    display, wayland = screen.display, screen.wayland
+    plugins = _qt_platform_plugins(screen.qt_plugins)
     if plugins is not None:
         if not display and "xcb" in plugins and "wayland" not in plugins:
             if wayland:
@@ -336,10 +333,9 @@ class Window:
     window.
     """
 
-    display_available = staticmethod(display_available)
-
-    def __init__(self, title: str = "decart", *, size: tuple[int, int] | None = None) -> None:
+    def __init__(self, title: str = "decart", *, screen: Screen, size: tuple[int, int] | None = None) -> None:
         self.title = title
+        self.screen = screen
         self.size = size
         self.frames_shown = 0
         self.frames_dropped = 0
@@ -398,12 +394,11 @@ class Window:
         if self._started or self._stopped:
             return
         loop = asyncio.get_running_loop()
-        probe = loop.run_in_executor(None, _check_display)
+        probe = loop.run_in_executor(None, _check_display, self.screen)
         try:
             await asyncio.wait_for(probe, _PROBE_TIMEOUT)
         except asyncio.TimeoutError:
-            display = os.environ.get("DISPLAY", "")
-            raise UsageError(f"cannot open a window: display {display} does not answer", fix="check_display") from None
+            raise UsageError(f"cannot open a window: display {self.screen.display} does not answer", fix="check_display") from None
         self._loop = loop
         try:
             await asyncio.wait_for(asyncio.wrap_future(_GUI.submit(self._gui_open)), _OPEN_TIMEOUT)
