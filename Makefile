@@ -57,8 +57,8 @@ test: $(STAMP) $(SDK_STAMP) $(SDK2_STAMP)
 # subtitles; websockets: POST in process_request), in a venv of its own; the
 # ceiling is what `make test` installs. CI runs both (.ci/run).
 FLOOR_VENV ?= .venv-floor
-FLOOR_PINS := 'aiortc==1.16.0' 'av==$(AV_FLOOR)' 'websockets==17.0'
 AV_FLOOR ?= 17.1.0
+FLOOR_PINS = 'aiortc==1.16.0' 'av==$(AV_FLOOR)' 'websockets==17.0'
 FLOOR_TESTS := tests/test_rtc_tuning.py tests/test_server.py tests/test_server_limits.py tests/test_watch.py tests/test_recorder.py tests/test_remux.py tests/test_session_record.py tests/test_edit_e2e.py tests/test_reconnect.py
 
 test-floor:
