@@ -162,9 +162,10 @@ class WatchSession(Viewing):
             return "the watched session ended"
         return "duration reached"
 
-    # -- what the link asks of its owner: see Viewing
+    # -- counting (what the link asks of its owner is Viewing's: nothing)
 
     def _on_frame(self, frame: object) -> None:
+        """Every frame the relay reads: counted; the first one starts the watch."""
         self.stats.frames_received += 1
         if self.stats.first_frame is None:
             self.stats.first_frame = time.monotonic()
