@@ -54,8 +54,13 @@ def test_side_by_side_shows_input_and_edit_and_keys_act(server, xvfb: str, tmp_p
             return close(a, RIGHT) and close(b, LEFT) and close(c, inverted_right) and close(d, inverted_left)
 
         assert wait_for(mirrored, 10, interval=0.5), (panels(), log.read_text())
-        key("s")
-        assert wait_for(lambda: "snapshot: " in log.read_text(), 10), log.read_text()
+        # A key event can be lost on a loaded X server (seen once in a CI run); a second `s` is harmless.
+        for _ in range(3):
+            key("s")
+            if wait_for(lambda: "snapshot: " in log.read_text(), 5):
+                break
+        assert "snapshot: " in log.read_text(), log.read_text()
+
         def corner() -> float:
             return float(screenshot(xvfb, tmp_path / "shot.png")[334:350, 4:100].max(axis=2).mean())
 
@@ -74,5 +79,10 @@ def test_side_by_side_shows_input_and_edit_and_keys_act(server, xvfb: str, tmp_p
             proc.kill()
     stderr = log.read_text()
     assert proc.returncode == 0, stderr
-    (snapshot,) = tmp_path.glob("decart-snapshot-*.png")
-    assert str(snapshot) in stderr
+    snapshots = sorted(tmp_path.glob("decart-snapshot-*.png"))
+    assert snapshots and all(str(snapshot) in stderr for snapshot in snapshots), stderr
+    import cv2  # here: this process loads PyAV first (see tests/test_window.py)
+
+    image = cv2.imread(str(snapshots[0]))
+    assert image.shape[:2] == (704, 1280)  # the edited frame itself, not the window
+    assert close(mean_bgr(image[200:500, 100:500]), 255 - np.array(RIGHT)), mean_bgr(image[200:500, 100:500])  # mirrored, then inverted
