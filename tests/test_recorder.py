@@ -272,14 +272,14 @@ def test_own_copy_has_the_pixels_and_leaves_the_frame_alone() -> None:
     """The recorder encodes a copy (plane by plane): same pixels, the caller's frame untouched."""
     from fractions import Fraction
 
-    from decart_cli.media.recorder import _copy_yuv420p
+    from decart_cli.media.sources import copy_frame
 
     for width, height in ((1280, 704), (64, 48), (66, 50)):
         rng = np.random.default_rng(width)
         frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (height * 3 // 2, width), np.uint8), format="yuv420p")
         frame.pts, frame.time_base = 7, Fraction(1, 90000)
         before = frame.to_ndarray().copy()
-        own = _copy_yuv420p(frame)
+        own = copy_frame(frame)
         assert own is not frame
         assert np.array_equal(own.to_ndarray(), before)
         own.pts = 99

@@ -75,13 +75,7 @@ class CaptionTrack:
         if end <= self._start:
             return
         if self._text:
-            data = self._text.encode()
-            packet = av.Packet(data)
-            packet.pts = packet.dts = round(self._start / TIME_BASE)
-            packet.duration = max(1, round((end - self._start) / TIME_BASE))
-            packet.time_base = TIME_BASE
-            packet.stream = self.stream
-            self.container.mux(packet)
+            self.container.mux(_packet(self._text.encode(), self._start, end, self.stream))
             self.pieces += 1
         self._start = end
 
@@ -144,9 +138,14 @@ def add_mov_text(path: Path, cues: list[tuple[float, float, str]]) -> None:
 
 def _mux_cue(container: Any, stream: Any, start: float, end: float, text: str) -> None:
     data = text.encode()
-    packet = av.Packet(len(data).to_bytes(2, "big") + data)  # mov_text: a 16-bit length, then UTF-8
+    container.mux(_packet(len(data).to_bytes(2, "big") + data, start, end, stream))  # mov_text: a 16-bit length, then UTF-8
+
+
+def _packet(payload: bytes, start: float, end: float, stream: Any) -> Any:
+    """A subtitle packet of ``stream`` shown from ``start`` to ``end`` seconds (at least a millisecond)."""
+    packet = av.Packet(payload)
     packet.pts = packet.dts = round(start / TIME_BASE)
     packet.duration = max(1, round((end - start) / TIME_BASE))
     packet.time_base = TIME_BASE
     packet.stream = stream
-    container.mux(packet)
+    return packet

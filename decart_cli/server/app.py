@@ -93,20 +93,20 @@ def page_response() -> Response:
     from importlib import resources
 
     body = resources.files("decart_cli.assets").joinpath("page.html").read_bytes()
-    headers = Headers([
-        ("Content-Type", "text/html; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
-    ])
-    return Response(HTTPStatus.OK, "OK", headers, body)
+    return http_response(HTTPStatus.OK, body, "text/html; charset=utf-8")
+
 
 def json_response(status: HTTPStatus, body: dict[str, object], **headers: str) -> Response:
     """An HTTP response with a JSON body."""
-    data = json.dumps(body).encode()
-    fields = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
+    return http_response(status, json.dumps(body).encode(), "application/json", **headers)
+
+
+def http_response(status: HTTPStatus, body: bytes, content_type: str, **headers: str) -> Response:
+    """A plain HTTP response (not cached); ``headers`` are named in Python (``Allow``, ``Retry_After``)."""
+    fields = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
     for name, value in headers.items():
         fields[name.replace("_", "-")] = value
-    return Response(status, status.phrase, fields, data)
+    return Response(status, status.phrase, fields, body)
 
 
 class _RedactKeys(logging.Filter):

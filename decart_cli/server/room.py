@@ -39,7 +39,7 @@ from ..errors import ProtocolError
 from ..peer import Peer
 from . import room_signal as rs
 from .editor import EditedTrack, Editor
-from .session import discard
+from .session import check_media_sections, discard
 from .tokens import RoomGrant, RoomTokens
 from .viewers import TooManyViewers, Viewers
 
@@ -267,9 +267,7 @@ class RoomConnection:
                 log.info("room %s: ignored a bad request: %s", self.room.name, exc)
 
     async def _apply_offer(self, sdp: str) -> None:
-        sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
-        if sections > MAX_MEDIA_SECTIONS:
-            raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
+        check_media_sections(sdp, MAX_MEDIA_SECTIONS)
         await self.peer.set_remote(rs.sent_codec_first(sdp), "offer")
 
     def _edited_transceiver(self) -> RTCRtpTransceiver | None:

@@ -58,6 +58,21 @@ async def discard(track: Any) -> int:
     except MediaStreamError:
         return count
 
+async def send_message(ws: ServerConnection, message: p.Message) -> None:
+    """Send ``message`` on ``ws``; a closed socket is not an error (its reader sees the close)."""
+    try:
+        await ws.send(p.serialize(message))
+    except ConnectionClosed:
+        pass
+
+
+def check_media_sections(sdp: str, limit: int) -> None:
+    """Raise ProtocolError when an offer has more than ``limit`` ``m=`` sections (each costs a transport)."""
+    sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
+    if sections > limit:
+        raise ProtocolError(f"the offer has {sections} media sections; at most {limit} are accepted")
+
+
 class TokenBucket:
     """A rate limit: ``rate`` tokens a second, at most ``burst`` saved; ``rate <= 0`` never limits."""
 
@@ -135,10 +150,7 @@ class ServerSession:
 
     async def send(self, message: p.Message) -> None:
         """Send a message; a closed socket is not an error here."""
-        try:
-            await self.ws.send(p.serialize(message))
-        except ConnectionClosed:
-            pass
+        await send_message(self.ws, message)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a task of this session (cancelled when it closes)."""

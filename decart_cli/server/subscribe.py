@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from .. import protocol as p
 from ..errors import ProtocolError
 from ..peer import Peer
-from .session import ServerSession, cut
+from .session import ServerSession, check_media_sections, cut, send_message
 from .viewers import TooManyViewers
 from .webrtc import MAX_MEDIA_SECTIONS, Candidates, send_answer
 
@@ -42,10 +42,7 @@ class LegacyViewer:
         self._closing: asyncio.Future[None] | None = None
 
     async def send(self, message: p.Message) -> None:
-        try:
-            await self.ws.send(p.serialize(message))
-        except ConnectionClosed:
-            pass
+        await send_message(self.ws, message)
 
     async def run(self) -> None:
         """Serve the viewer until it leaves or the watched session ends."""
@@ -95,9 +92,7 @@ class LegacyViewer:
     async def _answer(self, sdp: str, track: object) -> None:
         if self.peer is not None:
             raise ProtocolError("this viewer already has a peer connection; open a new socket to renegotiate")
-        sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
-        if sections > MAX_MEDIA_SECTIONS:
-            raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
+        check_media_sections(sdp, MAX_MEDIA_SECTIONS)
         self.peer = peer = Peer(loopback=self.loopback, ice_servers=())
         peer.add_video_transceiver(track, "sendonly", our_codecs=False)  # type: ignore[arg-type]  # the viewer's codec order
         try:

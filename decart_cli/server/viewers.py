@@ -21,6 +21,8 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from ..media.sources import copy_frame
+
 MAX_VIEWERS = 4
 """Viewers a session serves at once (each costs an encoder on this server)."""
 
@@ -31,14 +33,6 @@ class TooManyViewers(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"this session already has {limit} viewers")
         self.limit = limit
-
-
-def copy_frame(frame: av.VideoFrame) -> av.VideoFrame:
-    """A frame of its own with ``frame``'s pixels, ``pts`` and ``time_base``."""
-    out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name)
-    out.pts = frame.pts
-    out.time_base = frame.time_base
-    return out
 
 
 class Viewers:

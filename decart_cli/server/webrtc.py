@@ -20,7 +20,7 @@ from ..errors import ProtocolError
 from ..models import Model
 from ..peer import Peer
 from .editor import EditedTrack
-from .session import ServerSession, discard
+from .session import ServerSession, check_media_sections, discard
 
 log = logging.getLogger("decart.server")
 
@@ -66,9 +66,7 @@ class WebRTCSession(ServerSession):
         """Answer the client's offer, sending its video back edited."""
         if self.peer is not None:
             raise ProtocolError("this session already has a peer connection; open a new socket to renegotiate")
-        sections = sum(1 for line in sdp.splitlines() if line.startswith("m="))
-        if sections > MAX_MEDIA_SECTIONS:
-            raise ProtocolError(f"the offer has {sections} media sections; at most {MAX_MEDIA_SECTIONS} are accepted")
+        check_media_sections(sdp, MAX_MEDIA_SECTIONS)
         self.peer = peer = Peer(loopback=self.loopback, ice_servers=())
         try:
             await self._negotiate(peer, sdp)
