@@ -158,3 +158,8 @@ class ServeConfig:
     """Prompts (and set_image messages) per second per session, refilled continuously; 0: no limit."""
     prompt_burst: int = 20
     """How many prompts a session may send at once before the rate applies."""
+    sessions_per_key: int = 0
+    """Sessions one key (an account, with its client tokens) may hold at once; one more is closed with 1013
+    ("Concurrent session limit reached."), as the service does. 0: no limit but ``max_sessions``."""
+    web_root: str | None = None
+    """A folder whose files are served at their paths (a web app on this server's origin); its ``index.html`` replaces the built-in page."""

@@ -17,6 +17,7 @@ and caught like any exception.
     │   ├── TokenError               `decart watch` was given something that is not a subscribe token
     │   └── BadURLError              --url is not a ws(s)/http(s) URL
     ├── ProtocolError                a message that does not follow the protocol
+    ├── Refused                      decart serve refuses a client's request (key, token, origin, limit)
     ├── ConnectError                 the server cannot be reached or does not answer
     ├── AuthError                    the server rejected the API key (permanent)
     │   └── CreditsError             the key has no credits left (permanent)
@@ -122,6 +123,21 @@ class BadURLError(UsageError):
 
 class ProtocolError(DecartError):
     """A message that is not valid for the protocol."""
+
+
+class Refused(DecartError):
+    """``decart serve`` refuses what a client asks (a key, a client token, an origin, a limit, a body).
+
+    ``str(err)`` is the text the client is sent (the hosted service's words
+    where the SDKs match on them, such as ``invalid api key`` or ``Origin not
+    allowed``); ``status`` is the HTTP status to answer with and
+    ``close_code`` the WebSocket close code. Never holds a key or token.
+    """
+
+    def __init__(self, message: str, *, status: int = 401, close_code: int = 1008) -> None:
+        super().__init__(message)
+        self.status = status
+        self.close_code = close_code
 
 
 class ConnectError(DecartError):

@@ -82,9 +82,21 @@ class LiveKitJoin(Message):
 @dataclass(frozen=True)
 class SetImage(Message):
     type: ClassVar[str] = "set_image"
-    image_data: str | None
+    image_data: str | None = None
+    """Base64 image (or a ``data:`` URL); None with no ``image_ref`` clears the image."""
     prompt: str | None = None
     enhance_prompt: bool | None = None
+    image_ref: str | None = None
+    """An uploaded file's id (``file_...``, see ``/v1/files``) instead of ``image_data``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the SDKs send it: ``image_ref`` only when set (then without ``image_data``)."""
+        data = super().to_dict()
+        if self.image_ref is None:
+            del data["image_ref"]
+        else:
+            del data["image_data"]
+        return data
 
 
 # Server to client.
@@ -315,8 +327,8 @@ def check_prompt(text: str, limit: int = MAX_PROMPT_LENGTH) -> str:
 
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 # Parameter names as clients may spell them, percent-encoded or not
-# (api_key, api%5Fkey, api-key, apikey, key, token).
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:api(?:_|%5f|-|%2d)?key|key|token)=)[^&#\s]*")
+# (api_key, api%5Fkey, api-key, apikey, key, token; LiveKit's access_token).
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:api(?:_|%5f|-|%2d)?key|key|token|access(?:_|%5f|-|%2d)?token)=)[^&#\s]*")
 
 
 def _server_base(base: str) -> tuple[str, SplitResult]:

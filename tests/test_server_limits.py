@@ -14,8 +14,9 @@ from av import VideoFrame
 
 from decart_cli import protocol as p
 from decart_cli.config import ServeConfig
+from decart_cli.protocol import redact_url
 from decart_cli.server import Server
-from decart_cli.server import app as server_app
+from decart_cli.server import keys as server_keys
 from decart_cli.server import session as server_session
 from decart_cli.server import webrtc as server_webrtc
 from decart_cli.signaling import Signaling
@@ -388,7 +389,7 @@ def test_binds_loopback_by_default() -> None:
         server = Server(ServeConfig(port=0))
         await server.start()
         try:
-            assert {s.getsockname()[0] for s in server._ws_server.sockets} == {"127.0.0.1"}  # type: ignore[union-attr]
+            assert {host for host, _ in server.addresses} == {"127.0.0.1"}
         finally:
             await server.stop()
 
@@ -406,7 +407,7 @@ def test_api_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
         calls.append((a, b))
         return original(a, b)
 
-    monkeypatch.setattr(server_app.hmac, "compare_digest", spy)
+    monkeypatch.setattr(server_keys.hmac, "compare_digest", spy)
 
     async def test(server: Server) -> None:
         for key in ("wrong", "right"):
@@ -420,10 +421,10 @@ def test_api_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
     assert calls == [(b"wrong", b"right"), (b"right", b"right")]
 
 
-def test_redact_query_hides_encoded_key_names() -> None:
-    """Key parameters are hidden however the client spells them; other parameters stay."""
-    line = "GET /v1/stream?api%5Fkey=S1&API-Key=S2&token=S3&model=mirage&keyframe=1 HTTP/1.1"
-    assert server_app.redact_query(line) == "GET /v1/stream?api%5Fkey=***&API-Key=***&token=***&model=mirage&keyframe=1 HTTP/1.1"
+def test_redact_url_hides_encoded_key_names() -> None:
+    """Key and token parameters are hidden however the client spells them (LiveKit's access_token too); other parameters stay."""
+    url = "/v1/stream?api%5Fkey=S1&API-Key=S2&token=S3&model=mirage&access_token=S4&Access%5FToken=S5&keyframe=1"
+    assert redact_url(url) == "/v1/stream?api%5Fkey=***&API-Key=***&token=***&model=mirage&access_token=***&Access%5FToken=***&keyframe=1"
 
 
 def test_serve_options_and_no_key_in_debug_logs() -> None:

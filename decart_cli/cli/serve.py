@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import signal
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -30,6 +31,8 @@ def serve(
     prompt_burst: int = typer.Option(_DEFAULTS.prompt_burst, "--prompt-burst", min=1, help="Prompts a session may send at once before --prompt-rate applies."),
     max_prompt_length: int = typer.Option(_DEFAULTS.max_prompt_length, "--max-prompt-length", min=1, help="Longest prompt accepted, in characters."),
     max_message_bytes: int = typer.Option(_DEFAULTS.max_message_bytes, "--max-message-bytes", min=1024, help="Largest WebSocket message accepted; a bigger one closes that client's socket."),
+    sessions_per_key: int = typer.Option(_DEFAULTS.sessions_per_key, "--sessions-per-key", min=0, help="Sessions one API key (with its client tokens) may hold at once; one more is closed with 1013, as the service does (0: no limit)."),
+    web_root: Optional[Path] = typer.Option(None, "--web-root", exists=True, file_okay=False, dir_okay=True, readable=True, resolve_path=True, show_default=False, help="Serve this folder's files at their paths (your web app on this server's origin); its index.html replaces the built-in page."),
     open_page: bool = typer.Option(False, "--open", help="Open the browser page (your camera, a prompt box, the edit) once listening."),
     verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
 ) -> None:
@@ -50,6 +53,8 @@ def serve(
         prompt_burst=prompt_burst,
         max_prompt_length=max_prompt_length,
         max_message_bytes=max_message_bytes,
+        sessions_per_key=sessions_per_key,
+        web_root=None if web_root is None else str(web_root),
     )
     asyncio.run(_serve(config, open_page=open_page))
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from websockets.asyncio.server import ServerConnection
-
 from .. import protocol as p
 from ..engine import Engine
 from ..errors import ProtocolError
@@ -24,6 +22,7 @@ from ..models import Model
 from .room import Room, RoomHub
 from .session import ServerSession
 from .slots import Slots
+from .sockets import Socket
 
 log = logging.getLogger("decart.server")
 
@@ -35,7 +34,7 @@ class LiveKitSession(ServerSession):
 
     def __init__(
         self,
-        ws: ServerConnection,
+        ws: Socket,
         model: Model,
         engine: Engine,
         *,

@@ -1,13 +1,23 @@
 """A LiveKit-compatible room endpoint, just enough for today's protocol. Not an SFU.
 
 The control channel (:mod:`.livekit_session`) opens a :class:`Room` per
-session and hands the client a token for it. The client's ``livekit``
-package then connects here (``/rtc/v1``, LiveKit's single peer connection
-signaling, see :mod:`.room_signal`) and finds one other participant,
+session and hands the client a token for it. The client's LiveKit client
+(the ``livekit`` package, or ``livekit-client`` in a browser) then connects
+here (``/rtc/v1``, LiveKit's single peer connection signaling, see
+:mod:`.room_signal`) and finds one other participant,
 ``inference-server-<session>``, already publishing the edited track. When
 the client publishes its camera, the track's frames go through the
 session's engine and come back on that edited track: aiortc does the media
 on our side, libwebrtc on the client's.
+
+As LiveKit serves it: the token comes in an ``Authorization: Bearer`` header
+(native clients) or the ``access_token`` query (browsers cannot set
+headers); a refused connection is answered before the upgrade (401 for the
+token, 404 "requested room does not exist" for an ended session), and
+:meth:`RoomHub.admit` gives ``/rtc/v1/validate`` the same answer. The first
+publisher offer comes with the join (``join_request``) or, from a client
+that cannot compress it (Firefox, no ``CompressionStream``), as an
+``offer`` request after the join response.
 
 Viewers (``POST /watch-stream/<room>`` hands them a subscribe-only token,
 see :meth:`RoomHub.viewer_token`) join the same way and get a copy of the
@@ -18,7 +28,8 @@ clients, more than one client connection per room at a time, simulcast
 (the client is asked for its top layer only), audio or data messages
 (data channels are accepted, nothing is read from them), resuming a
 connection (a resume request is answered with ``leave``), LiveKit's older
-two-peer-connection signaling (``/rtc``) or its server API.
+two-peer-connection signaling (``/rtc``: refused with "not allowed", so
+clients stop instead of retrying) or its server API.
 """
 
 from __future__ import annotations
@@ -32,14 +43,12 @@ from collections.abc import Callable
 
 from aiortc import MediaStreamTrack, RTCRtpTransceiver
 from livekit.protocol import rtc as lk
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
-from ..errors import ProtocolError
+from ..errors import ProtocolError, Refused
 from ..peer import Peer
 from . import room_signal as rs
 from .editor import EditedTrack, Editor
 from .session import check_media_sections, discard
+from .sockets import Socket
 from .tokens import RoomGrant, RoomTokens
 from .viewers import TooManyViewers, Viewers
 
@@ -137,26 +146,32 @@ class RoomHub:
         if self.rooms.get(room.name) is room:
             del self.rooms[room.name]
 
-    def admit(self, authorization: str | None) -> tuple[Room, RoomGrant]:
-        """The room a ``Bearer`` token opens; raises ProtocolError saying why not."""
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ProtocolError("missing access token (Authorization: Bearer ...)")
-        grant = self.tokens.verify(token.strip())
+    def admit(self, token: str | None) -> tuple[Room, RoomGrant]:
+        """The room ``token`` opens; raises Refused as LiveKit answers: 401 for the token, 404 when the room is gone.
+
+        The words are LiveKit's where its client matches on them ("requested
+        room does not exist"), and "unauthorized" for a bad token, which
+        makes the SDKs stop instead of retrying.
+        """
+        if not token:
+            raise Refused("unauthorized: no access token (send the room token as access_token in the query, or as Authorization: Bearer)")
+        try:
+            grant = self.tokens.verify(token)
+        except ProtocolError as exc:
+            raise Refused(f"unauthorized: {exc}") from None
         room = self.rooms.get(grant.room)
         if room is None or room.closed:
-            raise ProtocolError(f"room {grant.room!r} does not exist (its session has ended)")
+            raise Refused(f"requested room does not exist (room {grant.room[:60]!r}: its session has ended)", status=404)
         if grant.identity != room.client_identity and grant.identity not in room.viewer_identities:
-            raise ProtocolError("this token is not for this room's client or one of its viewers")
+            raise Refused("unauthorized: this token is not for this room's client or one of its viewers")
         return room, grant
 
-    async def serve(self, ws: ServerConnection, join_value: str, authorization: str | None, *, loopback: bool) -> None:
-        """Run one client connection to a room until either side leaves."""
+    async def serve(self, ws: Socket, join_value: str, room: Room, grant: RoomGrant, *, loopback: bool) -> None:
+        """Run one client connection to ``room`` (admitted with ``grant``) until either side leaves."""
         try:
-            room, grant = self.admit(authorization)
             request = rs.decode_join_request(join_value)
         except ProtocolError as exc:
-            log.info("room: refused a connection: %s", exc)
+            log.info("room %s: refused a connection: %s", room.name, exc)
             await ws.close(1008, str(exc)[:120])
             return
         viewer = grant.identity != room.client_identity
@@ -178,8 +193,6 @@ class RoomHub:
             await connection.run(request)
         except ProtocolError as exc:
             log.info("room %s: closing a connection: %s", room.name, exc)
-        except ConnectionClosed:
-            pass
         except Exception as exc:  # one broken connection must not take the server down
             log.warning("room %s: connection failed: %s", room.name, exc.__class__.__name__)
             log.debug("room %s: failure detail", room.name, exc_info=True)
@@ -199,7 +212,7 @@ class RoomConnection:
     publishes nothing that is used.
     """
 
-    def __init__(self, ws: ServerConnection, room: Room, grant: RoomGrant, *, loopback: bool, viewer: bool = False) -> None:
+    def __init__(self, ws: Socket, room: Room, grant: RoomGrant, *, loopback: bool, viewer: bool = False) -> None:
         self.ws = ws
         self.room = room
         self.grant = grant
@@ -216,17 +229,14 @@ class RoomConnection:
         self._closed = False
 
     async def send(self, response: lk.SignalResponse) -> None:
-        try:
-            await self.ws.send(response.SerializeToString())
-        except ConnectionClosed:
-            pass
+        await self.ws.send_quietly(response.SerializeToString())
 
     async def run(self, request: lk.JoinRequest) -> None:
         log.info("room %s: %s joined", self.room.name, self.grant.identity)
-        if request.reconnect or not request.publisher_offer.sdp:
-            # A resume (or a client of the two-peer-connection signaling):
-            # not supported; a leave makes the client stop cleanly.
-            log.info("room %s: %s", self.room.name, "resume not supported; asking the client to leave" if request.reconnect else "join without an offer (not single peer connection); refused")
+        if request.reconnect:
+            # A resume: not supported; a leave makes the client stop cleanly
+            # (the SDKs then start a new session).
+            log.info("room %s: resume not supported; asking the client to leave", self.room.name)
             await self.send(rs.leave())
             return
         pc = self.peer.pc
@@ -248,18 +258,25 @@ class RoomConnection:
             if pc.connectionState == "failed":
                 await self.ws.close(1011, "media connection failed")
 
-        offer = request.publisher_offer
-        await self._apply_offer(offer.sdp)
-        self._sender = self._edited_transceiver()
+        # Browsers other than Firefox send their first offer with the join;
+        # Firefox (and a browser without CompressionStream) sends it after
+        # the join response, as an `offer` request (see handle()).
+        offer = request.publisher_offer if request.publisher_offer.sdp else None
+        if offer is not None:
+            await self._apply_offer(offer.sdp)
+            self._sender = self._edited_transceiver()
+        else:
+            log.info("room %s: %s joins without an offer; its offer comes next", self.room.name, self.grant.identity)
         await self.send(rs.join_response(
             room_sid=self.room.sid,
             room_name=self.room.name,
             participant_sid=self.participant_sid,
             identity=self.grant.identity,
-            others=[self.room.publisher.participant()] if self._sender is not None else [],
+            others=[self.room.publisher.participant()] if offer is None or self._sender is not None else [],
             publish=not self.viewer,
         ))
-        await self._answer(offer)
+        if offer is not None:
+            await self._answer(offer)
         async for raw in self.ws:
             try:
                 await self.handle(rs.parse_request(raw))
@@ -310,7 +327,14 @@ class RoomConnection:
             await self.send(rs.track_published(add, rs.new_sid("TR")))
         elif kind == "offer":
             await self._apply_offer(request.offer.sdp)
+            placed = False
+            if self._sender is None:
+                self._sender = self._edited_transceiver()
+                placed = self._sender is not None
             await self._answer(request.offer)
+            if placed:
+                # Joined without an offer: now the edited track has its mid.
+                await self.send(rs.participant_update([self.room.publisher.participant()]))
         elif kind == "leave":
             log.info("room %s: the client left", self.room.name)
             await self.ws.close()

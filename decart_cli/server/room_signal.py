@@ -201,6 +201,11 @@ def join_response(*, room_sid: str, room_name: str, participant_sid: str, identi
     return lk.SignalResponse(join=join)
 
 
+def participant_update(participants: list[lm.ParticipantInfo]) -> lk.SignalResponse:
+    """Who is in the room now (sent when a participant's tracks change)."""
+    return lk.SignalResponse(update=lk.ParticipantUpdate(participants=participants))
+
+
 def answer_response(sdp: str, *, offer_id: int, mid_to_track_id: dict[str, str]) -> lk.SignalResponse:
     return lk.SignalResponse(
         answer=lk.SessionDescription(type="answer", sdp=sdp, id=offer_id, mid_to_track_id=mid_to_track_id)

@@ -22,15 +22,13 @@ from typing import Any
 
 import cv2
 import numpy as np
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
 from .. import protocol as p
 from ..config import ServeConfig
 from ..engine import Engine
-from ..errors import ProtocolError, UnsupportedPrompt
+from ..errors import ProtocolError, Refused, UnsupportedPrompt
 from ..models import Model
 from .editor import Editor
+from .sockets import Socket
 from .viewers import Viewers
 
 log = logging.getLogger("decart.server")
@@ -58,12 +56,9 @@ async def discard(track: Any) -> int:
     except MediaStreamError:
         return count
 
-async def send_message(ws: ServerConnection, message: p.Message) -> None:
+async def send_message(ws: Socket, message: p.Message) -> None:
     """Send ``message`` on ``ws``; a closed socket is not an error (its reader sees the close)."""
-    try:
-        await ws.send(p.serialize(message))
-    except ConnectionClosed:
-        pass
+    await ws.send_quietly(p.serialize(message))
 
 
 def check_media_sections(sdp: str, limit: int) -> None:
@@ -107,9 +102,14 @@ def decode_image(data: str) -> np.ndarray:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise ProtocolError("image_data is not valid base64") from None
+    return decode_image_bytes(raw, "image_data")
+
+
+def decode_image_bytes(raw: bytes, what: str) -> np.ndarray:
+    """An encoded image (PNG, JPEG, WebP...) as a BGR array; ProtocolError naming ``what`` when it is none."""
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
     if image is None:
-        raise ProtocolError("image_data is not an image this server can read (PNG, JPEG, WebP, BMP)")
+        raise ProtocolError(f"{what} is not an image this server can read (PNG, JPEG, WebP, BMP)")
     height, width = image.shape[:2]
     if max(width, height) > MAX_IMAGE_SIDE:
         raise ProtocolError(f"the image is {width}x{height}; at most {MAX_IMAGE_SIDE} pixels a side are accepted")
@@ -121,11 +121,12 @@ class ServerSession:
 
     def __init__(
         self,
-        ws: ServerConnection,
+        ws: Socket,
         model: Model,
         engine: Engine,
         *,
         loopback: bool,
+        find_file: Callable[[str], bytes] | None = None,
         max_prompt_length: int = 1000,
         idle_timeout: float = 0.0,
         prompt_rate: float = 0.0,
@@ -144,6 +145,8 @@ class ServerSession:
         self.max_prompt_length = max_prompt_length
         self.idle_timeout = idle_timeout
         self.prompts = TokenBucket(prompt_rate, prompt_burst)
+        self.find_file = find_file
+        """The content of an uploaded file by id (``image_ref``); raises Refused when there is none."""
         self.generating_since: float | None = None
         """Monotonic time of the first edited frame sent, None before."""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -184,10 +187,9 @@ class ServerSession:
                     log.warning("session %s: %s failed: %s", self.id, message.type or "message", exc.__class__.__name__)
                     log.debug("session %s: failure detail", self.id, exc_info=True)
                     await self.send(p.Error(error=f"the server could not handle this {message.type or 'message'} ({exc.__class__.__name__})"))
-        except ConnectionClosed as exc:
-            if exc.sent is not None and exc.sent.code == 1009:
-                log.info("session %s: closed: a message was larger than %s bytes", self.id, self.max_message_bytes)
         finally:
+            if self.ws.too_big:
+                log.info("session %s: closed: a message was larger than %s bytes", self.id, self.max_message_bytes)
             await self.close()
 
     async def handle(self, message: p.Message) -> None:
@@ -237,8 +239,8 @@ class ServerSession:
             await self.send(p.SetImageAck(success=False, error=self._too_many()))
             return
         try:
-            image = self._image_for(message.image_data)
-        except ProtocolError as exc:
+            image = self._image_for(message.image_data, message.image_ref)
+        except (ProtocolError, Refused) as exc:
             await self.send(p.SetImageAck(success=False, error=cut(str(exc))))
             return
         if message.prompt is not None:
@@ -251,14 +253,19 @@ class ServerSession:
         log.info("session %s: reference image %s", self.id, "cleared" if image is None else f"{image.shape[1]}x{image.shape[0]}")
         await self.send(p.SetImageAck(success=True, error=None))
 
-    def _image_for(self, data: str | None) -> np.ndarray | None:
-        if data is None:
+    def _image_for(self, data: str | None, ref: str | None) -> np.ndarray | None:
+        """The image of a ``set_image`` (``image_data``, or the uploaded file ``image_ref``); None clears it."""
+        if data is None and ref is None:
             return None
         if not self.model.accepts_image:
             raise ProtocolError(f"model {self.model.name} takes no reference image; send image_data null, or use a model that takes one (see `decart models`)")
         if not self.editor.accepts_image:
             raise ProtocolError("this server's engine takes no reference images")
-        return decode_image(data)
+        if ref is None:
+            return decode_image(data or "")
+        if self.find_file is None:
+            raise ProtocolError("this server keeps no uploaded files; send image_data")
+        return decode_image_bytes(self.find_file(ref), f"file {ref[:40]!r}")
 
     def _too_many(self) -> str:
         bucket = self.prompts

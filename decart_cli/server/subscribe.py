@@ -15,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
 from .. import protocol as p
 from ..errors import ProtocolError
 from ..peer import Peer
 from .session import ServerSession, check_media_sections, cut, send_message
+from .sockets import Socket
 from .viewers import TooManyViewers
 from .webrtc import MAX_MEDIA_SECTIONS, Candidates, send_answer
 
@@ -33,7 +31,7 @@ SUBSCRIBE_PREFIX = "/subscribe/"
 class LegacyViewer:
     """One viewer's socket and its send-only peer connection."""
 
-    def __init__(self, ws: ServerConnection, watched: ServerSession, *, loopback: bool) -> None:
+    def __init__(self, ws: Socket, watched: ServerSession, *, loopback: bool) -> None:
         self.ws = ws
         self.watched = watched
         self.loopback = loopback
@@ -68,8 +66,6 @@ class LegacyViewer:
                     await self.handle(p.parse(raw), track)
                 except ProtocolError as exc:
                     await self.send(p.Error(error=cut(str(exc))))
-        except ConnectionClosed:
-            pass
         finally:
             track.remove_listener("ended", session_ended)
             track.stop()

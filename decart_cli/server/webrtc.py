@@ -12,15 +12,15 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiortc import MediaStreamTrack
-from websockets.asyncio.server import ServerConnection
 
 from .. import protocol as p
 from ..engine import Engine
 from ..errors import ProtocolError
-from ..models import Model
+from ..models import TODAY, Model, models_of
 from ..peer import Peer
 from .editor import EditedTrack
 from .session import ServerSession, check_media_sections, discard
+from .sockets import Socket
 
 log = logging.getLogger("decart.server")
 
@@ -30,10 +30,19 @@ MAX_MEDIA_SECTIONS = 8
 """``m=`` sections accepted in an offer (each costs a transport)."""
 
 
+def legacy_refusal(model: Model) -> str:
+    """Why a client of today's protocol (``livekit_join``) cannot use legacy ``model``: "not allowed", so the SDKs stop retrying."""
+    today = ", ".join(m.name for m in models_of(TODAY))
+    return (
+        f"livekit_join is not allowed for model {model.name}: it speaks the legacy protocol (offer / answer on this socket); "
+        f"today's protocol serves {today}"
+    )
+
+
 class WebRTCSession(ServerSession):
     """A legacy session: the peer connection is negotiated on the control socket."""
 
-    def __init__(self, ws: ServerConnection, model: Model, engine: Engine, **options) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ws: Socket, model: Model, engine: Engine, **options) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ws, model, engine, **options)
         self.peer: Peer | None = None
         self.track: EditedTrack | None = None
@@ -58,7 +67,7 @@ class WebRTCSession(ServerSession):
         elif isinstance(message, p.IceCandidate):
             await self.candidates.take(message.candidate, self.peer)
         elif isinstance(message, p.LiveKitJoin):
-            raise ProtocolError(f"model {self.model.name} speaks the legacy protocol (offer / answer on this socket), not livekit_join; today's protocol serves lucy-2.x, lucy-vton-* and lucy-restyle-*")
+            raise ProtocolError(legacy_refusal(self.model))
         else:
             raise ProtocolError(f"{message.type!r} is a server message; clients send offer, ice-candidate, prompt or set_image")
 
