@@ -35,6 +35,8 @@ def is_auth_failure(text: str) -> bool:
 
 
 CREDIT_MARKERS = ("credit", "insufficient funds", "insufficient balance", "quota", "payment required", "402")
+SESSION_LIMIT_MARKER = "concurrent session limit"
+"""The service's close reason (1013) when a key already holds as many sessions as it may."""
 CAPACITY_MARKERS = ("capacity", "server is full", "too many sessions", "no available", "overloaded", "busy")
 MODEL_MARKERS = ("unknown model", "model not found", "not available", "not supported", "invalid model")
 
@@ -46,6 +48,8 @@ def error_from_server(text: str) -> DecartError:
         return CreditsError(f"the service says this API key has no credits left ({text})", "add credits to your Decart account, or use another key")
     if is_auth_failure(text):
         return AuthError(f"the server rejected the API key ({text})", fix="api_key")
+    if SESSION_LIMIT_MARKER in lowered:
+        return ServerError(f"this API key already holds as many sessions as it may ({text})", "end another session that uses this key (or its client tokens), or try again when one ends")
     if any(marker in lowered for marker in CAPACITY_MARKERS):
         return ServerError(f"the server is at capacity ({text})", "try again in a minute")
     if "model" in lowered and any(marker in lowered for marker in MODEL_MARKERS):
@@ -265,7 +269,7 @@ class Signaling:
         reason = ""
         if ws is not None and ws.close_reason:
             reason = ws.close_reason
-        if reason and is_auth_failure(reason):
+        if reason and (is_auth_failure(reason) or SESSION_LIMIT_MARKER in reason.lower()):
             return error_from_server(reason)
         if self._last_error:
             return error_from_server(self._last_error)

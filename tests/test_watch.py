@@ -49,6 +49,14 @@ def test_tokens_are_the_official_sdks_format() -> None:
     assert decode_token(f"  {room.encode()}\n") == room
 
 
+def test_tokens_of_the_js_sdk_decode_too() -> None:
+    """The JS SDK's subscribeToken (btoa: standard base64 with + and /, JSON without spaces) names the same room."""
+    js = base64.b64encode(b'{"room_name":"decart-0??>>~~"}').decode()
+    assert "+" in js or "/" in js
+    assert decode_token(js) == RoomToken("decart-0??>>~~")
+    assert decode_token(js.rstrip("=")) == RoomToken("decart-0??>>~~")
+
+
 @pytest.mark.parametrize(
     ("token", "problem"),
     [

@@ -1,6 +1,8 @@
 """Subscribe tokens: what lets a viewer find a running session (no I/O).
 
-A token is urlsafe base64 of a JSON object, as the official SDKs make it:
+A token is base64 of a JSON object, as the official SDKs make it (the
+Python SDK: urlsafe base64 of ``json.dumps``; the JS SDK: ``btoa`` of
+``JSON.stringify``, standard base64 without spaces; both decode here):
 
 * legacy protocol: ``{"sid": ..., "ip": ..., "port": ...}`` from the
   ``session_id`` message; a viewer opens ``/subscribe/<sid>?IP=&port=``;
