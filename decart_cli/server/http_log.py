@@ -20,8 +20,7 @@ log = logging.getLogger("decart.server.http")
 
 _WHAT = {
     http_exceptions.LineTooLong: "a request line or header is too long",
-    http_exceptions.BadHttpMethod: "it is not HTTP",
-    http_exceptions.BadStatusLine: "it is not HTTP",
+    http_exceptions.BadStatusLine: "it is not HTTP",  # BadHttpMethod (aiohttp 3.11+) is one
     http_exceptions.InvalidHeader: "a header is malformed",
     http_exceptions.InvalidURLError: "its URL is malformed",
 }
