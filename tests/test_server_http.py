@@ -387,3 +387,28 @@ def test_no_key_or_token_in_the_debug_log() -> None:
     for secret in secrets:
         assert secret not in output, secret[:6]
     assert "Traceback" not in output, output[-3000:]
+
+
+def test_malformed_requests_are_one_log_line_without_their_bytes(caplog: pytest.LogCaptureFixture) -> None:
+    """A request that is not HTTP, or whose line is too long (a token in it), gets a 400 and one info line: no traceback, none of its bytes."""
+    caplog.set_level(logging.DEBUG)
+
+    async def raw(server: Server, data: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(data)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(200), 5)
+        writer.close()
+        return answer
+
+    async def test(server: Server) -> None:
+        assert (await raw(server, b"\x16\x03\x01 not http at all\r\n\r\n")).split(b" ")[1] == b"400"
+        line = b"GET /rtc/v1?access_token=SECRET" + b"A" * 17000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert (await raw(server, line)).split(b" ")[1] == b"400"
+
+    with_server(test)
+    refused = [r for r in caplog.records if r.name == "decart.server.http" and "refused a request" in r.getMessage()]
+    assert len(refused) == 2, [r.getMessage() for r in caplog.records]
+    assert "too long" in refused[1].getMessage()
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    assert "SECRET" not in caplog.text and "AAAA" not in caplog.text
