@@ -14,14 +14,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import io
 import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import warnings
+
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from .. import protocol as p
 from ..config import ServeConfig
 from ..engine import Engine
@@ -105,14 +110,39 @@ def decode_image(data: str) -> np.ndarray:
     return decode_image_bytes(raw, "image_data")
 
 
+# The size is checked here (MAX_IMAGE_SIDE) before anything is decoded; Pillow's
+# own warning about big images would only repeat that on stderr.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def image_size(raw: bytes, what: str) -> tuple[int, int]:
+    """An encoded image's (width, height) from its header, no pixel decoded; ProtocolError when it is no image or far too big."""
+    not_an_image = ProtocolError(f"{what} is not an image this server can read (PNG, JPEG, WebP, BMP)")
+    if not raw:
+        raise not_an_image
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            return image.size
+    except Image.DecompressionBombError:  # Pillow's own limit, ~179 million pixels: over MAX_IMAGE_SIDE too
+        raise ProtocolError(f"the image has over 179 million pixels; at most {MAX_IMAGE_SIDE} pixels a side are accepted") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        raise not_an_image from None
+
+
 def decode_image_bytes(raw: bytes, what: str) -> np.ndarray:
-    """An encoded image (PNG, JPEG, WebP...) as a BGR array; ProtocolError naming ``what`` when it is none."""
-    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
-    if image is None:
-        raise ProtocolError(f"{what} is not an image this server can read (PNG, JPEG, WebP, BMP)")
-    height, width = image.shape[:2]
+    """An encoded image (PNG, JPEG, WebP...) as a BGR array; ProtocolError naming ``what`` when it is none.
+
+    The size is read from the header first: an image over
+    :data:`MAX_IMAGE_SIDE` a side is refused before any pixel is decoded (a
+    560 KB PNG may hold 12000x12000 pixels, 430 MB decoded). Blocking: call
+    it off the event loop.
+    """
+    width, height = image_size(raw, what)
     if max(width, height) > MAX_IMAGE_SIDE:
         raise ProtocolError(f"the image is {width}x{height}; at most {MAX_IMAGE_SIDE} pixels a side are accepted")
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ProtocolError(f"{what} is not an image this server can read (PNG, JPEG, WebP, BMP)")
     return image
 
 
@@ -239,7 +269,8 @@ class ServerSession:
             await self.send(p.SetImageAck(success=False, error=self._too_many()))
             return
         try:
-            image = self._image_for(message.image_data, message.image_ref)
+            # Base64 and image decoding take up to ~100 ms for a big image: off the loop.
+            image = await asyncio.to_thread(self._image_for, message.image_data, message.image_ref)
         except (ProtocolError, Refused) as exc:
             await self.send(p.SetImageAck(success=False, error=cut(str(exc))))
             return
