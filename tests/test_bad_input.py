@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -317,3 +318,12 @@ def test_auto_falls_back_to_legacy_on_a_server_that_does_not_know_livekit_join(s
     notices = [line for line in result.stderr.splitlines() if "does not speak today's protocol" in line]
     assert len(notices) == 1 and "unknown message type 'livekit_join'" in notices[0] and "using the legacy one (webrtc)" in notices[0]
     assert "over webrtc" in result.stderr and decode(out).duration > 1.5
+
+
+def test_an_output_that_cannot_be_created_fails_before_the_session() -> None:
+    """-o /proc/x.mp4 (its directory looks writable to root): exit 2 at once naming the file, not "recorded 0 frames" after the session."""
+    started = time.monotonic()
+    result = run_decart("edit", "-i", "sample", "--loop", "-o", "/proc/x.mp4", "--no-show", "--duration", "15")
+    assert_clean_failure(result, 2, "cannot record to /proc/x.mp4", "choose another path")
+    assert time.monotonic() - started < 10, result.stderr
+    assert "recorded" not in result.stderr and "stopped early" not in result.stderr

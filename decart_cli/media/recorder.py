@@ -77,6 +77,24 @@ _PROGRESS_INTERVAL = 1.0
 """Seconds between the progress lines logged at info level (``-v``)."""
 
 
+def _check_creatable(path: Path) -> None:
+    """Create ``path`` for writing (and remove it again if it was not there): UsageError if that fails.
+
+    Permission bits do not tell (root may "write" to /proc, a full or
+    read-only filesystem refuses anyway): only creating the file does, and
+    it must fail before the session starts, not after it.
+    """
+    existed = path.exists()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UsageError(f"cannot record to {path}: {exc.strerror or exc.__class__.__name__}", hint="choose another path") from None
+    os.close(fd)
+    if not existed:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 class Recorder:
     """Write the frames of one video track (or of :meth:`write`) to ``path``.
 
@@ -127,6 +145,7 @@ class Recorder:
             raise UsageError(f"cannot record to {path}: the file is not writable", hint="choose another path")
         if not fps or fps <= 0:
             raise UsageError(f"cannot record at {fps} fps", hint="give a positive frame rate")
+        _check_creatable(path)
         try:
             av.codec.Codec(codec, "w")
         except Exception:  # noqa: BLE001 - PyAV raises several kinds for an unknown codec
