@@ -49,14 +49,14 @@ from ..engine import Engine, load_engine
 from ..errors import ProtocolError, Refused
 from ..models import MODELS, TODAY, Model, models_of
 from .cors import cors
-from .files import Files, parse_ttl
+from .files import MAX_FILE_BYTES, Files, parse_ttl
 from .http_log import HttpErrorLog
 from .keys import Access, Keys
 from .livekit_session import LiveKitSession
 from .room import RoomHub
 from .session import ServerSession
 from .slots import Slots
-from .sockets import CLOSE_TIMEOUT, Socket
+from .sockets import CLOSE_TIMEOUT, Socket, local_address
 from .subscribe import SUBSCRIBE_PREFIX, LegacyViewer
 from .viewers import TooManyViewers
 from .webrtc import WebRTCSession
@@ -118,7 +118,6 @@ class Server:
         self.config = config
         self._engine_factory = engine_factory or (lambda: load_engine(config.engine))
         self._runner: web.AppRunner | None = None
-        self._port = 0
         self.sessions: set[ServerSession] = set()
         self.slots = Slots(config.max_sessions)
         self.rooms = RoomHub()
@@ -132,8 +131,7 @@ class Server:
     @property
     def port(self) -> int:
         """The port actually bound (useful with port 0)."""
-        assert self._runner is not None, "server not started"
-        return self._port
+        return self.addresses[0][1]
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -185,7 +183,6 @@ class Server:
             await runner.cleanup()
             raise
         self._runner = runner
-        self._port = int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Tell generating clients of today's protocol why it ends, close every socket and stop listening."""
@@ -293,7 +290,7 @@ class Server:
             if legacy:
                 session = WebRTCSession(socket, model, self._engine_factory(), **options)
             else:
-                room_url = f"ws://{_host_of(socket)}"
+                room_url = f"ws://{_host_of(socket.request)}"
                 session = LiveKitSession(socket, model, self._engine_factory(), slots=self.slots, rooms=self.rooms, room_url=room_url, **options)
         except BaseException:
             if legacy:
@@ -489,8 +486,6 @@ class Server:
 
 async def _read_upload(request: web.Request) -> tuple[str, str, bytes, float | None]:
     """The multipart form of an upload: the ``file`` part (name, type, bytes) and ``ttl_seconds``; raises Refused (400/413)."""
-    from .files import MAX_FILE_BYTES
-
     if not request.content_type.startswith("multipart/"):
         raise Refused("send the file as multipart/form-data with a part named file", status=400)
     try:
@@ -518,12 +513,10 @@ async def _read_upload(request: web.Request) -> tuple[str, str, bytes, float | N
     return (*found, parse_ttl(ttl_text))
 
 
-def _host_of(request: web.Request | Socket) -> str:
+def _host_of(request: web.Request) -> str:
     """``host:port`` as the client reached this server: its ``Host`` header, else the socket's address."""
-    http = request.request if isinstance(request, Socket) else request
-    host = http.headers.get(hdrs.HOST)
+    host = request.headers.get(hdrs.HOST)
     if host:
         return host
-    transport = http.transport
-    name = transport.get_extra_info("sockname") if transport is not None else ("127.0.0.1", 0)
-    return f"[{name[0]}]:{name[1]}" if ":" in name[0] else f"{name[0]}:{name[1]}"
+    address, port = local_address(request)
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

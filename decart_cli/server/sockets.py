@@ -29,6 +29,13 @@ CLOSE_TIMEOUT = 2.0
 """Seconds :meth:`Socket.close` waits for the client's closing frame."""
 
 
+def local_address(request: web.Request) -> tuple[str, int]:
+    """The address and port of this server that ``request`` reached."""
+    transport = request.transport
+    name = transport.get_extra_info("sockname") if transport is not None else None
+    return (str(name[0]), int(name[1])) if name else ("127.0.0.1", 0)
+
+
 class SocketClosed(Exception):
     """The socket is closed: nothing more can be sent on it."""
 
@@ -64,9 +71,7 @@ class Socket:
     @property
     def local_address(self) -> tuple[str, int]:
         """The address and port of this server the client reached."""
-        transport = self.request.transport
-        name = transport.get_extra_info("sockname") if transport is not None else None
-        return (str(name[0]), int(name[1])) if name else ("127.0.0.1", 0)
+        return local_address(self.request)
 
     @property
     def closed(self) -> bool:
