@@ -126,19 +126,13 @@ class Chromium:
                 pass
         self._closed = True
         proc = self.proc
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+        _wait(proc, 5)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 break
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+            _wait(proc, 5)
         for fd in (self._out, self._in):
             try:
                 os.close(fd)
@@ -322,6 +316,14 @@ class Page:
         except CDPError:
             pass
         self.browser.pages.pop(self.session, None)
+
+
+def _wait(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    """Wait up to ``seconds`` for ``proc`` to end (it may not)."""
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _console_line(method: str, params: dict) -> str | None:
