@@ -97,6 +97,11 @@ def models_of(generation: str) -> list[Model]:
     return [m for m in MODELS.values() if m.generation == generation]
 
 
+def names_of(generation: str) -> str:
+    """The names of one generation's models, comma-separated, in registry order (for messages)."""
+    return ", ".join(m.name for m in models_of(generation))
+
+
 def get_model(name: str) -> Model:
     """Return the model called ``name``, or raise :class:`UnknownModelError` naming the known ones."""
     try:

@@ -16,7 +16,7 @@ from ..client.cues import Cue, parse_cues
 from ..config import FIT_MODES, VIEWS, HOSTED_URL, EditConfig, Screen, ServeConfig, SourceConfig
 from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
-from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, models_of
+from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, names_of
 from ..protocol import check_prompt, display_url, stream_url
 from ..prompt_line import PromptLine, ToolbarReporter
 from ..ui import ConsoleReporter, render_summary
@@ -232,7 +232,7 @@ def choose_model(name: str | None, transport: str, *, hosted: bool) -> tuple[Mod
     if transport == "auto":
         return chosen, "livekit" if chosen.uses_livekit else "webrtc"
     if (transport == "livekit") != chosen.uses_livekit:
-        fitting = ", ".join(m.name for m in models_of(TODAY if transport == "livekit" else LEGACY))
+        fitting = names_of(TODAY if transport == "livekit" else LEGACY)
         protocol = "today's protocol (livekit)" if chosen.uses_livekit else "the legacy protocol (webrtc)"
         raise UsageError(f"model {chosen.name} speaks {protocol}, not --transport {transport}", f"use one of {fitting}, or --transport auto")
     return chosen, transport

@@ -47,7 +47,7 @@ from .. import protocol as p
 from ..config import ServeConfig
 from ..engine import Engine, load_engine
 from ..errors import ProtocolError, Refused
-from ..models import MODELS, TODAY, Model, models_of
+from ..models import LEGACY, MODELS, TODAY, Model, names_of
 from .cors import cors
 from .files import MAX_FILE_BYTES, Files, parse_ttl
 from .http_log import HttpErrorLog
@@ -315,9 +315,7 @@ class Server:
         """
         if model is None:
             shown = repr(name[:60]) if name else "(none)"
-            today = ", ".join(m.name for m in models_of(TODAY))
-            legacy = ", ".join(m.name for m in MODELS.values() if m.generation != TODAY)
-            return f"unknown model {shown} (not allowed here); today's models: {today}; legacy models: {legacy}"
+            return f"unknown model {shown} (not allowed here); today's models: {names_of(TODAY)}; legacy models: {names_of(LEGACY)}"
         speed = query.get("speed")
         if speed is not None and speed not in SPEEDS:
             return f"unknown speed {speed[:20]!r}; the speed tier is 'fast' (or leave it out)"

@@ -115,18 +115,21 @@ def decode_image(data: str) -> np.ndarray:
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
+def _not_an_image(what: str) -> ProtocolError:
+    return ProtocolError(f"{what} is not an image this server can read (PNG, JPEG, WebP, BMP)")
+
+
 def image_size(raw: bytes, what: str) -> tuple[int, int]:
     """An encoded image's (width, height) from its header, no pixel decoded; ProtocolError when it is no image or far too big."""
-    not_an_image = ProtocolError(f"{what} is not an image this server can read (PNG, JPEG, WebP, BMP)")
     if not raw:
-        raise not_an_image
+        raise _not_an_image(what)
     try:
         with Image.open(io.BytesIO(raw)) as image:
             return image.size
     except Image.DecompressionBombError:  # Pillow's own limit, ~179 million pixels: over MAX_IMAGE_SIDE too
         raise ProtocolError(f"the image has over 179 million pixels; at most {MAX_IMAGE_SIDE} pixels a side are accepted") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        raise not_an_image from None
+        raise _not_an_image(what) from None
 
 
 def decode_image_bytes(raw: bytes, what: str) -> np.ndarray:
@@ -142,7 +145,7 @@ def decode_image_bytes(raw: bytes, what: str) -> np.ndarray:
         raise ProtocolError(f"the image is {width}x{height}; at most {MAX_IMAGE_SIDE} pixels a side are accepted")
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise ProtocolError(f"{what} is not an image this server can read (PNG, JPEG, WebP, BMP)")
+        raise _not_an_image(what)
     return image
 
 

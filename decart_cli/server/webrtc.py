@@ -16,7 +16,7 @@ from aiortc import MediaStreamTrack
 from .. import protocol as p
 from ..engine import Engine
 from ..errors import ProtocolError
-from ..models import TODAY, Model, models_of
+from ..models import TODAY, Model, names_of
 from ..peer import Peer
 from .editor import EditedTrack
 from .session import ServerSession, check_media_sections, discard
@@ -32,10 +32,9 @@ MAX_MEDIA_SECTIONS = 8
 
 def legacy_refusal(model: Model) -> str:
     """Why a client of today's protocol (``livekit_join``) cannot use legacy ``model``: "not allowed", so the SDKs stop retrying."""
-    today = ", ".join(m.name for m in models_of(TODAY))
     return (
         f"livekit_join is not allowed for model {model.name}: it speaks the legacy protocol (offer / answer on this socket); "
-        f"today's protocol serves {today}"
+        f"today's protocol serves {names_of(TODAY)}"
     )
 
 
