@@ -19,6 +19,7 @@ and caught like any exception.
     ├── ProtocolError                a message that does not follow the protocol
     ├── Refused                      decart serve refuses a client's request (key, token, origin, limit)
     ├── ConnectError                 the server cannot be reached or does not answer
+    │   └── HandshakeRefused         it answered the WebSocket handshake with an HTTP error status
     ├── AuthError                    the server rejected the API key (permanent)
     │   └── CreditsError             the key has no credits left (permanent)
     ├── ServerError                  the server sent an ``error`` message
@@ -142,6 +143,14 @@ class Refused(DecartError):
 
 class ConnectError(DecartError):
     """The server could not be reached, or did not answer in time."""
+
+
+class HandshakeRefused(ConnectError):
+    """The server answered the WebSocket handshake with an HTTP error ``status`` (not a key or capacity refusal)."""
+
+    def __init__(self, message: str, status: int, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.status = status
 
 
 class AuthError(DecartError):

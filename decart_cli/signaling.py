@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from . import protocol as p
-from .errors import AuthError, ConnectError, CreditsError, DecartError, PromptRejected, ProtocolError, ServerError, SessionClosed
+from .errors import AuthError, ConnectError, CreditsError, DecartError, HandshakeRefused, PromptRejected, ProtocolError, ServerError, SessionClosed
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Signaling:
                 raise ConnectError(f"the server at {where} is at capacity (HTTP {status})", "try again in a minute") from None
             if status in (401, 403):
                 raise AuthError(f"the server at {where} rejected the API key (HTTP {status})", fix="api_key") from None
-            raise ConnectError(f"the server at {where} refused the connection (HTTP {status})", fix="url_and_model") from None
+            raise HandshakeRefused(f"the server at {where} refused the connection (HTTP {status})", status, fix="url_and_model") from None
         except InvalidURI:
             raise ConnectError(f"cannot connect to {where}: not a WebSocket URL", "use ws:// or wss://") from None
         except (asyncio.TimeoutError, TimeoutError):

@@ -23,6 +23,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from decart_cli.server.app import SERVER_HEADER
 
@@ -76,11 +77,21 @@ async def _pump(source, hook: Hook, link: Link) -> None:  # type: ignore[no-unty
 
 
 @contextlib.contextmanager
-def scripted_server(upstream: str, *, from_server: Hook | None = None, from_client: Hook | None = None, server_header: str | None = SERVER_HEADER) -> Iterator[str]:
+def scripted_server(
+    upstream: str,
+    *,
+    from_server: Hook | None = None,
+    from_client: Hook | None = None,
+    server_header: str | None = SERVER_HEADER,
+    handshake: Callable[[str], int | None] | None = None,
+) -> Iterator[str]:
     """Run the proxy to the server at ``upstream`` (``ws://host:port``) on a free port; yield its base URL.
 
     Its responses carry ``server_header`` (by default decart serve's, as a
     faithful proxy would pass on; None: websockets' own, an unknown server).
+    ``handshake`` sees each request's path and may refuse it with an HTTP
+    status (None: pass it on), as a server that checks the model before it
+    upgrades does.
     """
     loop = asyncio.new_event_loop()
     ready = threading.Event()
@@ -100,8 +111,14 @@ def scripted_server(upstream: str, *, from_server: Hook | None = None, from_clie
             if up.close_code is not None:
                 await client.close(up.close_code, up.close_reason or "")
 
+    def check(connection: ServerConnection, request: Request) -> Response | None:
+        status = handshake(request.path) if handshake is not None else None
+        return None if status is None else connection.respond(status, "refused\n")
+
     async def main() -> None:
-        options = {} if server_header is None else {"server_header": server_header}
+        options: dict[str, object] = {"process_request": check}
+        if server_header is not None:
+            options["server_header"] = server_header
         async with websockets.serve(handle, "127.0.0.1", 0, compression=None, max_size=None, **options) as server:
             holder["port"] = server.sockets[0].getsockname()[1]
             stop = asyncio.Event()

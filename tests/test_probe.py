@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from conftest import assert_clean_failure, decode, run_decart
 from decart_cli.client.probe import probe
 from decart_cli.errors import AuthError
+from decart_cli.models import LEGACY, names_of
 from decart_cli.protocol import stream_url
 from scripted_server import Link, Raw, kind, message, scripted_server
 
@@ -54,3 +57,34 @@ def test_refusal_silence_and_a_bad_key(server) -> None:
 
     with scripted_server(server.url, from_client=bad_key, server_header=None) as url, pytest.raises(AuthError):
         ask(url)
+
+
+def today_refused_at_the_handshake(path: str) -> int | None:
+    """A legacy-only server that checks the model before it upgrades: 400 for any model it does not know."""
+    legacy = names_of(LEGACY).split(", ")
+    return None if any(f"model={name}" in path for name in legacy) else 400
+
+
+def test_a_handshake_refused_for_a_todays_model_means_legacy_only(server) -> None:
+    """HTTP 400 at the handshake for a today's model reads as a legacy-only server, with the status as the reason."""
+    with scripted_server(server.url, server_header=None, handshake=today_refused_at_the_handshake) as url:
+        answer = ask(url)
+    assert not answer.livekit and "HTTP 400" in answer.reason
+
+
+def test_auto_goes_on_with_the_legacy_model_when_the_handshake_refuses_todays(server, tmp_path: Path) -> None:
+    """edit --url --api-key without -m against a legacy-only server that answers 400: the legacy default, said once."""
+    out = tmp_path / "out.mp4"
+    with scripted_server(server.url, server_header=None, handshake=today_refused_at_the_handshake) as url:
+        result = run_decart("edit", "--url", url, "--api-key", "KEY", "-i", "test", "-p", "invert the colors", "--no-show", "-o", str(out), "--duration", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("does not speak today's protocol") == 1, result.stderr
+    assert "HTTP 400" in result.stderr and "Traceback" not in result.stderr
+    assert len(decode(out).frames) > 20
+
+
+def test_an_explicit_todays_model_refused_at_the_handshake_names_the_fix(server, tmp_path: Path) -> None:
+    """-m with a today's model against that server: exit 1, the status and what to check, no fallback."""
+    with scripted_server(server.url, server_header=None, handshake=today_refused_at_the_handshake) as url:
+        result = run_decart("edit", "--url", url, "--api-key", "KEY", "-m", "lucy-latest", "-i", "test", "-p", "x", "--no-show", "-o", str(tmp_path / "o.mp4"), "--duration", "2")
+    assert_clean_failure(result, 1, "refused the connection (HTTP 400)")

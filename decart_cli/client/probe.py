@@ -6,7 +6,9 @@ the faster one on loopback, and it says who it is in its ``Server`` header)
 opens one control socket for a today's model, sends ``livekit_join`` and
 listens: a queue position or room credentials mean today's protocol; an
 ``error`` (other than a refused key), a close or silence mean a legacy-only
-server. The socket is closed either way.
+server. So does a handshake refused with HTTP 400 or 404: a legacy-only
+server that checks the model before it upgrades (the seed's server does)
+refuses a today's model there. The socket is closed either way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 from dataclasses import dataclass
 
 from .. import protocol as p
-from ..errors import AuthError
+from ..errors import AuthError, HandshakeRefused
 from ..signaling import Signaling
 
 DECART_SERVE = "decart-serve/"
@@ -50,7 +52,12 @@ async def probe(url: str, *, timeout: float) -> Answer:
             found.set_result(Answer(livekit=False, reason=message.error))
 
     signaling = Signaling(url, connect_timeout=timeout, on_message=seen)
-    await signaling.connect()
+    try:
+        await signaling.connect()
+    except HandshakeRefused as exc:
+        if exc.status not in (400, 404):
+            raise
+        return Answer(livekit=False, reason=f"it refused a today's model at the handshake, HTTP {exc.status}")
     try:
         if signaling.server_software.startswith(DECART_SERVE):
             return Answer(livekit=False, decart_serve=True, reason="decart serve")
