@@ -19,8 +19,8 @@ from typing import Any
 
 import cv2
 
-from .config import Screen
-from .errors import DecartError
+from .config import Screen, SourceConfig
+from .errors import DecartError, SourceError
 
 CAMERA_SECONDS = 2.0
 """How long each camera's real frame rate is measured for."""
@@ -111,11 +111,37 @@ def check_cameras(candidates: list[str | int], seconds: float = CAMERA_SECONDS) 
         fix = "" if status == "ok" else "light the scene better, or pick another camera with -i"
         found.append(Check(f"camera {device}", status, f"{mode}; {fps:.1f} fps measured over {seconds:g} s", fix, required=True))
     if not found:
-        return [Check("camera", "fail", "no camera delivers frames", "plug one in (and check its permissions), or edit a file: decart edit -i FILE", required=True)]
+        return [Check("camera", "fail", "no camera delivers frames", "plug one in (and check its permissions), or edit a file: decart edit -i FILE (decart doctor -i FILE checks it)", required=True)]
     if all(check.status != "ok" for check in found):
         return found
     # One working camera is enough: the others are information.
     return [check if check.status == "ok" else Check(check.name, "warn", check.detail, check.fix) for check in found]
+
+
+def is_camera(spec: str) -> bool:
+    """Whether a ``-i`` source names a camera (an index or a device), as :func:`decart_cli.media.sources.open_source` reads it."""
+    spec = spec.strip()
+    return spec.isdigit() or spec.startswith("/dev/")
+
+
+def check_source(spec: str, width: int, height: int, fps: float, seconds: float = CAMERA_SECONDS) -> list[Check]:
+    """The lines for the source a session will use: that camera measured, or the file (``sample``, ``test``) opened and read."""
+    if is_camera(spec):
+        device: str | int = int(spec) if spec.strip().isdigit() else spec.strip()
+        checks = check_cameras([device], seconds)
+        if checks[0].status == "fail":
+            return [Check(f"camera {device}", "fail", "it delivers no frames", "check the camera and its permissions, or edit a file: decart edit -i FILE", required=True)]
+        return checks
+    from .media.sources import open_source
+
+    try:
+        track = open_source(SourceConfig(spec=spec, width=width, height=height, fps=fps))
+    except SourceError as exc:
+        return [Check.of_error("input", "fail", exc.message, exc, required=True)]
+    try:
+        return [Check("input", "ok", f"{track.label}; sent as {width}x{height} at {fps:g} fps", required=True)]
+    finally:
+        track.stop()
 
 
 def check_display(screen: Screen) -> Check:

@@ -103,3 +103,26 @@ def test_with_a_camera_a_session_would_work(tmp_path: Path, monkeypatch: pytest.
     assert camera["status"] == "ok" and "640x480" in camera["detail"]
     measured = float(camera["detail"].split("; ")[1].split(" fps")[0])
     assert 25 <= measured <= 31
+
+
+def test_a_file_input_makes_a_session_work_without_a_camera() -> None:
+    """-i sample on this camera-less machine: the input line passes instead of the cameras, so a session would work (exit 0)."""
+    code, report, stderr = run_doctor("-i", "sample")
+    assert code == 0 and report["would_work"] is True, stderr
+    checks = by_name(report)
+    assert "camera" not in checks
+    assert checks["input"]["status"] == "ok" and "sample clip" in checks["input"]["detail"] and "1280x704" in checks["input"]["detail"]
+
+
+def test_a_bad_input_fails_with_the_sources_own_fix(tmp_path: Path) -> None:
+    """-i of a missing file or a text file: the input line fails with why and what to do; -i of an absent camera names that camera."""
+    code, report, _ = run_doctor("-i", str(tmp_path / "missing.mp4"))
+    checks = by_name(report)
+    assert code == 1 and checks["input"]["status"] == "fail" and "no such file" in checks["input"]["detail"] and checks["input"]["fix"]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video\n")
+    code, report, _ = run_doctor("-i", str(notes))
+    assert code == 1 and "is not a video" in by_name(report)["input"]["detail"]
+    code, report, _ = run_doctor("-i", "3")
+    checks = by_name(report)
+    assert code == 1 and checks["camera 3"]["status"] == "fail" and "decart edit -i FILE" in checks["camera 3"]["fix"]

@@ -24,6 +24,7 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 @app.command()
 @user_errors
 def doctor(
+    input: Optional[str] = typer.Option(None, "-i", "--input", metavar="SOURCE", help="The source the session will use, as `decart edit -i` (a camera, a file, 'sample', 'test') \\[default: every camera found]."),
     url: Optional[str] = typer.Option(None, "--url", help="Server to check \\[default: the hosted service with a key, else the local server]."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service (checked, never shown)."),
     local: bool = typer.Option(False, "--local", help="Check the local server even when a key is set."),
@@ -33,7 +34,7 @@ def doctor(
     json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON (for scripts) instead of a table."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging."),
 ) -> None:
-    """Check cameras, display, virtual camera, microphone, API key, server and local engine; exit 0 when a session would work."""
+    """Check the input (every camera, or the -i source), display, virtual camera, microphone, API key, server and local engine; exit 0 when a session would work."""
     from .. import doctor as d
 
     setup_logging(verbose)
@@ -45,7 +46,10 @@ def doctor(
     chosen, transport = choose_model(model, "webrtc" if transport == "auto" and not hosted and model is None else transport, hosted=hosted)
     console = Console(stderr=True)
     with console.status("checking...") if not json_out else contextlib.nullcontext():
-        checks = d.check_cameras(d.camera_candidates(), camera_seconds)
+        if input is None:
+            checks = d.check_cameras(d.camera_candidates(), camera_seconds)
+        else:
+            checks = d.check_source(input, chosen.width, chosen.height, chosen.fps, camera_seconds)
         checks += [d.check_display(Screen.of(os.environ)), d.check_virtual_camera(), d.check_microphone(), d.check_key(bool(key))]
         checks.append(asyncio.run(d.check_server(server_url, key, chosen, transport)))
         checks.append(d.check_engine(chosen.width, chosen.height, chosen.fps))
