@@ -1,3 +1,3 @@
-from .cli import main
+from decart_entry import main
 
 main()

@@ -132,6 +132,8 @@ class EditSession:
         self._stdin = stdin if stdin is not None else (sys.stdin.buffer if config.read_stdin and sys.stdin else None)
         self._stop = asyncio.Event()
         self._stop_reason = ""
+        self._hurry = False
+        """A second stop request: stop without waiting for the frames in flight."""
         self._last_frame_at = 0.0
         self._link: Link | None = None
         self._initial = True
@@ -164,8 +166,9 @@ class EditSession:
         """What the user can change while the session runs (set once the sinks are up)."""
         self._tasks: list[asyncio.Task[None]] = []
 
-    def request_stop(self, reason: str = "stopped") -> None:
-        """Ask the session to end gracefully (safe to call from a signal handler)."""
+    def request_stop(self, reason: str = "stopped", *, hurry: bool = False) -> None:
+        """Ask the session to end gracefully (safe to call from a signal handler); ``hurry``: without waiting for the frames in flight."""
+        self._hurry = self._hurry or hurry
         if not self._stop.is_set():
             self._stop_reason = reason
             self._stop.set()
@@ -545,8 +548,10 @@ class EditSession:
         link = self._link
         assert link is not None
         done = await first_of({link.first_frame.wait(): "first", self._stop.wait(): "stop", link.closed: "closed"}, self.config.connect_timeout)
-        if done & {"first", "stop"}:
+        if "first" in done:
             return
+        if "stop" in done:
+            raise Interrupted(f"{self._stop_reason} before the first edited frame came back")
         if "closed" in done:
             error = link.closed.result()
             if error is link.media_failure:
@@ -564,7 +569,7 @@ class EditSession:
         if self._link is None or not self._online.is_set():
             return
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline and time.monotonic() - self._last_frame_at < quiet:
+        while not self._hurry and time.monotonic() < deadline and time.monotonic() - self._last_frame_at < quiet:
             await asyncio.sleep(0.02)
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:

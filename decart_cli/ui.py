@@ -128,7 +128,10 @@ def render_summary(stats: SessionStats, *, failed: bool = False) -> str:
             held = f" ({stats.frames_held} held while {why})"
         elif stats.recording_gap >= 0.05:
             held = f" ({stats.recording_gap:.1f} s gap while {why})"
-        parts.append(f"recorded {stats.frames_recorded} frames{held} to {stats.output}")
+        if stats.frames_recorded:
+            parts.append(f"recorded {stats.frames_recorded} frames{held} to {stats.output}")
+        else:
+            parts.append("nothing recorded")
     if stats.reconnects:
         parts.append(f"reconnected {stats.reconnects} time{'s' if stats.reconnects > 1 else ''}")
     return ("stopped early: " if failed else "done: ") + ", ".join(parts)

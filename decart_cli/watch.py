@@ -75,8 +75,8 @@ class WatchSession(Viewing):
         self._stop_reason = "stopped"
         self._first = asyncio.Event()
 
-    def request_stop(self, reason: str = "stopped") -> None:
-        """Ask the viewer to end (safe from a signal handler)."""
+    def request_stop(self, reason: str = "stopped", *, hurry: bool = False) -> None:
+        """Ask the viewer to end (safe from a signal handler; its stop is short, ``hurry`` changes nothing)."""
         if not self._stop.is_set():
             self._stop_reason = reason
             self._stop.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -156,6 +157,38 @@ def test_sigterm_and_sigint_stop_gracefully(server, tmp_path: Path, signum: int,
     assert summary is not None, stderr
     received, recorded = int(summary.group(1)), int(summary.group(2))
     assert len(decode(out).frames) == recorded == received >= 25, stderr
+
+
+def test_ctrl_c_at_any_moment(tmp_path: Path) -> None:
+    """Ctrl-C once or twice, from loading to mid-recording: never a traceback; exit 130 before media, else 0 and a summary whose file exists and decodes."""
+    decart = Path(sys.executable).with_name("decart")  # the console script, as users start it
+    outcomes = []
+    # From 0.25 s: before that, Python itself is still starting (its own site import), none of our code has run.
+    for delay, presses in ((0.25, 1), (0.5, 1), (0.9, 1), (1.3, 1), (2.0, 1), (3.5, 1), (0.4, 2), (2.0, 2), (3.5, 2)):
+        out = tmp_path / f"cc-{delay}-{presses}.mp4"
+        proc = subprocess.Popen(
+            [str(decart), "edit", "-i", "sample", "-p", "add sunglasses", "-o", str(out), "--no-show", "--duration", "30"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env(),
+        )
+        try:
+            time.sleep(delay)
+            for _ in range(presses):
+                proc.send_signal(signal.SIGINT)
+                time.sleep(0.05)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        where = f"Ctrl-C x{presses} at {delay} s: exit {proc.returncode}\n{stderr}"
+        assert "Traceback" not in stderr and "Task was destroyed" not in stderr, where
+        summary = SUMMARY.search(stderr)
+        if summary is None:
+            assert proc.returncode == 130 and not out.exists(), where
+        else:
+            assert proc.returncode == 0 and str(out) in stderr, where
+            assert len(decode(out).frames) == int(summary.group(2)) > 0, where
+        assert "recorded 0 frames" not in stderr, where
+        outcomes.append(summary is not None)
+    assert not outcomes[0] and outcomes[5], outcomes  # both kinds of moment were met
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])

@@ -138,20 +138,32 @@ def user_errors(fn: F) -> F:
 class Stoppable(Protocol):
     """A session the command runs: stopped gracefully on request, run to its end."""
 
-    def request_stop(self, reason: str = "stopped") -> None: ...
+    def request_stop(self, reason: str = "stopped", *, hurry: bool = False) -> None: ...
 
     async def run(self) -> Any: ...
 
 
 async def run_stoppable(session: Stoppable) -> None:
-    """Run ``session``; SIGINT / SIGTERM ask it to stop (the handler only sets its flag)."""
+    """Run ``session``; SIGINT / SIGTERM ask it to stop (the handlers only set its flags).
+
+    The first signal stops it gracefully (the frames in flight reach the
+    file); a second one hurries the stop (no waiting for them); a third
+    leaves at once with exit code 130, keeping what the recording already
+    holds (it is written in fragments). A signal never raises
+    KeyboardInterrupt inside the event loop: that tears whatever was
+    running and can leave the shutdown waiting forever.
+    """
     loop = asyncio.get_running_loop()
+    signals = 0
 
     def on_signal(name: str, signum: int) -> None:
-        # First signal: stop gracefully. A second one falls through to the
-        # default handler, for when the user really wants out now.
-        session.request_stop(name)
-        loop.remove_signal_handler(signum)
+        nonlocal signals
+        signals += 1
+        if signals <= 2:
+            session.request_stop(name, hurry=signals == 2)
+            return
+        os.write(2, b"\nquit without finishing\n")
+        os._exit(130)
 
     for signum, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
         try:

@@ -1,0 +1,37 @@
+"""The ``decart`` command's entry point: Ctrl-C while the program loads stops it quietly.
+
+Loading takes most of a second (OpenCV, PyAV, aiortc, the server). Python's
+own SIGINT handler would raise KeyboardInterrupt in the middle of an import
+and print its traceback; while loading, an interrupt here ends the program
+with exit code 130 and no output instead. Once loaded, the CLI handles
+Ctrl-C itself (:func:`decart_cli.cli.user_errors`, the session's signal
+handlers). This module lives outside the package because importing
+``decart_cli`` is itself the first slow step (it loads OpenCV).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+
+def _stop_loading(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while leaving changes nothing
+    raise SystemExit(130)
+
+
+def main() -> None:
+    """Load the CLI (an interrupt meanwhile: exit 130, quietly), then run it."""
+    quiet = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when SIGINT is ignored (a background job)
+    if quiet:
+        signal.signal(signal.SIGINT, _stop_loading)
+    from decart_cli.cli import main as run
+
+    if quiet:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()
