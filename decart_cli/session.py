@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 import time
@@ -195,6 +196,7 @@ class EditSession:
                 self.wanted.on_answer = self._prompt_answered
             if recorder is not None:
                 recorder.on_warning = self._thread_warning(asyncio.get_running_loop())
+                recorder.on_failure = self._recording_failed(asyncio.get_running_loop())
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
             vcam = None
             if cfg.vcam is not None:
@@ -357,6 +359,15 @@ class EditSession:
         if self._recorder is not None:
             self._recorder.set_caption(shown, entry.text)
         self._write_record()
+
+    def _recording_failed(self, loop: asyncio.AbstractEventLoop) -> Callable[[DecartError], None]:
+        """The recorder's failure callback (its thread): the session stops at once, the recording being what it was for."""
+
+        def failed(error: DecartError) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the session is over
+                loop.call_soon_threadsafe(functools.partial(self.request_stop, "the recording failed", hurry=True))
+
+        return failed
 
     def _thread_warning(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
         """A warning callback for other threads: shown by the reporter on ``loop``."""

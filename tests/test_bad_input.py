@@ -17,6 +17,9 @@ JSON, binary and oversize frames, ...).
 from __future__ import annotations
 
 import os
+import re
+import shlex
+import shutil
 import socket
 import subprocess
 import threading
@@ -24,10 +27,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from conftest import assert_clean_failure, bar_means, decode, run_decart
+from conftest import assert_clean_failure, bar_means, child_env, decart_cmd, decode, run_decart
 from decart_cli.media.sources import TestPattern
 from scripted_server import Link, Raw, kind, message, scripted_server
 
@@ -327,3 +331,62 @@ def test_an_output_that_cannot_be_created_fails_before_the_session() -> None:
     assert_clean_failure(result, 2, "cannot record to /proc/x.mp4", "choose another path")
     assert time.monotonic() - started < 10, result.stderr
     assert "recorded" not in result.stderr and "stopped early" not in result.stderr
+
+
+def test_a_disk_that_fills_mid_session_stops_it_within_a_second_keeping_what_was_written(tmp_path: Path) -> None:
+    """The output's disk fills 1-2 s in (a 600 KB tmpfs): the session stops within a second, exit 1 saying so, and the file plays to its last whole fragment."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to mount a small tmpfs in a private mount namespace")
+    full = tmp_path / "full"
+    full.mkdir()
+    kept = tmp_path / "kept.mp4"
+    edit = " ".join(shlex.quote(arg) for arg in decart_cmd("edit", "-i", "sample", "--loop", "-o", str(full / "x.mp4"), "--no-show", "--duration", "30", "-v"))
+    script = f"mount -t tmpfs -o size=600k tmpfs {full} && {{ {edit}; code=$?; cp {full}/x.mp4 {kept}; exit $code; }}"
+    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env())
+    failed_at = None
+    lines = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if failed_at is None and "No space left on device" in line:
+                failed_at = time.monotonic()
+        proc.wait(30)
+        stopped_after = time.monotonic() - failed_at if failed_at is not None else None
+    finally:
+        proc.kill()
+    stderr = "".join(lines)
+    assert proc.returncode == 1 and stopped_after is not None, stderr
+    print(f"stopped {stopped_after:.2f} s after the disk filled")
+    assert stopped_after < 3.0, (stopped_after, stderr)  # ~1 s here; the bound leaves room for a loaded CI machine
+    assert "Traceback" not in stderr
+    last = [line for line in stderr.splitlines() if line.startswith("error:")][-1]
+    frames = int(re.search(r"the file keeps the (\d+) frames written before it", last).group(1))  # type: ignore[union-attr]
+    assert "recording to" in last and "No space left on device" in last
+    assert f"recorded {frames} frames to {full / 'x.mp4'}" in stderr
+    assert len(decode(kept).frames) == frames > 10  # decodes to its end: no fragment cut short
+
+
+def test_a_recording_cut_mid_fragment_is_trimmed_to_its_last_whole_one(tmp_path: Path) -> None:
+    """An MP4 cut at any byte is trimmed back to whole fragments that decode to their end, and counted without decoding."""
+    from decart_cli.media.recorder import Recorder
+    from decart_cli.media.salvage import count_video_frames, trim_mp4
+    from decart_cli.media.sources import TestPattern
+
+    whole = tmp_path / "whole.mp4"
+    recorder = Recorder(whole, fps=25)
+    pattern = TestPattern(320, 240)
+    for n in range(75):
+        recorder.write(av.VideoFrame.from_ndarray(pattern.render(n), format="bgr24"))
+        time.sleep(0.04)
+    recorder.close()
+    data = whole.read_bytes()
+    kept = []
+    for cut in (len(data) // 2, len(data) * 9 // 10, len(data) - 5):  # the last cut may fall in the closing index (mfra)
+        part = tmp_path / f"cut-{cut}.mp4"
+        part.write_bytes(data[:cut])
+        removed = trim_mp4(part)
+        assert 0 < removed < cut and part.stat().st_size == cut - removed
+        kept.append(count_video_frames(part))
+        assert len(decode(part).frames) == kept[-1]
+    assert 0 < kept[0] <= kept[1] <= kept[2] <= 75 and kept[0] < kept[2], kept

@@ -58,6 +58,7 @@ from decart_cli.errors import DecartError, UsageError
 from .audio_mux import AudioMux
 from .captions import CaptionTrack, Cues, add_mov_text
 from .remux import EncodedFrame, EncodedTap, H264Remuxer, open_fragmented
+from .salvage import count_video_frames, trim_mp4
 from .sources import copy_frame
 
 __all__ = ["Recorder", "CONTAINERS"]
@@ -170,6 +171,10 @@ class Recorder:
         """``"remux"`` (encoded input), ``"encode"`` (decoded input), or None before the first frame."""
         self.on_warning: Callable[[str], None] | None = None
         """Called on the recorder's thread with a message for the user (e.g. a connection that cannot be remuxed)."""
+        self.on_failure: Callable[[DecartError], None] | None = None
+        """Called once, on the recorder's thread, when writing fails (the disk filled, the device went): the recording has ended."""
+        self.frames_kept: int | None = None
+        """After a failure, once finished: the frames the file still holds (cut back to its last whole fragment)."""
 
         self._cond = threading.Condition()
         self._queue: collections.deque[tuple[float, Any]] = collections.deque()
@@ -443,9 +448,15 @@ class Recorder:
             self._audio.write(at - t0, frame)
 
     def _fail(self, exc: BaseException) -> None:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         with self._cond:
-            self.error = DecartError(f"recording to {self._path} failed: {exc}")
+            first = self.error is None
+            self.error = DecartError(f"recording to {self._path} failed: {reason}")
             self._queue.clear()
+        if first:
+            log.info("%s", self.error.message)
+            if self.on_failure is not None:
+                self.on_failure(self.error)
 
     def _open(self, width: int, height: int) -> None:
         # Fragments of at most 0.5 s even between keyframes: a keyframe's
@@ -533,7 +544,23 @@ class Recorder:
     def _finish(self) -> None:
         """Finish the file (on the writer thread): flush, close, then an MP4's subtitles."""
         self._close_file()
+        if self.error is not None:
+            self._salvage()
         self._add_subtitles()
+
+    def _salvage(self) -> None:
+        """After a failure: cut the file back to its last whole fragment, and count what it keeps."""
+        if not self._path.exists():
+            self.frames_kept = 0
+            return
+        try:
+            if self._format == "mp4":
+                trim_mp4(self._path)
+        except OSError as exc:
+            log.warning("could not cut %s back to its last whole fragment: %s", self._path, exc)
+        self.frames_kept = count_video_frames(self._path)
+        self.frames_written = self.frames_kept
+        self.error = DecartError(f"{self.error.message}; the file keeps the {self.frames_kept} frames written before it")
 
     def _close_file(self) -> None:
         """Flush the encoder and close the container."""
