@@ -14,13 +14,11 @@ Viewers come in by either generation of the protocol: ``/subscribe/<sid>``
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import av
-from aiortc import MediaStreamTrack
-from aiortc.mediastreams import MediaStreamError
 
+from ..media.newest import NewestTrack
 from ..media.sources import copy_frame
 
 MAX_VIEWERS = 4
@@ -60,7 +58,7 @@ class Viewers:
     def publish(self, frame: av.VideoFrame) -> None:
         """An edited frame sent to the client: offer it to every viewer."""
         for track in self._tracks:
-            track._offer(frame)
+            track.put(frame)
 
     def close(self) -> None:
         """The session ended: every viewer's track ends."""
@@ -73,7 +71,7 @@ class Viewers:
             self._tracks.remove(track)
 
 
-class ViewerTrack(MediaStreamTrack):
+class ViewerTrack(NewestTrack):
     """What one viewer is sent: the newest edited frame, copied; ends with the session."""
 
     kind = "video"
@@ -81,27 +79,13 @@ class ViewerTrack(MediaStreamTrack):
     def __init__(self, viewers: Viewers) -> None:
         super().__init__()
         self._viewers = viewers
-        self._latest: av.VideoFrame | None = None
-        self._ready = asyncio.Event()
         self.frames_out = 0
 
-    def _offer(self, frame: av.VideoFrame) -> None:
-        self._latest = frame
-        self._ready.set()
-
     async def recv(self) -> Any:
-        while self._latest is None:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        if self.readyState != "live":
-            raise MediaStreamError
-        frame, self._latest = self._latest, None
+        frame = await self.take()
         self.frames_out += 1
         return copy_frame(frame)
 
     def stop(self) -> None:
         self._viewers._remove(self)
-        self._ready.set()
         super().stop()
