@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 class Peer:
     """An ``RTCPeerConnection`` plus candidate queueing and loopback handling."""
 
-    def __init__(self, *, loopback: bool, ice_servers: tuple[str, ...] | None = None) -> None:
+    def __init__(self, *, loopback: bool, ice_servers: tuple[str, ...] | None = None, max_bundle: bool = False) -> None:
         self.loopback = loopback
         rtc.apply()  # once per process; see decart_cli.rtc
-        self.pc = RTCPeerConnection(rtc.rtc_configuration(loopback=loopback, ice_servers=ice_servers))
+        self.pc = RTCPeerConnection(rtc.rtc_configuration(loopback=loopback, ice_servers=ice_servers, max_bundle=max_bundle))
         self._pending: list[Candidate] = []
         self._remote_set = False
 

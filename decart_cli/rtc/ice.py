@@ -36,7 +36,7 @@ import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from ..protocol import candidate_address, is_loopback_host, keep_candidates
 from .registry import STATE
@@ -122,17 +122,21 @@ def loopback_session(enabled: bool = True) -> Iterator[None]:
         _loopback.reset(token)
 
 
-def rtc_configuration(*, loopback: bool, ice_servers: tuple[str, ...] | None = None) -> RTCConfiguration:
+def rtc_configuration(*, loopback: bool, ice_servers: tuple[str, ...] | None = None, max_bundle: bool = False) -> RTCConfiguration:
     """The peer connection configuration for a session.
 
     Loopback sessions use no STUN/TURN server. Otherwise ``ice_servers``
     (STUN/TURN URLs) is used, or aiortc's default when it is None.
+
+    ``max_bundle`` puts every media section on the first one's transport,
+    for a peer that bundles everything (LiveKit's clients). Under aiortc's
+    default policy ("balanced") a later section of a kind is given the
+    first one's transport before bundling replaces that, so media placed
+    on it in a later negotiation never leaves.
     """
-    if loopback:
-        return RTCConfiguration(iceServers=[])
-    if ice_servers is None:
-        return RTCConfiguration()
-    return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in ice_servers])
+    servers = [] if loopback else None if ice_servers is None else [RTCIceServer(urls=url) for url in ice_servers]
+    policy = RTCBundlePolicy.MAX_BUNDLE if max_bundle else RTCBundlePolicy.BALANCED
+    return RTCConfiguration(iceServers=servers, bundlePolicy=policy)
 
 
 def filter_remote_sdp(sdp: str, *, loopback: bool) -> str:
