@@ -10,6 +10,14 @@ the client publishes its camera, the track's frames go through the
 session's engine and come back on that edited track: aiortc does the media
 on our side, libwebrtc on the client's.
 
+The inference participant can also publish a new edited track mid-session,
+or leave and come back (:meth:`Room.publish`, :meth:`Room.unpublish`; a
+:class:`RoomHub` can open rooms without it): tests use this to play what a
+restarted worker on the service looks like. Each new track goes on a new
+media section, which the client adds when asked (LiveKit's
+``media_sections_requirement``: with one peer connection, the client makes
+every offer).
+
 As LiveKit serves it: the token comes in an ``Authorization: Bearer`` header
 (native clients) or the ``access_token`` query (browsers cannot set
 headers); a refused connection is answered before the upgrade (401 for the
@@ -35,7 +43,6 @@ clients stop instead of retrying) or its server API.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import secrets
 import time
@@ -83,13 +90,8 @@ class Room:
         self.size = size
         self.on_first_frame = on_first_frame
         self.on_left = on_left
-        self.publisher = rs.PublishedTrack(
-            participant_sid=rs.new_sid("PA"),
-            identity=f"inference-server-{session_id}",
-            track_sid=rs.new_sid("TR"),
-            width=size[0],
-            height=size[1],
-        )
+        self.publisher: rs.PublishedTrack | None = self._new_track(rs.new_sid("PA"))
+        """The inference participant and the edited track it publishes; None while that participant is not in the room."""
         self.viewers = viewers if viewers is not None else Viewers()
         """The session's viewers: every edited frame sent to the client is offered to them."""
         self.viewer_identities: set[str] = set()
@@ -100,6 +102,39 @@ class Room:
         """Set when a client has joined (and stays set)."""
         self.closed = False
 
+    def _new_track(self, participant_sid: str) -> rs.PublishedTrack:
+        return rs.PublishedTrack(
+            participant_sid=participant_sid,
+            identity=f"inference-server-{self.session_id}",
+            track_sid=rs.new_sid("TR"),
+            width=self.size[0],
+            height=self.size[1],
+        )
+
+    async def publish(self) -> None:
+        """The inference participant publishes a new edited track, joining the room first if it is not in it.
+
+        The track it published before, if any, is unpublished: a client sees
+        what a restarted worker or a codec change on the service looks like.
+        The server publishes once, as the room opens; tests call this on cue.
+        """
+        self.publisher = self._new_track(self.publisher.participant_sid if self.publisher is not None else rs.new_sid("PA"))
+        log.info("room %s: the edited track is published as %s", self.name, self.publisher.track_sid)
+        for connection in self._connections():
+            await connection.follow_publisher(None)
+
+    async def unpublish(self) -> None:
+        """The inference participant leaves the room with its track; connections stay, and get the next :meth:`publish`."""
+        gone, self.publisher = self.publisher, None
+        if gone is None:
+            return
+        log.info("room %s: the inference participant leaves", self.name)
+        for connection in self._connections():
+            await connection.follow_publisher(gone)
+
+    def _connections(self) -> list[RoomConnection]:
+        return [c for c in (self.connection, *self.viewer_connections) if c is not None]
+
     def frames_sent(self) -> int:
         """Edited frames sent to the current connection (0 without one)."""
         track = self.connection.track if self.connection is not None else None
@@ -108,9 +143,8 @@ class Room:
     async def close(self) -> None:
         """End the room: the client and the viewers are told to leave and their connections are closed."""
         self.closed = True
-        for connection in [self.connection, *self.viewer_connections]:
-            if connection is not None:
-                await connection.close(leave=True)
+        for connection in self._connections():
+            await connection.close(leave=True)
 
 
 class RoomHub:
@@ -119,6 +153,12 @@ class RoomHub:
     def __init__(self) -> None:
         self.rooms: dict[str, Room] = {}
         self._tokens: RoomTokens | None = None
+        self.inference_at_open = True
+        """Whether a room opens with its inference participant publishing (always, in ``decart serve``).
+
+        Tests set it False to have that participant join after the client,
+        at :meth:`Room.publish`.
+        """
 
     @property
     def tokens(self) -> RoomTokens:
@@ -128,6 +168,8 @@ class RoomHub:
 
     def open(self, room: Room) -> str:
         """Register ``room``; return the token that lets its client in."""
+        if not self.inference_at_open:
+            room.publisher = None
         self.rooms[room.name] = room
         return self.tokens.issue(room.name, room.client_identity)
 
@@ -221,10 +263,16 @@ class RoomConnection:
         self.track = None if viewer else EditedTrack(None, room.editor, size=room.size, on_first_frame=room.on_first_frame, on_frame=room.viewers.publish)
         self.outgoing: MediaStreamTrack = self.track if self.track is not None else room.viewers.track()
         """What this participant is sent: the edit of its own video, or (a viewer) a copy of the client's."""
-        self.peer = Peer(loopback=loopback, ice_servers=())
+        self.peer = Peer(loopback=loopback, ice_servers=(), max_bundle=True)  # LiveKit's clients bundle everything
         self._discarding: set[asyncio.Future[int]] = set()
         """Readers of the tracks the client sends that are not edited (audio): kept until those end."""
         self._sender: RTCRtpTransceiver | None = None
+        """The section the room's edited track is sent on (None before it is placed, or once the publisher replaced it)."""
+        self._joined = False
+        """Whether the join response went out (after it, changes in the room are sent as updates)."""
+        self._answered = False
+        self._asked = False
+        """Whether the client was asked for a section to receive the current edited track on."""
         self._candidates = 0
         self._closed = False
 
@@ -264,19 +312,22 @@ class RoomConnection:
         offer = request.publisher_offer if request.publisher_offer.sdp else None
         if offer is not None:
             await self._apply_offer(offer.sdp)
-            self._sender = self._edited_transceiver()
+            self._place()
         else:
             log.info("room %s: %s joins without an offer; its offer comes next", self.room.name, self.grant.identity)
+        publisher = self.room.publisher
         await self.send(rs.join_response(
             room_sid=self.room.sid,
             room_name=self.room.name,
             participant_sid=self.participant_sid,
             identity=self.grant.identity,
-            others=[self.room.publisher.participant()] if offer is None or self._sender is not None else [],
+            others=[publisher.participant(self._mid())] if publisher is not None else [],
             publish=not self.viewer,
         ))
+        self._joined = True
         if offer is not None:
             await self._answer(offer)
+            await self._announce(placed=False)  # one placed above is in the join response; else ask for a section
         async for raw in self.ws:
             try:
                 await self.handle(rs.parse_request(raw))
@@ -287,27 +338,73 @@ class RoomConnection:
         check_media_sections(sdp, MAX_MEDIA_SECTIONS)
         await self.peer.set_remote(rs.sent_codec_first(sdp), "offer")
 
-    def _edited_transceiver(self) -> RTCRtpTransceiver | None:
-        """Put the edited track on the first video section the client offered to receive."""
+    def _mid(self) -> str | None:
+        return self._sender.mid if self._sender is not None else None
+
+    def _place(self) -> bool:
+        """Put the room's edited track on the first video section the client offered to receive on, if it is not sent yet; whether it was placed now."""
+        publisher = self.room.publisher
+        if publisher is None or self._sender is not None:
+            return False
         for transceiver in self.peer.pc.getTransceivers():
             if transceiver.kind == "video" and transceiver.sender.track is None and transceiver.direction == "recvonly":
-                publisher = self.room.publisher
                 transceiver.sender.replaceTrack(self.outgoing)
                 transceiver.direction = "sendonly"
                 # LiveKit clients find the participant and track in the msid.
                 transceiver.sender._stream_id = publisher.stream_id  # noqa: SLF001
                 transceiver.sender._track_id = publisher.track_sid  # noqa: SLF001
                 # The codec was fixed when the offer was applied (room_signal.sent_codec_first).
-                self.room.publisher = dataclasses.replace(publisher, mid=transceiver.mid)
-                return transceiver
-        log.info("room %s: the client offered no video section to receive on", self.room.name)
-        return None
+                self._sender = transceiver
+                return True
+        log.info("room %s: the client offered no free video section to receive on", self.room.name)
+        return False
+
+    async def _release(self) -> None:
+        """Stop sending the edited track on its section (a new track is sent on a new one)."""
+        transceiver, self._sender = self._sender, None
+        if transceiver is not None:
+            transceiver.sender.replaceTrack(None)  # first: stopping a sender stops its track
+            transceiver.direction = "inactive"
+            await transceiver.sender.stop()
 
     async def _answer(self, offer: lk.SessionDescription) -> None:
         answer = await self.peer.answer()
-        mids = {self._sender.mid: self.room.publisher.track_sid} if self._sender is not None and self._sender.mid else {}
+        publisher = self.room.publisher
+        mids = {self._sender.mid: publisher.track_sid} if self._sender is not None and self._sender.mid and publisher is not None else {}
         sdp = rs.complete_answer(offer.sdp, answer.sdp)
         await self.send(rs.answer_response(sdp, offer_id=offer.id, mid_to_track_id=mids))
+        self._answered = True
+
+    async def _announce(self, *, placed: bool) -> None:
+        """After an answer: give the client the mid of an edited track placed by it, or ask once for a section to place one on."""
+        publisher = self.room.publisher
+        if publisher is None:
+            return
+        if placed:
+            await self.send(rs.participant_update([publisher.participant(self._mid())]))
+        elif self._sender is None and not self._asked:
+            self._asked = True
+            await self.send(rs.media_sections_requirement(1))
+
+    async def follow_publisher(self, gone: rs.PublishedTrack | None) -> None:
+        """The room's publisher changed (``gone`` left, or a new track replaces the one sent): tell the client.
+
+        The old track stops and its section goes inactive; a new one is
+        placed at the client's next offer, asked for here, on a section the
+        client adds (so every publish adds one, up to :data:`MAX_MEDIA_SECTIONS`).
+        """
+        await self._release()
+        self._asked = False
+        if not self._joined:
+            return  # the join response will say who is there
+        publisher = self.room.publisher
+        if publisher is None:
+            if gone is not None:
+                await self.send(rs.participant_update([gone.departed()]))
+            return
+        await self.send(rs.participant_update([publisher.participant()]))
+        if self._answered:  # else the client's first offer is on its way
+            await self._announce(placed=False)
 
     async def handle(self, request: lk.SignalRequest) -> None:
         """Act on one signaling request; what a one-client room needs no answer to is ignored."""
@@ -327,14 +424,9 @@ class RoomConnection:
             await self.send(rs.track_published(add, rs.new_sid("TR")))
         elif kind == "offer":
             await self._apply_offer(request.offer.sdp)
-            placed = False
-            if self._sender is None:
-                self._sender = self._edited_transceiver()
-                placed = self._sender is not None
+            placed = self._place()
             await self._answer(request.offer)
-            if placed:
-                # Joined without an offer: now the edited track has its mid.
-                await self.send(rs.participant_update([self.room.publisher.participant()]))
+            await self._announce(placed=placed)
         elif kind == "leave":
             log.info("room %s: the client left", self.room.name)
             await self.ws.close()

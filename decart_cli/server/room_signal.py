@@ -141,22 +141,21 @@ def parse_trickle(trickle: lk.TrickleRequest) -> Candidate | None:
 
 @dataclass(frozen=True)
 class PublishedTrack:
-    """What the room tells the client about the edited track it sends."""
+    """The inference participant and the edited track it publishes, as the room tells a client about them."""
 
     participant_sid: str
     identity: str
     track_sid: str
     width: int
     height: int
-    mid: str | None = None
 
     @property
     def stream_id(self) -> str:
         """The ``msid`` stream id LiveKit clients parse into participant and track."""
         return f"{self.participant_sid}|{self.track_sid}"
 
-    def participant(self) -> lm.ParticipantInfo:
-        """The server participant, publishing one camera track (H.264)."""
+    def participant(self, mid: str | None = None) -> lm.ParticipantInfo:
+        """The server participant, publishing one camera track (H.264), sent on ``mid`` once that is known."""
         track = lm.TrackInfo(
             sid=self.track_sid,
             type=lm.VIDEO,
@@ -165,7 +164,7 @@ class PublishedTrack:
             width=self.width,
             height=self.height,
             mime_type="video/H264",
-            mid=self.mid or "",
+            mid=mid or "",
         )
         return lm.ParticipantInfo(
             sid=self.participant_sid,
@@ -174,6 +173,16 @@ class PublishedTrack:
             state=lm.ParticipantInfo.ACTIVE,
             tracks=[track],
             is_publisher=True,
+            kind=lm.ParticipantInfo.Kind.STANDARD,
+        )
+
+    def departed(self) -> lm.ParticipantInfo:
+        """The server participant leaving the room (its track goes with it)."""
+        return lm.ParticipantInfo(
+            sid=self.participant_sid,
+            identity=self.identity,
+            name=self.identity,
+            state=lm.ParticipantInfo.DISCONNECTED,
             kind=lm.ParticipantInfo.Kind.STANDARD,
         )
 
@@ -204,6 +213,11 @@ def join_response(*, room_sid: str, room_name: str, participant_sid: str, identi
 def participant_update(participants: list[lm.ParticipantInfo]) -> lk.SignalResponse:
     """Who is in the room now (sent when a participant's tracks change)."""
     return lk.SignalResponse(update=lk.ParticipantUpdate(participants=participants))
+
+
+def media_sections_requirement(videos: int) -> lk.SignalResponse:
+    """Ask the client for ``videos`` more video sections to receive on (it adds them and sends a new offer)."""
+    return lk.SignalResponse(media_sections_requirement=lk.MediaSectionsRequirement(num_videos=videos))
 
 
 def answer_response(sdp: str, *, offer_id: int, mid_to_track_id: dict[str, str]) -> lk.SignalResponse:
