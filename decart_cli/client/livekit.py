@@ -4,7 +4,9 @@
 ``livekit_room_info`` (as long as ``queue_position`` messages keep coming),
 has its owner send the initial prompt and image, joins the room with
 LiveKit's own client (the ``livekit`` package), publishes our source and
-takes the edited track of the ``inference-server-...`` participant.
+takes the edited track of the ``inference-server-...`` participant: the
+newest one it publishes, whether it was in the room before us or joins
+later (:class:`~.livekit_track.LiveKitTrack`).
 
 The frame path, one conversion each way, newest frame wins:
 
@@ -15,14 +17,13 @@ The frame path, one conversion each way, newest frame wins:
   simpler path stays);
 * in: the edited track is read through an ``rtc.VideoStream`` that keeps
   one frame (LiveKit's ring queue, capacity 1) and comes out of
-  :class:`LiveKitTrack` as ``av.VideoFrame`` objects, like an aiortc track,
-  so the relay and every sink after it are the legacy path's.
+  :class:`~.livekit_track.LiveKitTrack` as ``av.VideoFrame`` objects, like
+  an aiortc track, so the relay and every sink after it are the legacy path's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import time
 from typing import Any
@@ -34,8 +35,9 @@ from av import VideoFrame
 
 from .. import protocol as p
 from ..errors import ConnectError, SessionClosed
-from ..media.sources import i420_frame, plane_pixels
+from ..media.sources import plane_pixels
 from .link import Link, LinkOwner
+from .livekit_track import LiveKitTrack
 from .watch_token import RoomToken
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,6 @@ INFERENCE_PREFIX = "inference-server-"
 """Identity prefix of the room participant that publishes the edited video."""
 MAX_BITRATE = 3_500_000
 """What our camera may use (the official JS SDK's cap)."""
-MICROSECONDS = fractions.Fraction(1, 1_000_000)
 AUDIO_RATE = 48000
 """What :class:`~decart_cli.media.audio.AudioTrack` delivers: s16 stereo at this rate."""
 
@@ -62,46 +63,6 @@ def pack_i420(frame: VideoFrame, buffer: bytearray, width: int, height: int) -> 
         else:  # padded rows: copy the visible part of each
             np.frombuffer(buffer, np.uint8, w * h, offset).reshape(h, w)[:] = plane_pixels(frame, index)
         offset += w * h
-
-
-class LiveKitTrack(MediaStreamTrack):
-    """The edited video of a room, as an aiortc-style track of ``av.VideoFrame`` (yuv420p)."""
-
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._stream: Any = None
-        self._attached = asyncio.Event()
-
-    def attach(self, track: Any) -> None:
-        """Start reading the room's edited track (the first one; later ones are ignored)."""
-        if self._stream is not None:
-            return
-        from livekit import rtc
-
-        self._stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
-        self._attached.set()
-
-    async def recv(self) -> VideoFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        await self._attached.wait()
-        try:
-            event = await self._stream.__anext__()
-        except StopAsyncIteration:
-            self.stop()
-            raise MediaStreamError from None
-        frame = event.frame
-        planes = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height * 3 // 2]
-        out = i420_frame(planes.reshape(frame.height * 3 // 2, frame.width))
-        out.pts, out.time_base = event.timestamp_us, MICROSECONDS
-        return out
-
-    def stop(self) -> None:
-        super().stop()
-        if self._stream is not None:
-            asyncio.ensure_future(self._stream.aclose())
 
 
 class LiveKitLink(Link):
@@ -122,6 +83,7 @@ class LiveKitLink(Link):
         self._feeder: asyncio.Task[None] | None = None
         self._sound_feeder: asyncio.Task[None] | None = None
         self._state_sent = False
+        self._edited: LiveKitTrack | None = None
 
     async def request_prompt(self, text: str, *, enhance: bool) -> None:
         self._state_sent = True
@@ -141,13 +103,23 @@ class LiveKitLink(Link):
             await self.until_closed(self.owner.initial_state(self))
         info = self.room_info
         self.room = room = rtc.Room()
-        remote = LiveKitTrack()
+        self._edited = remote = LiveKitTrack()
 
+        # The newest edited track wins, whenever it comes: the inference
+        # participant may join after us, and publish again mid-session.
         @room.on("track_subscribed")
         def on_track(track: Any, publication: Any, participant: Any) -> None:
             if participant.identity.startswith(INFERENCE_PREFIX) and track.kind == rtc.TrackKind.KIND_VIDEO:
-                log.debug("edited track from %s", participant.identity)
-                remote.attach(track)
+                log.debug("edited track %s from %s", publication.sid, participant.identity)
+                remote.follow(track, publication.sid)
+
+        @room.on("track_unsubscribed")
+        def on_unsubscribed(track: Any, publication: Any, participant: Any) -> None:
+            remote.drop(publication.sid)
+
+        @room.on("track_unpublished")
+        def on_unpublished(publication: Any, participant: Any) -> None:
+            remote.drop(publication.sid)
 
         self.media_failure = SessionClosed("the media room closed")
 
@@ -255,7 +227,7 @@ class LiveKitLink(Link):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        if self.remote is not None:
-            self.remote.stop()
+        if self._edited is not None:
+            await self._edited.close()
         if self.room is not None:
             await self.room.disconnect()
