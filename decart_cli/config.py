@@ -163,3 +163,9 @@ class ServeConfig:
     ("Concurrent session limit reached."), as the service does. 0: no limit but ``max_sessions``."""
     web_root: str | None = None
     """A folder whose files are served at their paths (a web app on this server's origin); its ``index.html`` replaces the built-in page."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web pages of these origins may use the server besides loopback pages and its own (``*``: any); see :mod:`decart_cli.server.cors`."""
+    tls_cert: str | None = None
+    """A PEM certificate (chain) file: the server speaks ``wss://`` and ``https://`` (with :attr:`tls_key`)."""
+    tls_key: str | None = None
+    """The PEM private key of :attr:`tls_cert`."""

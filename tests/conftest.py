@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-URL_RE = re.compile(r"ws://127\.0\.0\.1:(\d+)")
+URL_RE = re.compile(r"wss?://(?:127\.0\.0\.1|0\.0\.0\.0|10\.77\.0\.\d+):(\d+)")
 
 
 def decart_cmd(*args: str) -> list[str]:
@@ -424,3 +424,50 @@ class Editing:
         code = self.proc.wait(timeout)
         time.sleep(0.1)
         return code
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test certificate authority and a server certificate it signed (PEM files) for localhost, 127.0.0.1 and 10.77.0.1."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """Write a CA and a server certificate and key into ``directory`` (cryptography: aiortc's own dependency)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject: str, key, issuer: str, signer, *, ca: bool) -> x509.Certificate:  # type: ignore[no-untyped-def]
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            names = [x509.DNSName("localhost"), *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "10.77.0.1"))]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    files = TlsFiles(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
+    files.ca.write_bytes(certificate("decart test CA", ca_key, "decart test CA", ca_key, ca=True).public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(certificate("localhost", server_key, "decart test CA", ca_key, ca=False).public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return files

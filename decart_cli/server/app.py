@@ -25,8 +25,11 @@ share :class:`~.slots.Slots` (``max_sessions``): today's clients queue for
 one, legacy clients are refused when none is free; each account may hold
 ``sessions_per_key`` (:mod:`.keys`).
 
-Pages of loopback origins may call every endpoint cross-origin (:mod:`.cors`).
-No request's query (where keys and room tokens travel) is ever logged.
+Pages of loopback origins, the server's own page and the origins allowed
+by name may call every endpoint; other pages are refused (:mod:`.cors`).
+With a certificate and key it speaks TLS: ``wss://``, ``https://``, and a
+``wss://`` room URL in the room info. No request's query (where keys and
+room tokens travel) is ever logged.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from importlib import resources
@@ -48,7 +52,7 @@ from ..config import ServeConfig
 from ..engine import Engine, load_engine
 from ..errors import ProtocolError, Refused
 from ..models import LEGACY, MODELS, TODAY, Model, names_of
-from .cors import cors
+from .cors import Origins, cors
 from .files import MAX_FILE_BYTES, Files, parse_ttl
 from .http_log import HttpErrorLog
 from .keys import Access, Keys
@@ -140,18 +144,32 @@ class Server:
         return [(str(address[0]), int(address[1])) for address in self._runner.addresses]
 
     @property
+    def secure(self) -> bool:
+        """Whether the server speaks TLS (``wss://``, ``https://``)."""
+        return self.config.tls_cert is not None
+
+    @property
+    def scheme(self) -> str:
+        """``wss`` with TLS, else ``ws``."""
+        return "wss" if self.secure else "ws"
+
+    @property
     def url(self) -> str:
-        """The base URL clients should use (``ws://host:port``)."""
+        """The base URL clients on this machine should use (``ws://host:port``; a wildcard address is reached at loopback)."""
         host = self.config.host
         if host in ("0.0.0.0", "", "::"):
             host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"ws://{host}:{self.port}"
+        return f"{self.scheme}://{_bracketed(host)}:{self.port}"
+
+    @property
+    def bound_urls(self) -> list[str]:
+        """A URL for each address really bound (``ws://0.0.0.0:8765`` for every IPv4 interface)."""
+        return [f"{self.scheme}://{_bracketed(host)}:{port}" for host, port in self.addresses]
 
     def application(self) -> web.Application:
         """The aiohttp application: every endpoint of the module docstring."""
-        app = web.Application(middlewares=[cors, self._log_requests], client_max_size=self.config.max_message_bytes)
+        origins = cors(Origins(self.config.allowed_origins), secure=self.secure)
+        app = web.Application(middlewares=[origins, self._log_requests], client_max_size=self.config.max_message_bytes)
         app.on_response_prepare.append(_server_header)
         add = app.router.add_route
         add("GET", STREAM_PATH, self._stream)
@@ -176,13 +194,21 @@ class Server:
         self._engine_factory()  # fail now, not at the first client, if the engine cannot load
         runner = web.AppRunner(self.application(), access_log=None, handle_signals=False, max_line_size=MAX_LINE, shutdown_timeout=CLOSE_TIMEOUT, logger=HttpErrorLog())
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port)
+        site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self._tls())
         try:
             await site.start()
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """The TLS context of :attr:`config` (its certificate and key loaded), or None without one."""
+        if self.config.tls_cert is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        return context
 
     async def stop(self) -> None:
         """Tell generating clients of today's protocol why it ends, close every socket and stop listening."""
@@ -290,7 +316,7 @@ class Server:
             if legacy:
                 session = WebRTCSession(socket, model, self._engine_factory(), **options)
             else:
-                room_url = f"ws://{_host_of(socket.request)}"
+                room_url = f"{self.scheme}://{_host_of(socket.request)}"
                 session = LiveKitSession(socket, model, self._engine_factory(), slots=self.slots, rooms=self.rooms, room_url=room_url, **options)
         except BaseException:
             if legacy:
@@ -364,7 +390,7 @@ class Server:
         except TooManyViewers as exc:
             return json_response(HTTPStatus.TOO_MANY_REQUESTS, {"error": f"{exc}; try again later"})
         log.info("room %s: viewer credentials issued", room.name)
-        return json_response(HTTPStatus.OK, {"livekit_url": f"ws://{_host_of(request)}", "token": token, "room_name": room.name, "session_id": room.session_id})
+        return json_response(HTTPStatus.OK, {"livekit_url": f"{self.scheme}://{_host_of(request)}", "token": token, "room_name": room.name, "session_id": room.session_id})
 
     # ------------------------------------------------------------ the room
 
@@ -511,10 +537,15 @@ async def _read_upload(request: web.Request) -> tuple[str, str, bytes, float | N
     return (*found, parse_ttl(ttl_text))
 
 
+def _bracketed(host: str) -> str:
+    """``host`` as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
 def _host_of(request: web.Request) -> str:
     """``host:port`` as the client reached this server: its ``Host`` header, else the socket's address."""
     host = request.headers.get(hdrs.HOST)
     if host:
         return host
     address, port = local_address(request)
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    return f"{_bracketed(address)}:{port}"
