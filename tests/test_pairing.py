@@ -46,3 +46,31 @@ def test_a_still_picture_shows_the_newest_input() -> None:
         pairing.record_input(still, at=i * 0.04)
     assert pairing.match(still, at=0.5) is still and pairing.lag is None
     assert float(np.dot(structure(still), structure(still.to_ndarray(format="gray")))) > 0.99  # the Y plane read directly is the gray picture
+
+
+def test_closest_pairs_each_edit_of_a_burst_with_its_own_input() -> None:
+    """Edits that arrive in a burst (a stalled receiver catching up) are each paired with their own input by ``closest``; the smoothed pairing is off for most of them."""
+    rng = np.random.default_rng(3)
+    inputs = frames(40)
+    pairing = Pairing()
+    lag = 4
+    for i, frame in enumerate(inputs):
+        pairing.record_input(frame, at=i * 0.04)
+        if lag <= i < 30:
+            pairing.match(edit(inputs[i - lag], rng), at=i * 0.04 + 0.001)
+    burst = [edit(inputs[i - lag], rng) for i in range(30, 40)]  # ten frames late, all at once
+    at = 39 * 0.04 + 0.001
+    assert [inputs.index(pairing.match(e, at=at, closest=True)) for e in burst] == list(range(30 - lag, 40 - lag))
+    smoothed = [inputs.index(pairing.match(e, at=at)) for e in burst]
+    assert sum(got == want for got, want in zip(smoothed, range(30 - lag, 40 - lag))) <= 3, smoothed
+
+
+def test_around_gives_the_inputs_next_to_a_kept_one_nearest_first() -> None:
+    """The inputs up to two before and after a kept one, nearest first (fewer at the ends of the history); none for a frame not kept."""
+    inputs = frames(6)
+    pairing = Pairing()
+    for i, frame in enumerate(inputs):
+        pairing.record_input(frame, at=i * 0.04)
+    assert [inputs.index(f) for f in pairing.around(inputs[3])] == [3, 2, 4, 1, 5]
+    assert [inputs.index(f) for f in pairing.around(inputs[0])] == [0, 1, 2]
+    assert pairing.around(frames(1)[0]) == [] and pairing.around(None) == []

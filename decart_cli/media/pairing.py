@@ -8,7 +8,10 @@ thumbnail is compared with them. Gradient magnitude survives what edits
 typically do to a picture (colours changed, inverted, restyled) better than
 the pixels do. The lag of the best match is smoothed (a running median), so
 one poor match does not make the input side jump; with a still input every
-match is as good as any other and the newest input is shown.
+match is as good as any other and the newest input is shown. Measuring what
+an edit did (:mod:`.visible`) takes the best match itself instead
+(``closest``): the smoothed lag is a frame or more off whenever frames
+arrive in bursts.
 
 :class:`InputTap` is the track that records what is sent; :class:`Pairing`
 holds the history and answers :meth:`Pairing.match`; :class:`PairedTrack`
@@ -84,8 +87,15 @@ class Pairing:
         while self._inputs and self._inputs[0][0] < now - self.history:
             self._inputs.popleft()
 
-    def match(self, edited: Any, at: float | None = None) -> Any:
-        """The input frame ``edited`` (received at ``at``) was most likely made from; None before any input."""
+    def match(self, edited: Any, at: float | None = None, *, closest: bool = False) -> Any:
+        """The input frame ``edited`` (received at ``at``) was most likely made from; None before any input.
+
+        By default the input the smoothed lag points at (steady, for showing
+        beside the edit); with ``closest``, the one whose structure matches
+        this frame best, however slightly (a slow picture has many inputs
+        nearly as good, and the lag is no guide in a burst). Either way a
+        distinct best match updates :attr:`lag`.
+        """
         if not self._inputs:
             return None
         now = time.monotonic() if at is None else at
@@ -94,11 +104,23 @@ class Pairing:
         best = int(np.argmax(scores))
         if scores.max() - np.median(scores) > 0.02:  # a distinct best match (a still picture has none)
             self._lags.append(now - self._inputs[best][0])
+        if closest:
+            return self._inputs[best][1]
         lag = self.lag
         if lag is None:
             return self._inputs[-1][1]
         wanted = now - lag
         return min(self._inputs, key=lambda item: abs(item[0] - wanted))[1]
+
+
+    def around(self, frame: Any, reach: int = 2) -> list[Any]:
+        """``frame`` (a kept input) and the inputs kept up to ``reach`` before and after it, nearest first; [] if it is not kept."""
+        inputs = [kept for _, kept, _ in self._inputs]
+        index = next((i for i, kept in enumerate(inputs) if kept is frame), None)
+        if index is None:
+            return []
+        near = sorted(range(max(0, index - reach), min(len(inputs), index + reach + 1)), key=lambda i: abs(i - index))
+        return [inputs[i] for i in near]
 
 
 class InputTap(MediaStreamTrack):
