@@ -156,7 +156,7 @@ class EditSession:
         self._sound = False
         self._record: SessionRecord | None = None
         """What was asked and when, written beside the recording (with ``output``)."""
-        self._detector = FirstVisible()
+        self._detector: FirstVisible[PromptEntry] = FirstVisible()
         """Whether the session has sound (recorded, and sent where the transport carries it)."""
         """The current link's sound track (None without sound or a link)."""
         self._watch_token: str | None = None
@@ -308,6 +308,7 @@ class EditSession:
             source.stop()
             await self._settle()
             await relay.stop()
+            self._prompts_unseen()
             if recorder is not None:
                 await recorder.stop()
         return self.stats
@@ -320,6 +321,7 @@ class EditSession:
             recording_counts(self.stats, self._relay, recorder)
         self.stats.ended = time.monotonic()
         self.stats.state = "disconnected"
+        self._prompts_unseen()
         self._write_record()
 
     def _write_record(self) -> None:
@@ -337,7 +339,8 @@ class EditSession:
         assert self._record is not None
         entry = self._record.sent(text)
         for earlier, _ in self._detector.expect(entry, entry.sent):
-            log.info("not measured when %r first showed: the next prompt came first", getattr(earlier, "text", earlier))
+            log.info("not measured when %r first showed: the next prompt came first", earlier.text)
+            self._prompt_seen(earlier, None)
 
     def _prompt_answered(self, text: str, refusal: str | None) -> None:
         assert self._record is not None
@@ -348,16 +351,16 @@ class EditSession:
             entry.acknowledged = time.monotonic()
         else:
             entry.refused = refusal
+            self._detector.forget(entry)
 
     def _prompt_seen(self, entry: PromptEntry, at: float | None) -> None:
-        """``entry`` first showed at ``at`` (None: not seen): the record, and the caption from then on."""
-        entry.first_visible = at
+        """``entry`` first showed at ``at`` (None: not seen, see :meth:`PromptEntry.showed`): the record, and the caption from then on."""
         if entry.refused is not None:
             return
         lag = self._pairing.lag if self._pairing is not None else None
-        shown = at if at is not None else (entry.acknowledged or entry.sent) + (lag or 0.0)
-        if self._recorder is not None:
-            self._recorder.set_caption(shown, entry.text)
+        entry.showed(at, lag)
+        if self._recorder is not None and entry.first_visible is not None:
+            self._recorder.set_caption(entry.first_visible, entry.text)
         self._write_record()
 
     def _recording_failed(self, loop: asyncio.AbstractEventLoop) -> Callable[[DecartError], None]:
@@ -368,6 +371,11 @@ class EditSession:
                 loop.call_soon_threadsafe(functools.partial(self.request_stop, "the recording failed", hurry=True))
 
         return failed
+
+    def _prompts_unseen(self) -> None:
+        """The session is ending: a prompt still waiting to show gets its acknowledgement's time (and its caption, while the recording is open)."""
+        for entry, _ in self._detector.finish():
+            self._prompt_seen(entry, None)
 
     def _thread_warning(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
         """A warning callback for other threads: shown by the reporter on ``loop``."""
@@ -598,9 +606,10 @@ class EditSession:
         self.stats.frames_received += 1
         self._last_frame_at = time.monotonic()
         if self._pairing is not None and (self._sound or self._record is not None):
-            source = self._pairing.match(frame)  # also keeps the lag the sound is shifted by up to date
+            # The closest input (measuring the edit needs the very frame); also keeps the lag the sound is shifted by up to date.
+            source = self._pairing.match(frame, closest=self._record is not None)
             if self._record is not None:
-                for entry, at in self._detector.observe(frame, source, self._last_frame_at):
+                for entry, at in self._detector.observe(frame, self._pairing.around(source), self._last_frame_at):
                     self._prompt_seen(entry, at)
         link = self._link
         if link is not None and not link.first_frame.is_set():

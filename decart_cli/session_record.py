@@ -2,11 +2,20 @@
 
 What was asked and when, on the video's own timeline (seconds from the
 recording's first frame): each prompt's sending, the server's
-acknowledgement, and the first frame that showed it (measured on the frames,
-see :mod:`decart_cli.media.visible`; null when it could not be seen), the
-reconnect gaps, and the totals. Written at the end of the session, however
-it ends, and whenever a prompt is first seen (so a killed session leaves
-most of it), atomically.
+acknowledgement, when it first showed (``first_visible``), and how that was
+obtained (``first_visible_by``):
+
+- ``"seen"``: the first frame that showed it, measured on the frames (see
+  :mod:`decart_cli.media.visible`);
+- ``"acknowledged"``: the frames could not tell (the prompt looked like the
+  last, the next prompt came first, or the session ended), so it is the
+  acknowledgement plus the measured lag of the edited frames behind the
+  input (what the caption in the recording uses too);
+- null, with ``first_visible`` null: refused, or never acknowledged.
+
+Then the reconnect gaps, and the totals. Written at the end of the session,
+however it ends, and whenever a prompt is first seen (so a killed session
+leaves most of it), atomically.
 """
 
 from __future__ import annotations
@@ -30,7 +39,16 @@ class PromptEntry:
     sent: float
     acknowledged: float | None = None
     first_visible: float | None = None
+    first_visible_by: str | None = None
+    """How ``first_visible`` was obtained: "seen", "acknowledged" (see the module docstring), None while unknown."""
     refused: str | None = None
+
+    def showed(self, at: float | None, lag: float | None) -> None:
+        """It first showed at ``at`` (None: the frames could not tell; then the acknowledgement plus ``lag``, if acknowledged)."""
+        if at is not None:
+            self.first_visible, self.first_visible_by = at, "seen"
+        elif self.acknowledged is not None:
+            self.first_visible, self.first_visible_by = self.acknowledged + (lag or 0.0), "acknowledged"
 
 
 @dataclass
@@ -87,7 +105,10 @@ class SessionRecord:
             "started": self.started_wall,
             "timeline": "seconds from the recording's first frame" if t0 is not None else "seconds from the session's start (nothing was recorded)",
             "prompts": [
-                {"text": e.text, "sent": at(e.sent), "acknowledged": at(e.acknowledged), "first_visible": at(e.first_visible), "refused": e.refused}
+                {
+                    "text": e.text, "sent": at(e.sent), "acknowledged": at(e.acknowledged),
+                    "first_visible": at(e.first_visible), "first_visible_by": e.first_visible_by, "refused": e.refused,
+                }
                 for e in self.prompts
             ],
             "reconnects": [{"lost": at(lost), "back": at(back)} for lost, back in self.gaps],
