@@ -152,6 +152,12 @@ class ServeConfig:
     """Longer prompts are refused in their ``prompt_ack`` (the hosted API's limit)."""
     max_sessions: int = 4
     """Concurrent sessions (0: no limit); one more gets an ``error`` ("server is full") and a close."""
+    max_queue: int = 16
+    """Clients of today's protocol that may wait for a session; one more is told the server is at capacity (0: no limit)."""
+    max_connections_per_address: int = 64
+    """Open TCP connections one client address may hold (0: no limit); one more is answered 429 and closed."""
+    idle_connection_seconds: float = 15.0
+    """A connection without a whole HTTP request for this long (at its start, or between requests) is closed."""
     idle_timeout: float = 30.0
     """Seconds a socket may stay open without a successful offer; 0 waits forever."""
     prompt_rate: float = 10.0

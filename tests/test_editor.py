@@ -86,7 +86,7 @@ def test_slow_edit_overlaps_encoding() -> None:
     engine = SlowEngine()
 
     async def main() -> tuple[list[VideoFrame], EditedTrack]:
-        editor = Editor(engine)
+        editor = Editor(lambda: engine)
         track = EditedTrack(Source(), editor)
         try:
             return await asyncio.wait_for(_send_all(track), 10), track
@@ -113,7 +113,7 @@ def test_fast_edit_sends_every_frame_in_order() -> None:
             return image
 
     async def main() -> list[VideoFrame]:
-        editor = Editor(Fast())
+        editor = Editor(lambda: Fast())
         track = EditedTrack(Source(20), editor)
         frames = []
         while True:
@@ -132,7 +132,7 @@ def test_engine_error_reaches_the_sender() -> None:
     """An engine that raises ends the track with its error, as when recv() edited itself."""
 
     async def main() -> None:
-        editor = Editor(FailingEngine())
+        editor = Editor(lambda: FailingEngine())
         track = EditedTrack(Source(5), editor)
         try:
             await asyncio.wait_for(track.recv(), 5)
@@ -155,7 +155,7 @@ def test_the_editing_commands_shorten_the_gil_switch_interval_and_the_editor_doe
     before = sys.getswitchinterval()
     try:
         sys.setswitchinterval(0.005)
-        editor = Editor(SlowEngine())
+        editor = Editor(lambda: SlowEngine())
         editor.close()
         assert sys.getswitchinterval() == 0.005
         configure_editing_process()

@@ -225,7 +225,7 @@ def test_editor_keeps_pts_and_time_base() -> None:
     from decart_cli.server.editor import Editor
 
     async def main() -> None:
-        editor = Editor(BuiltinEngine())
+        editor = Editor(lambda: BuiltinEngine())
         await editor.set_prompt("invert the colors")
         frame = VideoFrame.from_ndarray(np.full((352, 640, 3), 10, np.uint8), format="bgr24").reformat(format="yuv420p")
         frame.pts, frame.time_base = 123456, Fraction(1, 90000)

@@ -52,7 +52,9 @@ from ..config import ServeConfig
 from ..engine import Engine, load_engine
 from ..errors import ProtocolError, Refused
 from ..models import LEGACY, MODELS, TODAY, Model, names_of
+from .connections import AddressCap
 from .cors import Origins, cors
+from .editor import PromptChecker
 from .files import MAX_FILE_BYTES, Files, parse_ttl
 from .http_log import HttpErrorLog
 from .keys import Access, Keys
@@ -123,10 +125,14 @@ class Server:
         self._engine_factory = engine_factory or (lambda: load_engine(config.engine))
         self._runner: web.AppRunner | None = None
         self.sessions: set[ServerSession] = set()
-        self.slots = Slots(config.max_sessions)
+        self.slots = Slots(config.max_sessions, config.max_queue)
+        self._checker: PromptChecker | None = None
+        """Checks the prompts of sessions that wait for a slot (they have no engine yet)."""
         self.rooms = RoomHub()
         self.keys = Keys(config.api_key, sessions_per_key=config.sessions_per_key)
         self.files = Files()
+        self.connections = AddressCap(config.max_connections_per_address)
+        """Open connections by client address, and the cap on them."""
         self.sockets: set[Socket] = set()
         """Every open WebSocket (closed by :meth:`stop`)."""
         self.refused_full = 0
@@ -191,9 +197,14 @@ class Server:
 
     async def start(self) -> None:
         """Bind and start accepting sessions; raises OSError if the port is taken."""
-        self._engine_factory()  # fail now, not at the first client, if the engine cannot load
-        runner = web.AppRunner(self.application(), access_log=None, handle_signals=False, max_line_size=MAX_LINE, shutdown_timeout=CLOSE_TIMEOUT, logger=HttpErrorLog())
+        self._checker = PromptChecker(self._engine_factory())  # and fail now, not at the first client, if the engine cannot load
+        runner = web.AppRunner(
+            self.application(), access_log=None, handle_signals=False, max_line_size=MAX_LINE, shutdown_timeout=CLOSE_TIMEOUT,
+            keepalive_timeout=self.config.idle_connection_seconds, logger=HttpErrorLog(),
+        )
         await runner.setup()
+        assert runner.server is not None
+        self.connections.install(runner.server)
         site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self._tls())
         try:
             await site.start()
@@ -314,10 +325,10 @@ class Server:
         session: ServerSession
         try:
             if legacy:
-                session = WebRTCSession(socket, model, self._engine_factory(), **options)
+                session = WebRTCSession(socket, model, self._engine_factory, **options)
             else:
                 room_url = f"{self.scheme}://{_host_of(socket.request)}"
-                session = LiveKitSession(socket, model, self._engine_factory(), slots=self.slots, rooms=self.rooms, room_url=room_url, **options)
+                session = LiveKitSession(socket, model, self._engine_factory, checker=self._checker, slots=self.slots, rooms=self.rooms, room_url=room_url, **options)
         except BaseException:
             if legacy:
                 self.slots.release()

@@ -1,16 +1,18 @@
 """The server's frame path: received track → engine (in a thread) → edited track.
 
 :class:`Editor` runs one session's engine on one worker thread, so prompts
-and frames reach it in order and never run at once. :class:`EditedTrack`
-is the track sent back to the client: it keeps only the newest received
-frame, so when editing is slower than the input the server drops frames
-instead of building latency.
+and frames reach it in order and never run at once; the engine is built
+only when the session starts editing (a client waiting in the queue has
+none). :class:`EditedTrack` is the track sent back to the client: it keeps
+only the newest received frame, so when editing is slower than the input
+the server drops frames instead of building latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,33 +25,87 @@ from ..engine import Engine
 
 log = logging.getLogger(__name__)
 
-class Editor:
-    """One session's engine, driven from asyncio on a single worker thread."""
+
+class PromptChecker:
+    """One engine the server keeps to check prompts for sessions that have no engine yet (it edits nothing); thread-safe."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._lock = threading.Lock()
+
+    def check(self, prompt: str) -> None:
+        """Raise UnsupportedPrompt if an engine would refuse ``prompt``."""
+        with self._lock:
+            self.engine.set_prompt(prompt)
+
+
+class Editor:
+    """One session's engine, driven from asyncio on a single worker thread.
+
+    The engine is built by :meth:`start` (from ``factory``, on the worker
+    thread). Before that, a prompt is checked by ``checker`` and kept, and
+    an image is kept; :meth:`start` gives both to the new engine. Without a
+    checker, the first prompt or image builds the engine.
+    """
+
+    def __init__(self, factory: Callable[[], Engine], *, checker: PromptChecker | None = None) -> None:
+        self._factory = factory
+        self._checker = checker
+        self.engine: Engine | None = None
+        self._prompt: str | None = None
+        self._image: np.ndarray | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decart-engine")
         self.frames_edited = 0
 
+    async def start(self) -> None:
+        """Build the engine (once), with the prompt and image given so far."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._engine)
+
+    def _engine(self) -> Engine:
+        """The engine, built now if there is none yet (on the worker thread)."""
+        if self.engine is None:
+            engine = self._factory()
+            if self._image is not None:
+                engine.set_image(self._image)  # type: ignore[attr-defined]
+            if self._prompt is not None:
+                engine.set_prompt(self._prompt)
+            self.engine = engine
+        return self.engine
+
     async def set_prompt(self, prompt: str) -> None:
         """Change the edit; raises UnsupportedPrompt (the previous edit stays)."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.set_prompt, prompt)
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._set_prompt, prompt)
+
+    def _set_prompt(self, prompt: str) -> None:
+        if self.engine is None and self._checker is not None:
+            self._checker.check(prompt)
+        else:
+            self._engine().set_prompt(prompt)
+        self._prompt = prompt
 
     @property
     def accepts_image(self) -> bool:
         """Whether the engine takes a reference image (has ``set_image``)."""
-        return callable(getattr(self.engine, "set_image", None))
+        engine = self.engine if self.engine is not None else self._checker.engine if self._checker is not None else None
+        return engine is not None and callable(getattr(engine, "set_image", None))
 
     async def set_image(self, image: np.ndarray | None) -> None:
         """Give the engine a reference image (BGR array), or None to clear it."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.set_image, image)  # type: ignore[attr-defined]
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._set_image, image)
+
+    def _set_image(self, image: np.ndarray | None) -> None:
+        if self.engine is None and self._checker is not None:
+            self._image = image
+        else:
+            self._engine().set_image(image)  # type: ignore[attr-defined]
 
     def _edit(self, frame: av.VideoFrame, size: tuple[int, int] | None = None) -> av.VideoFrame:
-        fmt = self.engine.pixel_format
+        engine = self._engine()
+        fmt = engine.pixel_format
         if size is not None and (frame.width, frame.height) != size:
-            image = self.engine.process(frame.reformat(width=size[0], height=size[1], format=fmt).to_ndarray())
+            image = engine.process(frame.reformat(width=size[0], height=size[1], format=fmt).to_ndarray())
         else:
-            image = self.engine.process(frame.to_ndarray(format=fmt))
+            image = engine.process(frame.to_ndarray(format=fmt))
         out = av.VideoFrame.from_ndarray(image, format=fmt)
         out.pts = frame.pts
         out.time_base = frame.time_base

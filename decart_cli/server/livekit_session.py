@@ -1,7 +1,9 @@
 """Today's protocol on the control socket: queue, room credentials, billing ticks.
 
 A :class:`LiveKitSession` waits for ``livekit_join``, queues for a slot
-(sending ``queue_position`` while it waits), opens the session's
+(sending ``queue_position`` while it waits; a full queue is refused "at
+capacity"), builds its engine (prompts before that are checked and kept,
+see :class:`~.editor.Editor`), opens the session's
 :class:`~.room.Room` and sends ``livekit_room_info`` with the room's URL
 (this server) and token. Prompts and images work as in every session.
 Once edited frames flow it sends ``generation_started``, then
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from .. import protocol as p
 from ..engine import Engine
@@ -21,7 +24,7 @@ from ..errors import ProtocolError
 from ..models import Model
 from .room import Room, RoomHub
 from .session import ServerSession
-from .slots import Slots
+from .slots import QueueFull, Slots
 from .sockets import Socket
 
 log = logging.getLogger("decart.server")
@@ -36,7 +39,7 @@ class LiveKitSession(ServerSession):
         self,
         ws: Socket,
         model: Model,
-        engine: Engine,
+        engine: Callable[[], Engine],
         *,
         slots: Slots,
         rooms: RoomHub,
@@ -91,8 +94,15 @@ class LiveKitSession(ServerSession):
             log.info("session %s: queued %d/%d", self.id, position, size)
             self.spawn(self.send(p.QueuePosition(position=position, queue_size=size)))
 
-        await self.slots.take(queued)
+        try:
+            await self.slots.take(queued)
+        except QueueFull as exc:
+            log.warning("session %s: refused: server at capacity (%s)", self.id, exc)
+            await self.send(p.Error(error=f"Server at capacity: {exc}; try again later"))
+            await self.ws.close(1013, "server at capacity")
+            return
         self.holds_slot = True
+        await self.editor.start()  # the engine: only for a session that edits
         identity = f"client-{self.id}"
         self.room = Room(
             f"decart-{self.id}",

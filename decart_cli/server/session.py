@@ -32,7 +32,7 @@ from ..config import ServeConfig
 from ..engine import Engine
 from ..errors import ProtocolError, Refused, UnsupportedPrompt
 from ..models import Model
-from .editor import Editor
+from .editor import Editor, PromptChecker
 from .sockets import Socket
 from .viewers import Viewers
 
@@ -156,8 +156,9 @@ class ServerSession:
         self,
         ws: Socket,
         model: Model,
-        engine: Engine,
+        engine: Callable[[], Engine],
         *,
+        checker: PromptChecker | None = None,
         loopback: bool,
         find_file: Callable[[str], bytes] | None = None,
         max_prompt_length: int = 1000,
@@ -171,7 +172,8 @@ class ServerSession:
         """The socket's message limit (for the log line when a client goes over it)."""
         self.model = model
         self.id = uuid.uuid4().hex[:12]
-        self.editor = Editor(engine)
+        self.editor = Editor(engine, checker=checker)
+        """The session's engine: built by ``editor.start()`` when it starts editing (see :class:`~.editor.Editor`)."""
         self.viewers = Viewers()
         """Who watches this session receive-only (``/subscribe/<id>``, or the room's viewers)."""
         self.loopback = loopback

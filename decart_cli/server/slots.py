@@ -3,7 +3,9 @@
 Today's protocol queues a client while the service is busy and tells it its
 place (``queue_position``); the legacy protocol has no queue, so a legacy
 client is refused when no slot is free (or when others are already waiting:
-it may not jump the queue).
+it may not jump the queue). The queue holds at most ``max_waiting``
+clients: one more is turned away (:class:`QueueFull`), as the service says
+it is at capacity.
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ class _Waiter:
     told: tuple[int, int] | None = field(default=None)
 
 
-class Slots:
-    """``limit`` slots (0: no limit) and a first-come, first-served queue for them."""
+class QueueFull(Exception):
+    """No slot is free and the queue is full."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, waiting: int) -> None:
+        super().__init__(f"{waiting} clients already waiting for {limit} sessions")
         self.limit = limit
+        self.waiting = waiting
+
+
+class Slots:
+    """``limit`` slots (0: no limit) and a first-come, first-served queue of at most ``max_waiting`` for them (0: unbounded)."""
+
+    def __init__(self, limit: int, max_waiting: int = 0) -> None:
+        self.limit = limit
+        self.max_waiting = max_waiting
         self.in_use = 0
         self._waiting: list[_Waiter] = []
 
@@ -48,10 +60,13 @@ class Slots:
 
         While waiting, ``notify(position, queue_size)`` is called whenever
         either changes (position 1 is next). Cancelling the wait leaves the
-        queue; a slot granted just before the cancel is given back.
+        queue; a slot granted just before the cancel is given back. Raises
+        :class:`QueueFull` when the queue already holds ``max_waiting``.
         """
         if self.try_take():
             return
+        if self.max_waiting > 0 and len(self._waiting) >= self.max_waiting:
+            raise QueueFull(self.limit, len(self._waiting))
         waiter = _Waiter(asyncio.get_running_loop().create_future(), notify)
         self._waiting.append(waiter)
         self._announce()

@@ -41,13 +41,14 @@ def legacy_refusal(model: Model) -> str:
 class WebRTCSession(ServerSession):
     """A legacy session: the peer connection is negotiated on the control socket."""
 
-    def __init__(self, ws: Socket, model: Model, engine: Engine, **options) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ws: Socket, model: Model, engine: Callable[[], Engine], **options) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ws, model, engine, **options)
         self.peer: Peer | None = None
         self.track: EditedTrack | None = None
         self.candidates = Candidates()
 
     async def start(self) -> None:
+        await self.editor.start()  # a legacy session holds its slot from the start
         host, port = self.ws.local_address[:2]
         await self.send(p.SessionId(session_id=self.id, server_ip=host, server_port=port))
         if self.idle_timeout > 0:
