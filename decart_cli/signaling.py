@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 
 import websockets
@@ -118,6 +119,8 @@ class Signaling:
             raise ConnectError(f"no answer from {where} within {self._connect_timeout:g} s", fix="url_or_timeout") from None
         except InvalidHandshake:
             raise ConnectError(f"cannot connect to {where}: it does not answer as a WebSocket server", fix="url_host_port") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectError(f"cannot connect to {where}: its TLS certificate is not trusted ({exc.verify_message})", fix="tls_trust") from None
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
             raise ConnectError(f"cannot connect to {where} ({reason})", fix="url_running") from None

@@ -113,7 +113,7 @@ def test_pages_of_other_origins_are_refused_unless_allowed() -> None:
 
 
 def test_tls_serves_https_wss_and_a_wss_room(netns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """With --tls-cert/--tls-key: wss:// in the listening line and the room info, and a session of each generation over it (clients trusting the CA)."""
+    """With --tls-cert/--tls-key: wss:// in the listening line and the room info, a session of each generation over it (clients trusting the CA); a client that does not trust it is told how to."""
     import subprocess
 
     tls = make_tls_files(tmp_path)
@@ -126,3 +126,5 @@ def test_tls_serves_https_wss_and_a_wss_room(netns, tmp_path: Path) -> None:  # 
             result = subprocess.run(netns.run(*edit), capture_output=True, text=True, timeout=90, env=child_env(SSL_CERT_FILE=str(tls.ca)))
             assert result.returncode == 0, result.stderr
             assert len(decode(out).frames) > 30, result.stderr
+        untrusted = subprocess.run(netns.run(*decart_cmd("edit", "--url", server.url, "-i", "test", "--no-show", "-o", str(tmp_path / "u.mp4"), "--duration", "2")), capture_output=True, text=True, timeout=90, env=child_env())
+        assert_clean_failure(untrusted, 1, "TLS certificate is not trusted", "SSL_CERT_FILE")

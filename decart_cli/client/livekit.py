@@ -133,6 +133,8 @@ class LiveKitLink(Link):
         except asyncio.TimeoutError:
             raise ConnectError(f"could not join the media room within {self.connect_timeout:g} s", "check that UDP can reach the server") from None
         except rtc.ConnectError as exc:
+            if "certificate" in str(exc).lower():  # the room's wss:// (LiveKit's client says so only in its message)
+                raise ConnectError(f"could not join the media room: its TLS certificate is not trusted ({exc})", fix="tls_trust") from None
             raise ConnectError(f"could not join the media room ({exc})", "check that UDP can reach the server") from None
         self.remote = remote
         if outbound is None:  # a viewer: nothing to publish
