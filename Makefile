@@ -73,7 +73,7 @@ test: $(STAMP) $(SDK_STAMP) $(SDK2_STAMP) $(JS_STAMP)
 FLOOR_VENV ?= .venv-floor
 AV_FLOOR ?= 17.1.0
 FLOOR_PINS = 'aiortc==1.16.0' 'av==$(AV_FLOOR)' 'websockets==17.0' 'aiohttp==3.10.11'
-FLOOR_TESTS := tests/test_rtc_tuning.py tests/test_server.py tests/test_server_http.py tests/test_server_limits.py tests/test_watch.py tests/test_recorder.py tests/test_remux.py tests/test_session_record.py tests/test_edit_e2e.py tests/test_reconnect.py
+FLOOR_TESTS := tests/test_rtc_tuning.py tests/test_server.py tests/test_server_http.py tests/test_server_limits.py tests/test_server_load.py tests/test_serve_network.py tests/test_watch.py tests/test_recorder.py tests/test_remux.py tests/test_session_record.py tests/test_edit_e2e.py tests/test_reconnect.py
 
 test-floor:
 	$(PYTHON) -m venv $(FLOOR_VENV)

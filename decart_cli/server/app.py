@@ -52,7 +52,7 @@ from ..config import ServeConfig
 from ..engine import Engine, load_engine
 from ..errors import ProtocolError, Refused
 from ..models import LEGACY, MODELS, TODAY, Model, names_of
-from .connections import AddressCap
+from .connections import ConnectionGuard
 from .cors import Origins, cors
 from .editor import PromptChecker
 from .files import MAX_FILE_BYTES, Files, parse_ttl
@@ -131,8 +131,8 @@ class Server:
         self.rooms = RoomHub()
         self.keys = Keys(config.api_key, sessions_per_key=config.sessions_per_key)
         self.files = Files()
-        self.connections = AddressCap(config.max_connections_per_address)
-        """Open connections by client address, and the cap on them."""
+        self.connections = ConnectionGuard(config.max_connections_per_address, config.idle_connection_seconds)
+        """Open connections by client address, the cap on them, and their deadline for a first request."""
         self.sockets: set[Socket] = set()
         """Every open WebSocket (closed by :meth:`stop`)."""
         self.refused_full = 0
@@ -175,7 +175,7 @@ class Server:
     def application(self) -> web.Application:
         """The aiohttp application: every endpoint of the module docstring."""
         origins = cors(Origins(self.config.allowed_origins), secure=self.secure)
-        app = web.Application(middlewares=[origins, self._log_requests], client_max_size=self.config.max_message_bytes)
+        app = web.Application(middlewares=[self._request_started, origins, self._log_requests], client_max_size=self.config.max_message_bytes)
         app.on_response_prepare.append(_server_header)
         add = app.router.add_route
         add("GET", STREAM_PATH, self._stream)
@@ -232,6 +232,12 @@ class Server:
         await runner.cleanup()
 
     # ------------------------------------------------------------ plumbing
+
+    @web.middleware
+    async def _request_started(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        """Tell the connection guard its connection sent a request in time."""
+        self.connections.request_started(request.protocol)
+        return await handler(request)
 
     @web.middleware
     async def _log_requests(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
