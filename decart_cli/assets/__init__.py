@@ -1,14 +1,16 @@
-"""Files shipped with decart: the sample clip (see ``ASSETS.md`` next to this file).
+"""Files shipped with decart: the sample clip and the person segmentation model (see ``ASSETS.md`` next to this file).
 
 ``sample.mp4`` is what ``-i sample`` plays, what ``make demo`` edits, and what
 the engine tests run on: a real face (public domain) moving across a room.
+``selfie_segmentation_landscape.tflite`` is MediaPipe's person segmentation
+model (Apache-2.0), which the local engine runs through OpenCV.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SAMPLE_FPS", "SAMPLE_SIZE", "sample_clip"]
+__all__ = ["SAMPLE_FPS", "SAMPLE_SIZE", "sample_clip", "segmentation_model"]
 
 SAMPLE_SIZE = (1280, 704)
 """The sample clip's (width, height)."""
@@ -21,7 +23,19 @@ def sample_clip() -> Path:
 
     Raises FileNotFoundError if the installation lacks it (a broken package).
     """
-    path = Path(__file__).resolve().parent / "sample.mp4"
+    return _bundled("sample.mp4", "the sample clip")
+
+
+def segmentation_model() -> Path:
+    """The path of the bundled person segmentation model (TFLite, 256x144 in, a person probability out).
+
+    Raises FileNotFoundError if the installation lacks it (a broken package).
+    """
+    return _bundled("selfie_segmentation_landscape.tflite", "the segmentation model")
+
+
+def _bundled(name: str, what: str) -> Path:
+    path = Path(__file__).resolve().parent / name
     if not path.is_file():
-        raise FileNotFoundError(f"the sample clip is missing from this installation: {path}")
+        raise FileNotFoundError(f"{what} is missing from this installation: {path}")
     return path

@@ -18,10 +18,12 @@ frame without ``ctx.face``):
     The head's outline above and beside the face minus the face itself,
     narrowed to pixels like the colour just above the forehead.
 ``background`` (and :data:`BACKGROUND_WORDS`)
-    Everything outside the person: a generous head-and-torso outline, in
-    which a colour model (histograms of the person's core vs what lies
-    outside, updated each frame) decides pixel by pixel; the face and the
-    torso's core are always the person.
+    Everything outside the person, as MediaPipe's segmentation network sees
+    it (:mod:`.segment`, ~4 ms a frame). Where this OpenCV cannot run the
+    network: a generous head-and-torso outline, in which a colour model
+    (histograms of the person's core vs what lies outside, updated each
+    frame) decides pixel by pixel; the face and the torso's core are always
+    the person.
 
 Any other ``target`` ("change the car to blue") recolours the dominant
 saturated colour of the frame: the biggest cluster of saturated chroma, and
@@ -46,6 +48,7 @@ import numpy as np
 from .colors import ACHROMATIC
 from .face import chin_y, face_ellipse
 from .frame import STAGE_REGION, Color, Edit, EditSpec, Face, FrameContext
+from .segment import PersonSegmenter
 
 __all__ = [
     "EDITS",
@@ -157,15 +160,19 @@ def _to_u8(mask: np.ndarray) -> np.ndarray:
 
 
 class PersonModel:
-    """Tells the person from the background by colour, near the face-anchored outline.
+    """Tells the person from the background: a segmentation network where it runs, else by colour near the face.
 
-    Two colour histograms (see :attr:`_Small.bins`): the person's core (face
+    With a :class:`~.segment.PersonSegmenter` (the default, where this
+    OpenCV can run it) the mask is the network's. Without one, two colour
+    histograms (see :attr:`_Small.bins`) decide: the person's core (face
     and the torso's centre) and everything outside a generous head-and-torso
     outline; both are exponentially averaged over frames, so a pixel's
     class is stable even as the person moves.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, segmenter: PersonSegmenter | None | bool = True) -> None:
+        self.segmenter = PersonSegmenter.load() if segmenter is True else segmenter or None
+        """The network, or None: the colour model below."""
         self.hist_person = np.zeros(2048, np.float32)
         self.hist_back = np.zeros(2048, np.float32)
         self.frames = 0
@@ -178,6 +185,9 @@ class PersonModel:
         if cached is not None:
             return cached
         s = _small(ctx)
+        if self.segmenter is not None:
+            m = ctx.cache[_CACHE_PERSON] = self.segmenter.mask(s.y, s.u, s.v)
+            return m
         f = _scaled(ctx.face)
         outline = np.zeros((s.h, s.w), np.uint8)
         _ellipse(outline, (f.cx, f.y + 0.30 * f.h), (0.80 * f.w, 0.92 * f.h), 255)
