@@ -13,7 +13,10 @@ frame without ``ctx.face``):
     A torso-shaped area from ~0.3 face heights below the chin down to the
     frame's bottom, ~3.5 face widths wide, narrowed to the pixels whose
     chroma is near the torso's dominant chroma (so the background and the
-    neck between the shoulders are not painted).
+    neck between the shoulders are not painted), plus the mixed pixels at
+    its edges (at least halfway to that chroma, next to the garment: left
+    out, they were a fringe of the old colour), and cut at the person's
+    edge where the segmentation network runs.
 ``hair`` (and :data:`HAIR_WORDS`)
     The head's outline above and beside the face minus the face itself,
     narrowed to pixels like the colour just above the forehead.
@@ -355,7 +358,11 @@ class _Recolor:
 
 
 class RecolorTorso(_Recolor):
-    """"change the shirt to red": the torso below the face, by its dominant chroma."""
+    """"change the shirt to red": the torso below the face, by its dominant chroma, out to the person's edge."""
+
+    def __init__(self, spec: EditSpec) -> None:
+        super().__init__(spec)
+        self.person = PersonModel()
 
     def mask(self, ctx: FrameContext) -> tuple[np.ndarray, tuple[float, float, float]] | None:
         """The torso mask (uint8, mask resolution) and the torso's typical colour, or None."""
@@ -385,6 +392,15 @@ class RecolorTorso(_Recolor):
         m = _soft(d, 14.0, 30.0)
         m *= prior.astype(np.float32) * (1 / 255)
         mask = cv2.medianBlur(_to_u8(m), 3)
+        # Edge pixels are half garment, half what lies beside it: too far in chroma to be taken
+        # above, they stayed a fringe of the old colour. Take those next to the garment that are
+        # at least halfway to its colour.
+        mixed = _to_u8(_soft(d, 30.0, 55.0) * (prior.astype(np.float32) * (1 / 255)))
+        mask = cv2.max(mask, cv2.min(mixed, cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)))
+        if self.person.segmenter is not None:
+            person = self.person.mask(ctx)
+            if person is not None:
+                mask = cv2.min(mask, person)  # and never past the person's edge
         return cv2.GaussianBlur(mask, (0, 0), 0.8), (y0, u0, v0)
 
     def apply(self, ctx: FrameContext) -> None:
