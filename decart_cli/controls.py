@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from .client.commands import Command, Prompt, help_lines, parse_line, switch
 from .client.cues import Cue, in_order
+from .engine.instructions import capability_lines
 from .errors import CommandError
 from .ui import ConsoleReporter, SessionStats
 
@@ -91,7 +92,7 @@ class Controls:
             self.reporter.notice("quitting")
             self.stop("quit")
         elif name == "help":
-            for text in help_lines():
+            for text in capability_lines() if argument.lower() == "edits" else help_lines():
                 self.reporter.event(text)
 
     def key(self, name: str) -> None:

@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from . import protocol as p
+from .engine.instructions import REFUSAL_PREFIX
 from .errors import AuthError, ConnectError, CreditsError, DecartError, HandshakeRefused, PromptRejected, ProtocolError, ServerError, SessionClosed
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,8 @@ class Signaling:
             if not waiters:
                 self._acks.pop(text, None)
         if not ack.success:
-            raise PromptRejected(f"prompt refused: {ack.error or 'no reason given'}")
+            reason = ack.error or "no reason given"
+            raise PromptRejected(f"prompt refused: {reason}", fix="local_edits" if reason.startswith(REFUSAL_PREFIX) else None)
         return ack
 
     async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True, timeout: float = 15.0) -> p.SetImageAck:

@@ -69,9 +69,9 @@ def test_rejected_key_never_shows_the_key(tmp_path: Path) -> None:
 
 
 def test_refused_initial_prompt(server, tmp_path: Path) -> None:
-    """An initial prompt the server cannot do fails with the server's reason (what it can do)."""
+    """An initial prompt the server cannot do fails with the server's reason (the nearest edits it can do)."""
     result = run_decart("edit", "-i", "test", "-p", "remove the tree", "--no-show", "-o", str(tmp_path / "o.mp4"), "--url", server.url)
-    assert_clean_failure(result, 1, "prompt refused", "remove the tree", "invert")
+    assert_clean_failure(result, 1, "prompt refused", "remove the tree", "nearest: ", "/help edits (or decart models --edits) lists every edit")
 
 
 def test_too_long_prompt(tmp_path: Path) -> None:

@@ -24,12 +24,14 @@ def test_lines_are_prompts_or_commands() -> None:
     assert parse_line("/MIRROR") == Command("mirror", "")
     assert parse_line("/snapshot  my shot.png ") == Command("snapshot", "my shot.png")
     assert parse_line("/image none") == Command("image", "none")
+    assert parse_line("/help edits") == Command("help", "edits")
     assert parse_line("   ") is None
     assert switch("", True) is False and switch("on", False) is True and switch("OFF", True) is False
 
 
 @pytest.mark.parametrize("line, problem", [
     ("/bogus", "unknown command"), ("/mirror maybe", "takes on or off"), ("/image", "needs a file"), ("/pause now", "takes no argument"),
+    ("/help me", "takes nothing or edits"),
 ])  # fmt: skip
 def test_bad_commands_say_what_is_wrong_and_point_to_help(line: str, problem: str) -> None:
     """A malformed command is a CommandError naming it and the problem, with /help as the fix."""
@@ -46,7 +48,7 @@ def test_help_lists_every_command() -> None:
 
 
 def test_commands_in_a_pipe(tmp_path: Path, server) -> None:
-    """Through stdin: /mirror flips what is sent, /snapshot writes the edited frame, /pause stops the frames, /quit ends cleanly with the file."""
+    """Through stdin: /help (and /help edits), a refusal pointing to it, /mirror flips what is sent, /snapshot writes the edited frame, /pause stops the frames, /quit ends cleanly with the file."""
     clip = halves_clip(tmp_path / "halves.mp4", frames=50, left=LEFT, right=RIGHT)
     out = tmp_path / "out.mp4"
     edit = Editing("--url", server.url, "-i", str(clip), "--loop", "--no-show", "-o", str(out), "--duration", "60", "-p", "invert the colors", cwd=tmp_path)
@@ -54,6 +56,10 @@ def test_commands_in_a_pipe(tmp_path: Path, server) -> None:
         edit.wait_for("prompt: invert the colors")
         edit.say("/help")
         edit.wait_for("/snapshot [FILE]")
+        edit.say("/help edits")
+        edit.wait_for("use the image as the background")
+        edit.say("remove the tree")
+        edit.wait_for("/help edits (or decart models --edits) lists every edit")
         edit.say("/bogus")
         edit.wait_for("/bogus: unknown command: /help lists the commands")
         edit.say(f"/image {tmp_path / 'missing.png'}")

@@ -321,13 +321,14 @@ def test_background_prompt_combines_with_other_edits(prompt, kinds):
     assert [s.kind for s in parse(prompt)] == kinds
 
 
-def test_the_refusal_lists_the_image_background_and_the_engine_can_build_it():
-    """The refusal names 'use the image as the background' among what the engine can do, and the registry makes it."""
+def test_the_edit_list_names_the_image_background_and_the_engine_can_build_it():
+    """The whole list of edits names 'use the image as the background', a refusal about a beach offers it, and the registry makes it."""
     from decart_cli.errors import UnsupportedPrompt
 
     with pytest.raises(UnsupportedPrompt) as info:
-        parse("remove the tree")
+        parse("put me on a beach")
     assert EXAMPLE in str(info.value)
+    assert EXAMPLE in " ".join(line.strip() for line in instructions.capability_lines())
     assert EXAMPLE in instructions.EXAMPLES and KIND in instructions.KINDS
     edit = REGISTRY[KIND](parse(EXAMPLE)[0])
     assert edit.needs_face and edit.uses_image

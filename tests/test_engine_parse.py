@@ -6,7 +6,7 @@ import pytest
 
 from decart_cli.engine import instructions
 from decart_cli.engine.colors import color_names
-from decart_cli.engine.instructions import EXAMPLES, KINDS, NotUnderstood, describe, normalize, parse
+from decart_cli.engine.instructions import EXAMPLES, KINDS, NotUnderstood, capability_lines, describe, normalize, parse
 from decart_cli.errors import UnsupportedPrompt
 
 
@@ -256,20 +256,39 @@ def test_refusal_names_the_part_it_cannot_do(prompt, part):
     message = str(info.value)
     assert f"cannot do '{part}'" in message
     if part != prompt:
-        assert "none of the prompt was applied" in message
+        assert "none of the prompt applied" in message
 
 
-def test_refusal_lists_what_it_can_do_compactly():
-    """The refusal is one line: what failed, every example instruction, and the colour names."""
-    with pytest.raises(UnsupportedPrompt) as info:
-        parse("remove the tree")
-    message = str(info.value)
-    assert "\n" not in message
+def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
+    """One line under 200 characters: what failed and the two or three nearest edits (the client points to the whole list)."""
+    cases = {
+        "make it look like night": "darker",
+        "turn the lights down": "darker",
+        "give him a beard": "add a mustache",
+        "turn the background into a beach": "use the image as the background",
+        "make the shirt striped": "make the shirt <color>",
+        "make it look like a watercolor painting": "pencil sketch",
+        "remove the tree and " + "x" * 400: "",
+    }
+    for prompt, expected in cases.items():
+        with pytest.raises(UnsupportedPrompt) as info:
+            parse(prompt)
+        message = str(info.value)
+        assert "\n" not in message and len(message) < 200, (len(message), message)
+        named = message.split("nearest: ", 1)[1].split(", ")
+        assert 2 <= len(named) <= 3 and all(name in EXAMPLES for name in named), message
+        assert not expected or expected in named, message
+
+
+def test_the_whole_list_names_every_edit_and_colour():
+    """capability_lines (/help edits, decart models --edits): every example instruction and colour, in lines of at most 76 characters."""
+    lines = capability_lines()
+    text = " ".join(line.strip() for line in lines)
     for example in EXAMPLES:
-        assert example in message
+        assert example in text
     for name in color_names():
-        assert name in message
-    assert len(message) < 900, len(message)
+        assert name in text
+    assert max(len(line) for line in lines) <= 78
 
 
 def test_every_example_in_the_refusal_parses():

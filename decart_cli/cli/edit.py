@@ -257,8 +257,13 @@ class EmbeddedServer:
 
 
 @app.command()
-def models() -> None:
+def models(edits: bool = typer.Option(False, "--edits", help="List what the local engine can do (its edits and colours) instead.")) -> None:
     """List the realtime models: protocol generation, frame rate and size."""
+    if edits:
+        from ..engine.instructions import capability_lines
+
+        print("\n".join(capability_lines()))
+        return
     table = Table(title="realtime models")
     table.add_column("model")
     table.add_column("protocol")

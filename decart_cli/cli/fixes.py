@@ -19,6 +19,7 @@ FIXES: dict[str, str] = {
     "url_or_timeout": "check --url, or raise --connect-timeout",
     "url_host_port": "check the host and port in --url",
     "url_running": "check --url and that the server is running",
+    "local_edits": "/help edits (or decart models --edits) lists every edit",
     "tls_trust": "trust the server's certificate: install its CA, or point SSL_CERT_FILE at it",
     "url_is_server": "is --url a decart realtime server?",
     "connect_timeout": "check the server, or raise --connect-timeout",

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pause": ("", "stop sending frames (the session stays open)"),
     "resume": ("", "send frames again"),
     "quit": ("", "end the session (the recording is kept)"),
-    "help": ("", "list these commands"),
+    "help": ("[edits]", "list these commands (edits: what the local engine can do)"),
 }
 """Each command's argument syntax and what it does, in the order /help lists them."""
 
@@ -63,8 +63,10 @@ def parse_line(line: str) -> Prompt | Command | None:
         raise CommandError(name, f"takes on or off, not {argument!r}")
     if name == "image" and not argument:
         raise CommandError(name, "needs a file (or none to clear the image)")
-    if name in ("pause", "resume", "quit", "help") and argument:
+    if name in ("pause", "resume", "quit") and argument:
         raise CommandError(name, "takes no argument")
+    if name == "help" and argument.lower() not in ("", "edits"):
+        raise CommandError(name, f"takes nothing or edits, not {argument!r}")
     return Command(name, argument)
 
 

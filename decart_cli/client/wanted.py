@@ -70,7 +70,7 @@ class WantedEdit:
             applied = self.stats.prompt
             if initial or not applied or applied == wanted:
                 raise
-            self.reporter.warning(f"{exc.message} (keeping: {applied})")
+            self.reporter.warning(f"{self.reporter.describe(exc)} (keeping: {applied})")
             self.prompt = applied
             await self._request(link, applied)
             return
@@ -86,7 +86,7 @@ class WantedEdit:
         try:
             text = p.check_prompt(line)
         except ProtocolError as exc:
-            self.reporter.warning(f"{exc.message} (the previous edit stays)")
+            self.reporter.warning(f"{self.reporter.describe(exc)} (the previous edit stays)")
             return
         self.prompt = text
         if link is None:
@@ -96,7 +96,7 @@ class WantedEdit:
             await self._request(link, text)
         except PromptRejected as exc:
             self.prompt = self.stats.prompt or None
-            self.reporter.warning(f"{exc.message} (the previous edit stays)")
+            self.reporter.warning(f"{self.reporter.describe(exc)} (the previous edit stays)")
             return
         except DecartError as exc:
             if link.closed.done() and self.reconnects and not isinstance(exc, AuthError):

@@ -30,7 +30,8 @@ How a prompt is read:
 
 If any part is not understood the whole prompt is refused with
 :class:`NotUnderstood` (an :class:`~decart_cli.errors.UnsupportedPrompt`)
-naming that part and listing what the engine can do (:data:`CAPABILITIES`).
+naming that part and the nearest things the engine can do (:func:`nearest`;
+the whole list is :data:`CAPABILITIES`).
 
 Adding an edit is one row in :data:`RULES`, usually through :func:`style`
 (a filter with its nouns and verbs: "make it X", "turn it into an X",
@@ -41,6 +42,7 @@ goes in the ``EDITS`` of the module that implements it.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 
@@ -60,6 +62,8 @@ __all__ = [
     "normalize",
     "parse",
     "refusal",
+    "nearest",
+    "capability_lines",
 ]
 
 
@@ -117,12 +121,86 @@ CAPABILITIES = (
 """What the built-in engine can do, in one line."""
 
 
+def capability_lines(width: int = 76) -> list[str]:
+    """What the built-in engine can do, as lines of at most ``width`` characters (``/help edits``, ``decart models --edits``)."""
+
+    def wrapped(items: tuple[str, ...] | list[str]) -> list[str]:
+        lines, line = [], ""
+        for item in items:
+            if line and len(line) + len(item) + 2 > width - 2:
+                lines.append("  " + line + ",")
+                line = ""
+            line = f"{line}, {item}" if line else item
+        return [*lines, "  " + line]
+
+    return [
+        "the local engine's edits (join them with 'and'):",
+        *wrapped(EXAMPLES),
+        "colors:",
+        *wrapped(color_names()),
+    ]
+
+
+_FILLER = frozenset("a an the it me my him her his them their to into like look looks make makes made turn put add give gimme can you please some more with and of on in".split())
+
+
+RELATED: dict[str, tuple[str, ...]] = {
+    "night": ("darker", "night vision"),
+    "dark": ("darker",),
+    "lights": ("darker", "brighter"),
+    "sunset": ("warmer", "tint it <color>"),
+    "fire": ("warmer", "neon"),
+    "beard": ("add a mustache",),
+    "moustache": ("add a mustache",),
+    "glasses": ("add sunglasses",),
+    "crown": ("add a <color> hat",),
+    "cap": ("add a <color> hat",),
+    "painting": ("cartoon", "pencil sketch", "vintage"),
+    "watercolor": ("cartoon", "pencil sketch"),
+    "drawing": ("pencil sketch", "cartoon"),
+    "zombie": ("make the shirt <color>", "black and white", "thermal"),
+    "beach": ("use the image as the background", "make the background <color>"),
+    "forest": ("use the image as the background", "make the background <color>"),
+    "space": ("use the image as the background", "make the background <color>"),
+    "remove": ("blur the background", "make the background <color>"),
+    "striped": ("make the shirt <color>",),
+    "fog": ("blur", "cooler"),
+}
+"""Words of things the engine cannot do, and what it can do that comes closest (first in :func:`nearest`)."""
+
+
+def nearest(part: str, count: int = 3) -> list[str]:
+    """The ``count`` examples (:data:`EXAMPLES`) closest to ``part``: related ones (:data:`RELATED`), then shared words, then spelling."""
+    words = {w for w in normalize(part).split() if w not in _FILLER}
+    related = [example for w in sorted(words) for example in RELATED.get(w, ())]
+
+    def score(example: str) -> tuple[int, float, float]:
+        theirs = {w for w in example.replace("<", " ").replace(">", " ").split() if w not in _FILLER}
+        shared = sum(1 for w in words for t in theirs if w == t or (len(w) > 3 and (t.startswith(w[:4]) or w.startswith(t[:4]))))
+        hint = len(related) - related.index(example) if example in related else 0
+        return (hint, shared, difflib.SequenceMatcher(None, " ".join(sorted(words)), " ".join(sorted(theirs))).ratio())
+
+    return sorted(EXAMPLES, key=score, reverse=True)[:count]
+
+
+REFUSAL_LIMIT = 200
+"""A refusal is one line shorter than this."""
+REFUSAL_PREFIX = "the local engine cannot do "
+"""How every refusal of the local engine starts (a client can tell them by it, and point to the whole list)."""
+
+
 def refusal(part: str, prompt: str | None = None) -> NotUnderstood:
-    """The error for a ``part`` (of ``prompt``) that the engine cannot do."""
-    shown = _shorten(part)
+    """The error for a ``part`` (of ``prompt``) that the engine cannot do: one short line naming the nearest edits."""
+    shown = _shorten(part, 40)
     whole = " ".join((prompt or "").split())
-    note = " (so none of the prompt was applied)" if whole and whole.lower() != shown.lower() else ""
-    return NotUnderstood(f"the local engine cannot do '{shown}'{note}; {CAPABILITIES}", part=part)
+    note = " (none of the prompt applied)" if whole and whole.lower() != shown.lower() else ""
+    head = f"{REFUSAL_PREFIX}'{shown}'{note}; nearest: "
+    names: list[str] = []
+    for example in nearest(part):
+        if len(head) + len(", ".join([*names, example])) >= REFUSAL_LIMIT:
+            break
+        names.append(example)
+    return NotUnderstood(head + ", ".join(names), part=part)
 
 
 def _shorten(text: str, limit: int = 80) -> str:
