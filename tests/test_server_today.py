@@ -133,7 +133,7 @@ def test_prompts_and_images_on_the_control_channel() -> None:
                 ({"image_data": None, "prompt": None}, True, None),
                 ({"image_data": "###"}, False, "base64"),
                 ({"image_data": base64.b64encode(b"hello").decode()}, False, "not an image"),
-                ({"image_data": png(), "prompt": "remove the tree"}, False, "can do"),
+                ({"image_data": png(), "prompt": "remove the tree"}, False, "nearest: "),
             ]
             for fields, success, why in cases:
                 await ws.send(json.dumps({"type": "set_image", **fields}))
