@@ -141,3 +141,32 @@ def test_a_recoloured_shirt_keeps_less_of_its_old_colour_at_the_edge(clip) -> No
         reddish = ring & (before > 12)
         shares.append(float((reddish & (after > 12)).sum() / max(1, reddish.sum())))
     assert np.mean(shares) < 0.7, shares
+
+
+def test_recoloured_hair_takes_the_darker_locks_and_not_the_cheeks(clip) -> None:  # type: ignore[no-untyped-def]
+    """'make the hair red': ≥ 85% of the dark hair beside and above the face turns red (76% by colour alone), and ≤ 1.5% of the face below the eyes does."""
+    from decart_cli.engine.builtin import BuiltinEngine
+    from decart_cli.engine.face import eye_line_y, face_ellipse
+
+    engine = BuiltinEngine()
+    engine.set_prompt("make the hair red")
+    hair_shares, face_shares = [], []
+    rows, cols = np.mgrid[0 : H // 2, 0 : W // 2]
+    for index, (image, face) in enumerate(clip):
+        edited = engine.process(image.copy())
+        if index < 20 or index % 10 or face is None:
+            continue
+        luma = cv2.resize(image[:H], (W // 2, H // 2)).astype(int)
+        u = image[H : H + H // 4].reshape(H // 2, W // 2).astype(int)
+        v = image[H + H // 4 :].reshape(H // 2, W // 2).astype(int)
+        red = edited[H + H // 4 :].reshape(H // 2, W // 2).astype(int) - v > 25
+        (ex, ey), (ax, ay) = face_ellipse(face)
+        inside = ((cols - ex / 2) / (ax / 2)) ** 2 + ((rows - ey / 2) / (ay / 2)) ** 2 < 1
+        eyes = eye_line_y(face) / 2
+        hair = (rows < eyes) & (rows > (face.y - 0.6 * face.h) / 2) & (np.abs(cols - (face.x + face.w / 2) / 2) < 0.375 * face.w) & ~inside
+        hair &= (luma < 120) & (v > 128) & (u < 128)  # dark and brown: the hair, not the wall
+        below_eyes = inside & (rows > eyes)
+        hair_shares.append((hair & red).sum() / max(1, hair.sum()))
+        face_shares.append((below_eyes & red).sum() / max(1, below_eyes.sum()))
+    assert np.mean(hair_shares) >= 0.85, hair_shares
+    assert np.mean(face_shares) <= 0.015, face_shares

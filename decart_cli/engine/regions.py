@@ -19,7 +19,10 @@ frame without ``ctx.face``):
     edge where the segmentation network runs.
 ``hair`` (and :data:`HAIR_WORDS`)
     The head's outline above and beside the face minus the face itself,
-    narrowed to pixels like the colour just above the forehead.
+    narrowed to pixels like the colour just above the forehead. Where the
+    segmentation network runs, only within the person, where shade counts
+    less (the darker locks are taken) and a pixel nearer the cheeks' chroma
+    than the hair's is left as skin.
 ``background`` (and :data:`BACKGROUND_WORDS`)
     Everything outside the person, as MediaPipe's segmentation network sees
     it (:mod:`.segment`, ~4 ms a frame). Where this OpenCV cannot run the
@@ -411,7 +414,11 @@ class RecolorTorso(_Recolor):
 
 
 class RecolorHair(_Recolor):
-    """"make the hair blonde": above and beside the face, by the colour above the forehead."""
+    """"make the hair blonde": above and beside the face, by the colour above the forehead (within the person, where the network runs)."""
+
+    def __init__(self, spec: EditSpec) -> None:
+        super().__init__(spec)
+        self.person = PersonModel()
 
     def mask(self, ctx: FrameContext) -> tuple[np.ndarray, tuple[float, float, float]] | None:
         if ctx.face is None:
@@ -435,13 +442,27 @@ class RecolorHair(_Recolor):
             float(np.median(s.v[y0:y1, x0:x1])),
         )
         ly, lu, lv = self._track_source(sample)
+        person = self.person.mask(ctx) if self.person.segmenter is not None else None
+        # Within the person the background cannot be taken for hair: shade (luma) counts
+        # less, so the darker locks over the forehead and at the sides are taken too.
+        shade = 0.3 if person is None else 0.1
         d = (
             cv2.absdiff(s.u, round(lu)).astype(np.float32)
             + cv2.absdiff(s.v, round(lv))
-            + 0.3 * cv2.absdiff(s.y, round(ly)).astype(np.float32)
+            + shade * cv2.absdiff(s.y, round(ly)).astype(np.float32)
         )
         m = _soft(d, 16.0, 32.0)
         m *= prior.astype(np.float32) * (1 / 255)
+        if person is not None:
+            m *= person.astype(np.float32) * (1 / 255)
+            # Nor the skin beside the face: a pixel nearer the cheeks' chroma than the hair's is skin.
+            cx0, cx1 = max(0, round(ex - 0.4 * ax)), min(s.w, round(ex + 0.4 * ax))
+            cy0, cy1 = max(0, round(ey)), min(s.h, round(ey + 0.4 * ay))
+            if cx1 > cx0 and cy1 > cy0:
+                su, sv = float(np.median(s.u[cy0:cy1, cx0:cx1])), float(np.median(s.v[cy0:cy1, cx0:cx1]))
+                skin = cv2.absdiff(s.u, round(su)).astype(np.float32) + cv2.absdiff(s.v, round(sv))
+                hair = cv2.absdiff(s.u, round(lu)).astype(np.float32) + cv2.absdiff(s.v, round(lv))
+                m *= np.clip((skin - hair) * (1 / 6.0) + 0.5, 0.0, 1.0)
         mask = cv2.medianBlur(_to_u8(m), 3)
         return cv2.GaussianBlur(mask, (0, 0), 0.8), (ly, lu, lv)
 
