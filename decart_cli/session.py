@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import sys
 import time
@@ -102,6 +101,16 @@ class LocalServer(Protocol):
 
     async def stop(self) -> None: ...
 
+
+
+def _from_thread(loop: asyncio.AbstractEventLoop, callback: Callable[[T], None]) -> Callable[[T], None]:
+    """``callback`` for another thread to call: it runs on ``loop`` (and not at all once the loop has closed: the session is over)."""
+
+    def call(value: T) -> None:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(callback, value)
+
+    return call
 
 class EditSession:
     """Runs one editing session described by an :class:`EditConfig`."""
@@ -195,8 +204,10 @@ class EditSession:
                 self.wanted.on_sent = self._prompt_sent
                 self.wanted.on_answer = self._prompt_answered
             if recorder is not None:
-                recorder.on_warning = self._thread_warning(asyncio.get_running_loop())
-                recorder.on_failure = self._recording_failed(asyncio.get_running_loop())
+                loop = asyncio.get_running_loop()
+                recorder.on_warning = _from_thread(loop, self.reporter.warning)
+                # The recording is what the session is for: when writing fails, it stops at once.
+                recorder.on_failure = _from_thread(loop, lambda _error: self.request_stop("the recording failed", hurry=True))
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
             vcam = None
             if cfg.vcam is not None:
@@ -204,7 +215,7 @@ class EditSession:
 
                 width, height = self.model.size
                 vcam = VirtualCamera(width, height, self.model.fps, device=cfg.vcam or None, backend=cfg.vcam_backend)
-                vcam.on_warning = self._thread_warning(asyncio.get_running_loop())
+                vcam.on_warning = _from_thread(asyncio.get_running_loop(), self.reporter.warning)
                 await vcam.start()  # no driver: the session does not start
                 stack.push_async_callback(vcam.stop)
                 self.reporter.event(f"virtual camera: {vcam.opened_device} ({width}x{height} at {self.model.fps:g} fps)", "green")
@@ -363,28 +374,11 @@ class EditSession:
             self._recorder.set_caption(entry.first_visible, entry.text)
         self._write_record()
 
-    def _recording_failed(self, loop: asyncio.AbstractEventLoop) -> Callable[[DecartError], None]:
-        """The recorder's failure callback (its thread): the session stops at once, the recording being what it was for."""
-
-        def failed(error: DecartError) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed: the session is over
-                loop.call_soon_threadsafe(functools.partial(self.request_stop, "the recording failed", hurry=True))
-
-        return failed
-
     def _prompts_unseen(self) -> None:
         """The session is ending: a prompt still waiting to show gets its acknowledgement's time (and its caption, while the recording is open)."""
         for entry, _ in self._detector.finish():
             self._prompt_seen(entry, None)
 
-    def _thread_warning(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
-        """A warning callback for other threads: shown by the reporter on ``loop``."""
-
-        def warn(message: str) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed: the session is over
-                loop.call_soon_threadsafe(self.reporter.warning, message)
-
-        return warn
 
     # -- what a link asks of its owner (see decart_cli.client.link.LinkOwner)
 
