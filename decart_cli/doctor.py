@@ -118,21 +118,16 @@ def check_cameras(candidates: list[str | int], seconds: float = CAMERA_SECONDS) 
     return [check if check.status == "ok" else Check(check.name, "warn", check.detail, check.fix) for check in found]
 
 
-def is_camera(spec: str) -> bool:
-    """Whether a ``-i`` source names a camera (an index or a device), as :func:`decart_cli.media.sources.open_source` reads it."""
-    spec = spec.strip()
-    return spec.isdigit() or spec.startswith("/dev/")
-
-
 def check_source(spec: str, width: int, height: int, fps: float, seconds: float = CAMERA_SECONDS) -> list[Check]:
     """The lines for the source a session will use: that camera measured, or the file (``sample``, ``test``) opened and read."""
-    if is_camera(spec):
-        device: str | int = int(spec) if spec.strip().isdigit() else spec.strip()
+    from .media.sources import camera_of, open_source
+
+    device = camera_of(spec)
+    if device is not None:
         checks = check_cameras([device], seconds)
         if checks[0].status == "fail":
             return [Check(f"camera {device}", "fail", "it delivers no frames", "check the camera and its permissions, or edit a file: decart edit -i FILE", required=True)]
         return checks
-    from .media.sources import open_source
 
     try:
         track = open_source(SourceConfig(spec=spec, width=width, height=height, fps=fps))

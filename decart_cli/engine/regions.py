@@ -392,13 +392,12 @@ class RecolorTorso(_Recolor):
             return None
         y0, u0, v0 = self._track_source(sample)
         d = cv2.absdiff(s.u, round(u0)).astype(np.float32) + cv2.absdiff(s.v, round(v0))
-        m = _soft(d, 14.0, 30.0)
-        m *= prior.astype(np.float32) * (1 / 255)
-        mask = cv2.medianBlur(_to_u8(m), 3)
+        inside = prior.astype(np.float32) * (1 / 255)
+        mask = cv2.medianBlur(_to_u8(_soft(d, 14.0, 30.0) * inside), 3)
         # Edge pixels are half garment, half what lies beside it: too far in chroma to be taken
         # above, they stayed a fringe of the old colour. Take those next to the garment that are
         # at least halfway to its colour.
-        mixed = _to_u8(_soft(d, 30.0, 55.0) * (prior.astype(np.float32) * (1 / 255)))
+        mixed = _to_u8(_soft(d, 30.0, 55.0) * inside)
         mask = cv2.max(mask, cv2.min(mixed, cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)))
         if self.person.segmenter is not None:
             person = self.person.mask(ctx)
@@ -446,11 +445,8 @@ class RecolorHair(_Recolor):
         # Within the person the background cannot be taken for hair: shade (luma) counts
         # less, so the darker locks over the forehead and at the sides are taken too.
         shade = 0.3 if person is None else 0.1
-        d = (
-            cv2.absdiff(s.u, round(lu)).astype(np.float32)
-            + cv2.absdiff(s.v, round(lv))
-            + shade * cv2.absdiff(s.y, round(ly)).astype(np.float32)
-        )
+        chroma = cv2.absdiff(s.u, round(lu)).astype(np.float32) + cv2.absdiff(s.v, round(lv))
+        d = chroma + shade * cv2.absdiff(s.y, round(ly)).astype(np.float32)
         m = _soft(d, 16.0, 32.0)
         m *= prior.astype(np.float32) * (1 / 255)
         if person is not None:
@@ -461,8 +457,7 @@ class RecolorHair(_Recolor):
             if cx1 > cx0 and cy1 > cy0:
                 su, sv = float(np.median(s.u[cy0:cy1, cx0:cx1])), float(np.median(s.v[cy0:cy1, cx0:cx1]))
                 skin = cv2.absdiff(s.u, round(su)).astype(np.float32) + cv2.absdiff(s.v, round(sv))
-                hair = cv2.absdiff(s.u, round(lu)).astype(np.float32) + cv2.absdiff(s.v, round(lv))
-                m *= np.clip((skin - hair) * (1 / 6.0) + 0.5, 0.0, 1.0)
+                m *= np.clip((skin - chroma) * (1 / 6.0) + 0.5, 0.0, 1.0)
         mask = cv2.medianBlur(_to_u8(m), 3)
         return cv2.GaussianBlur(mask, (0, 0), 0.8), (ly, lu, lv)
 

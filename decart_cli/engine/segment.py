@@ -64,10 +64,6 @@ class PersonSegmenter:
             return None
         return cls(net)
 
-    def reset(self) -> None:
-        """Forget the running average (a cut, a new source)."""
-        self._average = None
-
     def probability(self, rgb: np.ndarray) -> np.ndarray:
         """The person probability (float32, 144x256) of an RGB image (any size), averaged with the previous frames'."""
         blob = cv2.dnn.blobFromImage(rgb, 1 / 255.0, INPUT, swapRB=False)

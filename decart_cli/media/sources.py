@@ -116,11 +116,18 @@ def open_source(cfg: SourceConfig) -> SourceTrack:
         return SourceTrack(cfg, _TestPatternReader(cfg))
     if spec == "sample":
         return SourceTrack(cfg, _open_sample(cfg))
-    if spec.isdigit():
-        return SourceTrack(cfg, _open_camera(int(spec), cfg))
-    if spec.startswith("/dev/"):
-        return SourceTrack(cfg, _open_camera(spec, cfg))
+    camera = camera_of(spec)
+    if camera is not None:
+        return SourceTrack(cfg, _open_camera(camera, cfg))
     return SourceTrack(cfg, _open_file(spec, cfg))
+
+
+def camera_of(spec: str) -> int | str | None:
+    """The camera an input ``spec`` names (an index, all digits, or a ``/dev/...`` device), or None for anything else."""
+    spec = spec.strip()
+    if spec.isdigit():
+        return int(spec)
+    return spec if spec.startswith("/dev/") else None
 
 
 class SourceTrack(MediaStreamTrack):
