@@ -49,6 +49,16 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "add snow",
     "add rain",
     "add a bird flying overhead",
+    # art styles (paintings)
+
+    # times and weather (atmosphere)
+
+    # face looks (looks)
+
+    # accessories and patterns (wardrobe)
+
+    # scenes behind the person (backdrops)
+
     # three at once
     "black and white with sunglasses and snow",
     "change the shirt to red, add a hat and make it warmer",

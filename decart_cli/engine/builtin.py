@@ -40,7 +40,7 @@ import numpy as np
 
 from decart_cli.errors import EngineError, UnsupportedPrompt
 
-from . import overlays, reference, regions, scene, styles
+from . import atmosphere, backdrops, looks, overlays, paintings, reference, regions, scene, styles, wardrobe
 from .face import FaceTracker
 from .frame import Edit, EditSpec, Face, FrameContext
 from .instructions import describe, parse, refusal
@@ -69,7 +69,10 @@ def merge_registries(*tables: Mapping[str, Factory]) -> dict[str, Factory]:
     return merged
 
 
-REGISTRY: dict[str, Factory] = merge_registries(styles.EDITS, regions.EDITS, overlays.EDITS, scene.EDITS, reference.EDITS)
+REGISTRY: dict[str, Factory] = merge_registries(
+    styles.EDITS, regions.EDITS, overlays.EDITS, scene.EDITS, reference.EDITS,
+    paintings.EDITS, atmosphere.EDITS, looks.EDITS, wardrobe.EDITS, backdrops.EDITS,
+)
 """Every edit the built-in engine can make, by :attr:`EditSpec.kind`."""
 
 

@@ -109,6 +109,15 @@ EXAMPLES: tuple[str, ...] = (
     "add snow",
     "add rain",
     "add a bird",
+    # art styles (paintings)
+
+    # times and weather (atmosphere)
+
+    # face looks (looks)
+
+    # accessories and patterns (wardrobe)
+
+    # scenes behind the person (backdrops)
 )
 """One example instruction per thing the engine can do (for help and refusals)."""
 
@@ -492,6 +501,9 @@ rule(
     spec("blur_face", target="face"),
 )
 
+# -- scenes behind the person (backdrops), before the background's colour and blur
+
+
 # -- the background, before the global blur
 _BG = rf"{_POSS}{_alt(BACKGROUND_WORDS)}"
 rule(
@@ -503,10 +515,19 @@ rule(
     spec("blur_background", target="background"),
 )
 
+# -- face looks (looks)
+
+
+# -- accessories and shirt patterns (wardrobe)
+
+
 # -- objects on the face
 thing("sunglasses", "sunglasses|sun glasses|sunnies|shades|glasses|spectacles|specs|eyeglasses|aviators|aviator sunglasses|goggles|eyewear|sunglass", adjectives="dark|black|mirrored|aviator")
 thing("hat", "hat|hats|cap|baseball cap|top hat|beanie|fedora|cowboy hat|party hat|sombrero|beret|bowler hat|bowler|wizard hat|witch hat|crown|bucket hat|sun hat|santa hat|trilby|panama hat", colored=True)
 thing("mustache", "mustache|mustaches|stache|tache|handlebar mustache|handlebar|curly mustache|pencil mustache|walrus mustache|mustachio")
+
+# -- times and weather (atmosphere), before snow, rain and the global styles
+
 
 # -- the scene
 _WEATHER_PREFIX = r"(?:(?:add|put|start|bring|show|let it|make it|have it|make it look like it is|it is|its|with|draw|overlay|simulate|create|i want|give it|turn on) )?(?:(?:some|a|falling|heavy|light|gentle|lots of|a lot of|more) )*"
@@ -519,6 +540,9 @@ rule(
     spec("rain"),
 )
 thing("bird", "bird|birds|seagull|seagulls|gull|pigeon|pigeons|crow|crows|eagle|dove|sparrow|parrot|flying bird|flock of birds|swallow", adjectives="flying|single|lone|white|black|small")
+
+# -- art styles (paintings), before the global styles
+
 
 # -- global styles
 style("black_and_white", "blackandwhite|grayscale|gray scale|monochrome|monochromatic|desaturated|colorless|no color|no colors|without color|noir|film noir|black white", "desaturate|grayscale|decolorize|remove the colors|remove the color|remove all the colors|remove color|remove colors|drain the color|drain the colors")
