@@ -110,10 +110,27 @@ class Answer(Message):
 
 @dataclass(frozen=True)
 class PromptAck(Message):
+    """The answer to a prompt, matched by its text.
+
+    ``note`` is this project's addition (the hosted service sends none; the
+    official SDKs ignore it): how the local engine took a prompt it applied
+    where that is not literal ("'sombrero' is drawn as a plain hat",
+    "waiting for a face"). The local server also repeats the current
+    prompt's ack with a new ``note`` when that changes (a face comes into
+    view); clients that wait for no such ack ignore it.
+    """
+
     type: ClassVar[str] = "prompt_ack"
     prompt: str
     success: bool = True
     error: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.note is None:
+            del data["note"]
+        return data
 
 
 @dataclass(frozen=True)

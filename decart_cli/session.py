@@ -42,7 +42,7 @@ from . import protocol as p
 from .client.link import Link
 from .client.race import first_of
 from .client.stdin import read_lines
-from .client.wanted import WantedEdit
+from .client.wanted import WantedEdit, prompt_line
 from .client.webrtc import WebRTCLink
 from .controls import Controls, play_cues
 from .ends import Ends
@@ -416,6 +416,8 @@ class EditSession:
             self._bill(message.seconds)
         elif isinstance(message, p.Error):
             self.reporter.warning(f"server error: {message.error}")
+        elif isinstance(message, p.PromptAck) and message.note is not None and message.prompt == self.stats.prompt:
+            self.reporter.event(prompt_line(message.prompt, message.note), "yellow" if message.note.startswith("waiting") else "green")
         elif isinstance(message, p.SessionId):
             log.info("session id %s", message.session_id)
             if self._record is not None:

@@ -247,7 +247,10 @@ class Signaling:
                 if not waiter.done():
                     waiter.set_result(message)
                     return None
-            log.debug("prompt_ack for a prompt nobody waits for")
+            if message.note is not None and self.on_message is not None:
+                self.on_message(message)  # the local server's news about the current prompt ("waiting for a face")
+            else:
+                log.debug("prompt_ack for a prompt nobody waits for")
             return None
         waiters = [w for w in self._replies.get(type(message), ()) if not w.done()]
         if waiters:

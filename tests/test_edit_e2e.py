@@ -35,6 +35,15 @@ def test_recording_of_test_source_shows_the_edit(server, tmp_path: Path) -> None
     assert f"recorded {len(video.frames)} frames to {out}" in result.stderr
 
 
+def test_a_face_edit_on_a_faceless_source_says_waiting_for_a_face(server, tmp_path: Path) -> None:
+    """`-i test -p "add a sombrero"`: the terminal says the sombrero is drawn as a plain hat, then that it waits for a face."""
+    out = tmp_path / "faceless.mp4"
+    result = run_decart("edit", "-i", "test", "-p", "add a sombrero", "--no-show", "-o", str(out), "--duration", "3", "--url", server.url)
+    assert result.returncode == 0, result.stderr
+    assert "prompt: add a sombrero ('sombrero' is drawn as a plain hat)" in result.stderr
+    assert "prompt: add a sombrero (waiting for a face; 'sombrero' is drawn as a plain hat)" in result.stderr
+
+
 def test_black_and_white_removes_colour(server, tmp_path: Path) -> None:
     """'black and white' leaves every recorded pixel grey (B ~ G ~ R) while the source is colourful."""
     out = tmp_path / "bw.mkv"

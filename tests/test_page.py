@@ -126,14 +126,17 @@ def test_the_page_edits_the_camera_and_its_prompt_box_changes_the_edit(chromium:
         page.close()
 
 
-def test_a_refused_prompt_is_shown_on_the_page(chromium: Path, server) -> None:
-    """A prompt the engine cannot do shows the server's reason in the page's error box; the edit goes on."""
+def test_a_refused_prompt_and_a_face_edit_without_a_face_are_shown_on_the_page(chromium: Path, server) -> None:
+    """A prompt the engine cannot do shows the server's reason in the error box; "add sunglasses" before the fake camera (no face) says "waiting for a face"."""
     page = Page(f"http://127.0.0.1:{server.port}/?autostart=1")
     try:
         assert wait_for(lambda: page.frames() > 5, 45)
         page.eval("document.getElementById('prompt').value = 'turn me into a dragon'; document.getElementById('apply').click()")
         assert wait_for(lambda: "cannot do" in page.eval("document.getElementById('error').textContent"), 15)
         assert page.eval("getComputedStyle(document.getElementById('error')).display") == "block"
+        page.eval("document.getElementById('prompt').value = 'add sunglasses'; document.getElementById('apply').click()")
+        caption = "document.getElementById('edited-caption').textContent"
+        assert wait_for(lambda: page.eval(caption) == "edited: add sunglasses (waiting for a face)", 15), page.eval(caption)
     finally:
         page.close()
 

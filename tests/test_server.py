@@ -108,6 +108,22 @@ def test_garbage_is_answered_with_errors_and_the_session_survives() -> None:
     with_server(test)
 
 
+def test_an_ack_says_how_a_prompt_was_taken_only_when_not_literally() -> None:
+    """prompt_ack carries a `note` for a stand-in or a respelled word, and no `note` key at all for a prompt taken as written."""
+
+    async def test(server: Server) -> None:
+        async with websockets.connect(stream(server)) as ws:
+            await recv_until(ws, "session_id")
+            await ws.send(json.dumps({"type": "prompt", "prompt": "put a sombrero on her"}))
+            assert await recv_json(ws) == {"type": "prompt_ack", "prompt": "put a sombrero on her", "success": True, "error": None, "note": "'sombrero' is drawn as a plain hat"}
+            await ws.send(json.dumps({"type": "prompt", "prompt": "add sunglases"}))
+            assert (await recv_json(ws))["note"] == "read 'sunglases' as 'sunglasses'"
+            await ws.send(json.dumps({"type": "prompt", "prompt": "sepia"}))
+            assert await recv_json(ws) == {"type": "prompt_ack", "prompt": "sepia", "success": True, "error": None}
+
+    with_server(test)
+
+
 def test_prompt_acks_match_text_and_refusals_explain() -> None:
     """prompt_ack echoes the exact text; an unsupported prompt is refused naming the nearest edits the engine can do."""
 

@@ -86,9 +86,10 @@ class Link(abc.ABC):
         Without ``outbound`` the link only receives (a viewer's).
         """
 
-    async def request_prompt(self, text: str, *, enhance: bool) -> None:
-        """Apply a prompt; raises PromptRejected when the server refuses it."""
-        await self.until_closed(self.signaling.request_prompt(text, enhance=enhance, timeout=self.ack_timeout))
+    async def request_prompt(self, text: str, *, enhance: bool) -> str | None:
+        """Apply a prompt; raises PromptRejected when the server refuses it. Returns the server's note on how it took it, if any."""
+        ack = await self.until_closed(self.signaling.request_prompt(text, enhance=enhance, timeout=self.ack_timeout))
+        return ack.note
 
     async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True) -> None:
         """Set (base64) or clear (None) the reference image, with an optional prompt; PromptRejected when refused."""

@@ -85,9 +85,9 @@ class LiveKitLink(Link):
         self._state_sent = False
         self._edited: LiveKitTrack | None = None
 
-    async def request_prompt(self, text: str, *, enhance: bool) -> None:
+    async def request_prompt(self, text: str, *, enhance: bool) -> str | None:
         self._state_sent = True
-        await super().request_prompt(text, enhance=enhance)
+        return await super().request_prompt(text, enhance=enhance)
 
     async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True) -> None:
         self._state_sent = True

@@ -19,6 +19,11 @@ from ..errors import AuthError, DecartError, PromptRejected, ProtocolError
 from ..ui import ConsoleReporter, SessionStats
 from .link import Link
 
+def prompt_line(prompt: str, note: str | None) -> str:
+    """How an accepted prompt is shown: "prompt: add a hat", with the server's note in brackets ("(waiting for a face)")."""
+    return f"prompt: {prompt} ({note})" if note else f"prompt: {prompt}"
+
+
 class WantedEdit:
     """The latest prompt and image the user asked for (see the module docstring)."""
 
@@ -36,15 +41,16 @@ class WantedEdit:
         self.on_answer: Callable[[str, str | None], None] = lambda text, refusal: None
         """Called with the server's answer to a prompt: None when it accepted it, else why not."""
 
-    async def _request(self, link: Link, text: str) -> None:
-        """``link.request_prompt``, telling :attr:`on_sent` and :attr:`on_answer`."""
+    async def _request(self, link: Link, text: str) -> str | None:
+        """``link.request_prompt``, telling :attr:`on_sent` and :attr:`on_answer`; the server's note on how it took the prompt."""
         self.on_sent(text)
         try:
-            await link.request_prompt(text, enhance=self.enhance)
+            note = await link.request_prompt(text, enhance=self.enhance)
         except PromptRejected as exc:
             self.on_answer(text, exc.message)
             raise
         self.on_answer(text, None)
+        return note
 
     async def apply(self, link: Link, *, initial: bool) -> None:
         """Send the prompt (and image) to a new link, acknowledged, before media starts.
@@ -65,7 +71,7 @@ class WantedEdit:
         if not wanted:
             return
         try:
-            await self._request(link, wanted)
+            note = await self._request(link, wanted)
         except PromptRejected as exc:
             applied = self.stats.prompt
             if initial or not applied or applied == wanted:
@@ -74,12 +80,13 @@ class WantedEdit:
             self.prompt = applied
             await self._request(link, applied)
             return
-        self._applied(wanted, initial)
+        self._applied(wanted, initial, note)
 
-    def _applied(self, prompt: str | None, initial: bool) -> None:
+    def _applied(self, prompt: str | None, initial: bool, note: str | None = None) -> None:
+        """Show a prompt the server accepted, with its note ("'sombrero' is drawn as a plain hat; waiting for a face")."""
         if prompt and (initial or prompt != self.stats.prompt):
             self.stats.prompt = prompt
-            self.reporter.event(f"prompt: {prompt}", "green")
+            self.reporter.event(prompt_line(prompt, note), "yellow" if note and note.startswith("waiting") else "green")
 
     async def set_prompt(self, line: str, link: Link | None) -> None:
         """A new prompt the user typed; ``link`` is None while none is up (it is then kept for the next)."""
@@ -93,7 +100,7 @@ class WantedEdit:
             self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
             return
         try:
-            await self._request(link, text)
+            note = await self._request(link, text)
         except PromptRejected as exc:
             self.prompt = self.stats.prompt or None
             self.reporter.warning(f"{self.reporter.describe(exc)} (the previous edit stays)")
@@ -104,7 +111,7 @@ class WantedEdit:
             else:
                 self.reporter.warning(exc.message)
             return
-        self._applied(text, initial=True)
+        self._applied(text, initial=True, note=note)
 
     async def set_image(self, argument: str, link: Link | None) -> None:
         """``/image FILE`` (or ``none``): load, then send or keep for the next link, as :meth:`set_prompt`."""

@@ -36,14 +36,15 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from decart_cli.errors import EngineError, UnsupportedPrompt
 
 from . import atmosphere, backdrops, looks, overlays, paintings, reference, regions, scene, styles, wardrobe
-from .face import FaceTracker
+from .face import FaceTracker, detect_faces
 from .frame import Edit, EditSpec, Face, FrameContext
-from .instructions import describe, parse, refusal
+from .instructions import describe, read, refusal
 from .reference import Reference
 
 log = logging.getLogger("decart.engine")
@@ -83,6 +84,8 @@ class Plan:
     specs: tuple[EditSpec, ...]
     edits: tuple[Edit, ...]
     description: str
+    notes: tuple[str, ...] = ()
+    """How the prompt was read where that is not literal (:attr:`.instructions.Reading.notes`)."""
 
     @property
     def needs_face(self) -> bool:
@@ -123,12 +126,14 @@ class BuiltinEngine:
         self._faceless = 0
         self._face_note = ""  # "" | "missing" (logged) | "found" (logged after missing)
         self._failed: set[int] = set()  # id() of edits whose failure was logged
+        self._glance: np.ndarray | None = None  # the last frame's luma while nothing tracks faces (see _face_in_view)
 
     # -- prompts ---------------------------------------------------------------
 
     def plan(self, prompt: str) -> Plan:
         """The plan for ``prompt`` without switching to it; raises UnsupportedPrompt."""
-        specs = parse(prompt)
+        reading = read(prompt)
+        specs = reading.specs
         built: list[tuple[EditSpec, Edit]] = []
         for spec in specs:
             factory = self.registry.get(spec.kind)
@@ -144,15 +149,46 @@ class BuiltinEngine:
             built.append((spec, edit))
         built.sort(key=lambda pair: pair[1].stage)  # stable: ties keep the prompt's order
         ordered = tuple(spec for spec, _ in built)
-        return Plan(ordered, tuple(edit for _, edit in built), describe(list(ordered)))
+        return Plan(ordered, tuple(edit for _, edit in built), describe(list(ordered)), tuple(reading.notes))
 
     def set_prompt(self, prompt: str) -> None:
         """Switch to the edits ``prompt`` asks for ("" = none).
 
         Raises :class:`UnsupportedPrompt` naming the part it cannot do and
-        listing what it can; the previous edits stay in effect.
+        listing what it can; the previous edits stay in effect. A plan that
+        needs a face learns at once whether one is in view (from the last
+        frame), so :meth:`notice` can say "waiting for a face" in the
+        prompt's acknowledgement.
         """
-        self._plan = self.plan(prompt)
+        plan = self.plan(prompt)
+        if plan.needs_face:
+            present = self._face_in_view()
+            self._face_plan, self._face_note = plan, "missing" if present is False else ""
+            self._faceless = NO_FACE_GRACE if present is False else 0
+        self._plan = plan
+
+    def _face_in_view(self) -> bool | None:
+        """Whether the last frame showed a face (None: no frame yet)."""
+        if self._tracked_last_frame and self._tracker is not None:
+            return self._tracker.face is not None
+        if self._glance is None:
+            return None
+        return bool(detect_faces(self._glance))
+
+    def notice(self) -> str:
+        """What the user should know about the current edit beyond "applied" ("" if nothing).
+
+        How the prompt was read where that is not literal ("'sombrero' is
+        drawn as a plain hat", "read 'sunglases' as 'sunglasses'"), after
+        "waiting for a face" while a face-anchored edit has none in view, then
+        "face found". It changes as frames show or lose the face; the
+        server passes each change on to the client.
+        """
+        plan = self._plan
+        notes = list(plan.notes)
+        if plan.needs_face and plan is self._face_plan and self._face_note:
+            notes.insert(0, "waiting for a face" if self._face_note == "missing" else "face found")
+        return "; ".join(notes)
 
     def describe(self) -> str:
         """The current plan in a few words, e.g. ``"black and white + sunglasses"`` or ``"passthrough"``.
@@ -211,6 +247,7 @@ class BuiltinEngine:
             )
         if not plan.edits and ref is None:
             self._tracked_last_frame = False
+            self._glance = image[: image.shape[0] * 2 // 3]  # returned unchanged: no copy needed
             return image
         if not image.flags.c_contiguous or not image.flags.writeable:
             image = np.array(image, order="C")
@@ -219,8 +256,10 @@ class BuiltinEngine:
             ctx.cache[reference.CACHE_KEY] = ref
         if plan.needs_face:
             ctx.face = self._track(ctx, plan)
+            self._glance = None
         else:
             self._tracked_last_frame = False
+            self._glance = cv2.resize(ctx.y, (ctx.width // 4, ctx.height // 4), interpolation=cv2.INTER_AREA)  # ~0.1 ms
         for edit in plan.edits:
             try:
                 edit.apply(ctx)

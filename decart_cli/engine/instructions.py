@@ -45,6 +45,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 
 from decart_cli.errors import UnsupportedPrompt
 
@@ -217,6 +219,41 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+STAND_INS: dict[str, str] = {
+    **dict.fromkeys(
+        ("sombrero", "wizard hat", "witch hat", "cowboy hat", "top hat", "beanie", "party hat", "santa hat", "beret",
+         "bowler", "bowler hat", "bucket hat", "sun hat", "panama hat", "trilby"),
+        "a plain hat",
+    ),
+    **dict.fromkeys(("anime", "manga", "cel shaded"), "the cartoon style"),
+    **dict.fromkeys(("cyberpunk", "synthwave", "vaporwave", "tron", "blade runner", "outrun"), "a neon glow"),
+    **dict.fromkeys(("minecraft", "video game", "retro game"), "big pixels"),
+    **dict.fromkeys(("eagle", "parrot", "crow", "crows", "pigeon", "pigeons", "dove", "sparrow", "swallow"), "a plain bird"),
+    **dict.fromkeys(("goggles", "aviators", "aviator sunglasses"), "dark sunglasses"),
+    **dict.fromkeys(("handlebar mustache", "handlebar", "walrus mustache", "curly mustache", "pencil mustache"), "a plain mustache"),
+    **dict.fromkeys(("predator vision", "flir"), "a thermal camera look"),
+    **dict.fromkeys(("daguerreotype", "silent film", "silent movie"), "sepia"),
+}
+"""Words the engine takes but draws as something close, and what it draws: the acknowledgement says so."""
+
+
+def stand_in(s: EditSpec) -> str | None:
+    """"'sombrero' is drawn as a plain hat" when ``s`` came from a word of :data:`STAND_INS`, else None."""
+    text = f" {s.text} "
+    for word in sorted(STAND_INS, key=len, reverse=True):
+        if f" {word} " in text:
+            return f"'{word}' is drawn as {STAND_INS[word]}"
+    return None
+
+
+SLANG: dict[str, str] = {
+    "gimme": "give me", "lemme": "let me", "wanna": "want to", "gonna": "going to", "gotta": "have to",
+    "pls": "please", "plz": "please", "u": "you", "ur": "your", "nite": "night", "tonite": "tonight",
+    "thx": "thanks", "ty": "thanks", "kinda": "kind of", "sorta": "sort of", "abit": "a bit", "alot": "a lot",
+}
+"""Words people type for others, read before the table (``normalize``)."""
+
+
 # --------------------------------------------------------------------------
 # Normalising and splitting
 
@@ -242,6 +279,7 @@ _SPLIT = re.compile(rf"(?:^| )({JOINERS})(?= |$)")
 _FILLER_HEAD = re.compile(
     r"^(?:please|pls|kindly|now|just|ok|okay|so|hey|and|also|then|"
     r"can you|could you|would you|will you|can we|could we|try to|go ahead and|"
+    r"i want to see|i would like to see|id like to see|let me see|let us see|"
     r"i want you to|i would like you to|i want to|i would like to|id like to|i want|i would like|id like|"
     r"i need|we want|lets|let us)(?: |$)"
 )
@@ -258,6 +296,11 @@ _IT_WORDS = re.compile(
 
 def normalize(prompt: str) -> str:
     """Lower case, words separated by single spaces, ``,`` between instructions, phrases protected."""
+    return _protect(_words(prompt))
+
+
+def _words(prompt: str) -> str:
+    """Lower case, words separated by single spaces, ``,`` between instructions, slang and spellings made standard."""
     text = prompt.lower().replace("\u2019", "'").replace("\u2018", "'")
     text = text.replace("&", " and ").replace("+", " plus ")
     text = re.sub(r"\b(it|that|there|what)'s\b", r"\1 is", text)
@@ -266,10 +309,14 @@ def normalize(prompt: str) -> str:
     text = text.replace("'", "")
     text = re.sub(r"[,;:.!?]+", " , ", text)
     text = re.sub(r"[^a-z0-9, ]+", " ", text)
-    text = " ".join(text.split())
+    text = " ".join(SLANG.get(w, w) for w in text.split())
     text = re.sub(r"\bcolour", "color", text)
     text = re.sub(r"\bmoustache", "mustache", text)
-    text = re.sub(r"\bgrey", "gray", text)
+    return re.sub(r"\bgrey", "gray", text)
+
+
+def _protect(text: str) -> str:
+    """Phrases that contain a joining word (:data:`PROTECTED`) rewritten to one token."""
     for pattern, token in PROTECTED:
         text = re.sub(pattern, token, text)
     return text
@@ -630,13 +677,48 @@ def _read(part: str) -> EditSpec | None:
     return None
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What :func:`read` made of a prompt: the edits, and what the user should be told about how it was read."""
+
+    specs: list[EditSpec]
+    notes: list[str]
+    """Readings that are not literal: "read 'paintng' as 'painting'", "'sombrero' is drawn as a plain hat"."""
+
+
 def parse(prompt: str) -> list[EditSpec]:
     """The edits a prompt asks for, in the order it names them ([] = no edit).
 
     Raises :class:`NotUnderstood` naming the first part it cannot read and
     listing what the engine can do.
     """
-    text = normalize(prompt)
+    return read(prompt).specs
+
+
+def read(prompt: str) -> Reading:
+    """:func:`parse`, with notes on typos it corrected (:func:`respell`) and things it draws as something close (:data:`STAND_INS`).
+
+    A prompt is read as written first; only if some part of it cannot be
+    read is it read again with its unknown words respelled.
+    """
+    words = _words(prompt)
+    try:
+        specs, changes = _read_all(_protect(words), prompt), []
+    except NotUnderstood:
+        fixed, changes = respell(words)
+        if not changes:
+            raise
+        try:
+            specs = _read_all(_protect(fixed), prompt)
+        except NotUnderstood:
+            specs = _read_all(_protect(words), prompt)  # raises, naming the part as the user wrote it
+    notes = [f"read '{old}' as '{new}'" for old, new in changes]
+    notes.extend(note for s in specs if (note := stand_in(s)))
+    return Reading(specs, notes)
+
+
+def _read_all(text: str, prompt: str) -> list[EditSpec]:
+    """The specs of a normalised prompt, part by part; raises NotUnderstood for the first part it cannot read."""
     parts = _split(text)
     specs: list[EditSpec] = []
     verb = ""
@@ -667,6 +749,40 @@ def parse(prompt: str) -> list[EditSpec]:
         specs.append(found)
         i += used
     return specs
+
+
+# --------------------------------------------------------------------------
+# Typos: words the table does not know, respelled to the closest word it does
+
+
+@cache
+def vocabulary() -> frozenset[str]:
+    """Every word the table's patterns (and the colour names) contain: what a typo is respelled to."""
+    words: set[str] = set()
+    for pattern, _ in RULES:
+        words.update(re.findall(r"[a-z]{2,}", pattern.pattern))
+    words.update(w for name in [*COLORS, *ALIASES] for w in name.split())
+    words.update(PASSTHROUGH_WORDS)
+    return frozenset(words)
+
+
+PASSTHROUGH_WORDS = ("reset", "none", "nothing", "original", "normal", "undo", "clear")
+RESPELL_CUTOFF = 0.8
+"""How close (difflib's ratio) a word must be to a known one to be read as it."""
+
+
+def respell(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``text`` with each unknown word of 4+ letters replaced by the closest known one (:func:`vocabulary`), and the replacements."""
+    known = vocabulary()
+    out, changes = [], []
+    for word in text.split():
+        if len(word) >= 4 and word not in known and word not in _UNPROTECT:
+            close = difflib.get_close_matches(word, known, n=1, cutoff=RESPELL_CUTOFF)
+            if close:
+                changes.append((word, close[0]))
+                word = close[0]
+        out.append(word)
+    return " ".join(out), changes
 
 
 def describe_spec(s: EditSpec) -> str:

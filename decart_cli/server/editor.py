@@ -33,10 +33,17 @@ class PromptChecker:
         self.engine = engine
         self._lock = threading.Lock()
 
-    def check(self, prompt: str) -> None:
-        """Raise UnsupportedPrompt if an engine would refuse ``prompt``."""
+    def check(self, prompt: str) -> str:
+        """Raise UnsupportedPrompt if an engine would refuse ``prompt``; else the engine's notice about it (see :func:`notice_of`)."""
         with self._lock:
             self.engine.set_prompt(prompt)
+            return notice_of(self.engine)
+
+
+def notice_of(engine: Engine) -> str:
+    """The engine's optional ``notice()`` (what the user should know about the current edit), or "" without one."""
+    notice = getattr(engine, "notice", None)
+    return str(notice() or "") if callable(notice) else ""
 
 
 class Editor:
@@ -52,6 +59,11 @@ class Editor:
         self._factory = factory
         self._checker = checker
         self.engine: Engine | None = None
+        self.on_notice: Callable[[str], None] = lambda notice: None
+        """Called (on the event loop) when the engine's notice changes as frames are edited ("waiting for a face")."""
+        self._notice = ""
+        """The notice last told: in a prompt's answer, or through :attr:`on_notice`."""
+        self._notice_now = ""
         self._prompt: str | None = None
         self._image: np.ndarray | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decart-engine")
@@ -72,16 +84,21 @@ class Editor:
             self.engine = engine
         return self.engine
 
-    async def set_prompt(self, prompt: str) -> None:
-        """Change the edit; raises UnsupportedPrompt (the previous edit stays)."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._set_prompt, prompt)
+    async def set_prompt(self, prompt: str) -> str:
+        """Change the edit; raises UnsupportedPrompt (the previous edit stays). Returns the engine's notice about it ("" if none)."""
+        notice = await asyncio.get_running_loop().run_in_executor(self._executor, self._set_prompt, prompt)
+        self._notice = self._notice_now = notice
+        return notice
 
-    def _set_prompt(self, prompt: str) -> None:
+    def _set_prompt(self, prompt: str) -> str:
         if self.engine is None and self._checker is not None:
-            self._checker.check(prompt)
+            notice = self._checker.check(prompt)
         else:
-            self._engine().set_prompt(prompt)
+            engine = self._engine()
+            engine.set_prompt(prompt)
+            notice = notice_of(engine)
         self._prompt = prompt
+        return notice
 
     @property
     def accepts_image(self) -> bool:
@@ -110,11 +127,19 @@ class Editor:
         out.pts = frame.pts
         out.time_base = frame.time_base
         self.frames_edited += 1
+        self._notice_now = notice_of(engine)
         return out
 
     async def edit(self, frame: av.VideoFrame, size: tuple[int, int] | None = None) -> av.VideoFrame:
-        """The edited copy of ``frame`` (scaled to ``size`` first if given), with its ``pts`` and ``time_base``."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._edit, frame, size)
+        """The edited copy of ``frame`` (scaled to ``size`` first if given), with its ``pts`` and ``time_base``.
+
+        Calls :attr:`on_notice` when the engine's notice changed with this frame.
+        """
+        edited = await asyncio.get_running_loop().run_in_executor(self._executor, self._edit, frame, size)
+        if self._notice_now != self._notice:
+            self._notice = self._notice_now
+            self.on_notice(self._notice)
+        return edited
 
     def close(self) -> None:
         """Let the worker thread finish; pending edits are abandoned."""

@@ -174,6 +174,11 @@ class ServerSession:
         self.id = uuid.uuid4().hex[:12]
         self.editor = Editor(engine, checker=checker)
         """The session's engine: built by ``editor.start()`` when it starts editing (see :class:`~.editor.Editor`)."""
+        self.editor.on_notice = self._notice_changed
+        self.prompt: str | None = None
+        """The prompt the engine last accepted."""
+        self.notice = ""
+        """The engine's notice about it, as last told to the client."""
         self.viewers = Viewers()
         """Who watches this session receive-only (``/subscribe/<id>``, or the room's viewers)."""
         self.loopback = loopback
@@ -249,19 +254,27 @@ class ServerSession:
             return
         error = await self._apply_prompt(text)
         if error is None:
-            log.info("session %s: prompt %r", self.id, text[:80])
-        await self.send(p.PromptAck(prompt=text, success=error is None, error=error))
+            log.info("session %s: prompt %r%s", self.id, text[:80], f" ({self.notice})" if self.notice else "")
+        await self.send(p.PromptAck(prompt=text, success=error is None, error=error, note=self.notice or None if error is None else None))
 
     async def _apply_prompt(self, text: str) -> str | None:
-        """Set the engine's prompt; the refusal's text, or None when applied."""
+        """Set the engine's prompt; the refusal's text, or None when applied (then :attr:`prompt` and :attr:`notice` are its)."""
         if len(text) > self.max_prompt_length:
             return f"prompt is {len(text)} characters; the limit is {self.max_prompt_length}"
         try:
-            await self.editor.set_prompt(text)
+            notice = await self.editor.set_prompt(text)
         except UnsupportedPrompt as exc:
             log.info("session %s: refused prompt %r", self.id, text[:80])
             return str(exc)
+        self.prompt, self.notice = text, notice
         return None
+
+    def _notice_changed(self, notice: str) -> None:
+        """The engine's notice about the current prompt changed ("waiting for a face"): its ack again, with the new note."""
+        if self.prompt is None:
+            return
+        log.info("session %s: %s", self.id, notice or "notice cleared")
+        self.spawn(self.send(p.PromptAck(prompt=self.prompt, success=True, error=None, note=notice)))
 
     async def on_set_image(self, message: p.SetImage) -> None:
         """A reference image (or ``null`` to clear it), with an optional prompt; one ack for both.
