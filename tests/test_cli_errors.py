@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
+
+import pytest
 
 from conftest import assert_clean_failure, child_env, halves_clip, run_decart, serve
 
@@ -205,6 +208,21 @@ def test_edit_help_reads_at_80_columns() -> None:
     assert "[default: lucy_v2v_720p_rt locally, lucy-latest on the hosted service]" in text
 
 
+@pytest.mark.parametrize("command", [["edit"], ["watch"], ["serve"], ["models"], ["bench"], ["bench", "engine"], ["doctor"], []])
+def test_help_names_every_value_and_shows_an_example(command: list[str]) -> None:
+    """Every --help at 80 columns: no type placeholders (`<bool>`, `<int>`, `<float range>`, `[x>=0]`), flags and -v show no value, and an example line (commands)."""
+    result = run_decart(*command, "--help", env=child_env(COLUMNS="80", TERM="dumb"))
+    assert result.returncode == 0, result.stderr
+    assert not re.search(r"<(?:bool|int|float|str|text|path)[^>]*>|\[x[<>]=", result.stdout), result.stdout
+    for line in result.stdout.splitlines():
+        if "--help" in line:
+            assert re.search(r"--help\s+-h\s+Show this", line), line
+        if "--verbose" in line:
+            assert re.search(r"--verbose\s+-v\s+More", line), line
+    if command:
+        assert "Example: decart " + " ".join(command) in result.stdout
+
+
 def test_no_flag_names_below_the_cli() -> None:
     """Below decart_cli/cli no string literal (docstrings aside) names a command-line flag: lower layers say what to fix by name, the CLI words it."""
     import ast
@@ -226,3 +244,15 @@ def test_no_flag_names_below_the_cli() -> None:
                 if re.search(r"(?<![\w-])--[a-z][a-z-]*", text) or re.search(r"(?<![\w-])-[a-z] [a-z]", text):
                     found.append(f"{path.relative_to(root)}:{node.lineno}: {text[:70]!r}")
     assert not found, "\n".join(found)
+
+
+def test_version_names_decart_and_the_media_libraries() -> None:
+    """`decart --version` (and -V) prints one line on stdout: decart's version, Python's and the media libraries', exit 0."""
+    from importlib.metadata import version
+
+    for flag in ("--version", "-V"):
+        result = run_decart(flag)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        line = result.stdout.strip()
+        assert re.fullmatch(r"decart \d+\.\d+\.\d+ \(Python 3\.\d+\.\d+; aiortc [\d.]+, livekit [\d.]+, av [\d.]+, opencv [\d.]+\)", line), line
+        assert f"aiortc {version('aiortc')}" in line

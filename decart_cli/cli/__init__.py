@@ -173,8 +173,31 @@ async def run_stoppable(session: Stoppable) -> None:
     await session.run()
 
 
+def version_line() -> str:
+    """``decart 0.1.0 (Python 3.11.2; aiortc 1.16.0, livekit 1.2.1, av 17.1.0, opencv 4.14.0)``: what a bug report needs."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+
+    parts = []
+    for name, dist in (("aiortc", "aiortc"), ("livekit", "livekit"), ("av", "av"), ("opencv", "opencv-python")):
+        try:
+            parts.append(f"{name} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} missing")
+    return f"decart {__version__} (Python {sys.version.split()[0]}; {', '.join(parts)})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_line())
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", help="Print the version (and those of the libraries that carry media), then exit.", is_eager=True, callback=_print_version),
+) -> None:
     """Realtime AI video editing from the command line."""
 
 
@@ -202,4 +225,8 @@ def optional_values(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """Console-script entry point."""
-    app(args=optional_values(sys.argv[1:]))
+    from .help import tidy
+
+    command = typer.main.get_command(app)
+    tidy(command)
+    command.main(args=optional_values(sys.argv[1:]), prog_name="decart")

@@ -16,6 +16,7 @@ from ..errors import UsageError
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, get_model
 from . import allow_local_engines, app, configure_media, user_errors
 from .edit import choose_model, transport_option
+from .options import at_least
 
 bench_app = typer.Typer(help="Measure decart on this machine: a live session (default) or the engine alone (`bench engine`).")
 app.add_typer(bench_app, name="bench")
@@ -40,7 +41,7 @@ def machine_description() -> str:
 def bench_engine(
     input: str = typer.Option("sample", "-i", "--input", help="Frames to edit: 'sample' (the shipped clip), 'test', or a video file."),
     model: str = typer.Option(DEFAULT_MODEL, "-m", "--model", help="Model whose frame size to use."),
-    frames: int = typer.Option(100, "--frames", min=10, help="Frames to time per prompt."),
+    frames: int = typer.Option(100, "--frames", callback=at_least(10), help="Frames to time per prompt."),
     prompt: Optional[list[str]] = typer.Option(None, "-p", "--prompt", help="Prompt to time (repeatable); default: one per edit, and some 3-edit combinations."),
     engine: Optional[str] = typer.Option(None, "--engine", help="Engine as module:Class (default: the built-in one)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
@@ -84,8 +85,8 @@ def bench_engine(
 @user_errors
 def bench_session(
     ctx: typer.Context,
-    duration: float = typer.Option(10.0, "--duration", min=1.0, help="Seconds to measure, after the warm-up."),
-    warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="Seconds after the first edited frame before measuring."),
+    duration: float = typer.Option(10.0, "--duration", callback=at_least(1.0), help="Seconds to measure, after the warm-up."),
+    warmup: float = typer.Option(2.0, "--warmup", callback=at_least(0.0), help="Seconds after the first edited frame before measuring."),
     model: Optional[str] = typer.Option(None, "-m", "--model", show_default=False, help=f"Realtime model (size and rate of the source) [default: {DEFAULT_MODEL}; with --transport livekit {HOSTED_MODEL}]."),
     transport: str = typer.Option("auto", "--transport", callback=transport_option, help="auto (the model's protocol), webrtc or livekit."),
     prompt: Optional[str] = typer.Option(None, "-p", "--prompt", help="Edit to apply (default: none, so PSNR compares like with like)."),
@@ -93,8 +94,8 @@ def bench_session(
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key, with --url."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also record the edited stream (measures the recorder's cost)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
-    connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server."),
-    edit_cost_ms: Optional[float] = typer.Option(None, "--edit-cost-ms", min=0.0, help="Overload test: the local server spends this long on every frame (passthrough)."),
+    connect_timeout: float = typer.Option(15.0, "--connect-timeout", callback=at_least(0.1), help="Seconds to wait for the server."),
+    edit_cost_ms: Optional[float] = typer.Option(None, "--edit-cost-ms", callback=at_least(0.0), help="Overload test: the local server spends this long on every frame (passthrough)."),
 ) -> None:
     """Run a session with a moving, grainy test source and report latency, fps, drops, bitrate, PSNR, CPU and memory."""
     if ctx.invoked_subcommand is not None:

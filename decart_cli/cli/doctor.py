@@ -17,6 +17,7 @@ from ..config import HOSTED_URL, Screen
 from . import app, configure_media, prepare_windows, setup_logging, user_errors
 from .fixes import FIXES
 from .edit import choose_model, transport_option
+from .options import at_least
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
@@ -30,7 +31,7 @@ def doctor(
     local: bool = typer.Option(False, "--local", help="Check the local server even when a key is set."),
     model: Optional[str] = typer.Option(None, "-m", "--model", help="Model to probe the server with \\[default: as `decart edit`]."),
     transport: str = typer.Option("auto", "--transport", callback=transport_option, help="auto, webrtc or livekit, as `decart edit`."),
-    camera_seconds: float = typer.Option(2.0, "--camera-seconds", min=0.2, help="How long each camera's frame rate is measured."),
+    camera_seconds: float = typer.Option(2.0, "--camera-seconds", callback=at_least(0.2), help="How long each camera's frame rate is measured."),
     json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON (for scripts) instead of a table."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging."),
 ) -> None:

@@ -22,6 +22,7 @@ from ..prompt_line import PromptLine, ToolbarReporter
 from ..ui import ConsoleReporter, render_summary
 from .fixes import FIXES, NOTICES
 from . import app, configure_editing_process, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
+from .options import at_least
 
 
 TRANSPORTS = ("auto", "webrtc", "livekit")
@@ -33,17 +34,6 @@ def _fit(value: str) -> str:
     if value not in FIT_MODES:
         raise typer.BadParameter(f"use one of {', '.join(FIT_MODES)}")
     return value
-
-
-def at_least(low: float, *, strictly: bool = False):  # type: ignore[no-untyped-def]
-    """A callback refusing values under ``low`` (click's ``min=`` would print its range beside every metavar in ``--help``)."""
-
-    def check(value: float | None) -> float | None:
-        if value is not None and (value < low or (strictly and value == low)):
-            raise typer.BadParameter(f"must be {'more than' if strictly else 'at least'} {low:g}")
-        return value
-
-    return check
 
 
 def _view(value: str) -> str:

@@ -16,6 +16,7 @@ from ..errors import DecartError, UsageError
 from ..protocol import is_loopback_host
 from ..server import Server
 from . import allow_local_engines, app, configure_editing_process, configure_media, err_console, setup_logging, user_errors
+from .options import at_least
 
 _DEFAULTS = ServeConfig()
 
@@ -24,19 +25,19 @@ _DEFAULTS = ServeConfig()
 @user_errors
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
-    port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", callback=at_least(0, at_most=65535), help="Port to listen on (0: any free port)."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_SERVE_API_KEY", show_envvar=True, show_default=False, help="Only accept clients presenting this key (default on loopback: accept any). Prefer the variable or --api-key-file: a command line shows in ps."),
     api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", show_default=False, help="Read the key clients must present from this file (its first line)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="Editing engine as module:Class (default: the built-in CPU engine)."),
-    max_sessions: int = typer.Option(_DEFAULTS.max_sessions, "--max-sessions", min=0, help="Concurrent sessions (0: no limit); more clients are told the server is full."),
-    max_queue: int = typer.Option(_DEFAULTS.max_queue, "--max-queue", min=0, help="Clients of today's protocol that may wait for a session (0: no limit); one more is told the server is at capacity."),
-    max_connections_per_address: int = typer.Option(_DEFAULTS.max_connections_per_address, "--max-connections-per-address", min=0, help="Open connections one client address may hold (0: no limit); one more is answered 429 and closed."),
-    idle_timeout: float = typer.Option(_DEFAULTS.idle_timeout, "--idle-timeout", min=0, help="Seconds a client may stay connected without an offer (0: forever)."),
-    prompt_rate: float = typer.Option(_DEFAULTS.prompt_rate, "--prompt-rate", min=0, help="Prompts per second per session (0: no limit); excess prompts are refused in their ack."),
-    prompt_burst: int = typer.Option(_DEFAULTS.prompt_burst, "--prompt-burst", min=1, help="Prompts a session may send at once before --prompt-rate applies."),
-    max_prompt_length: int = typer.Option(_DEFAULTS.max_prompt_length, "--max-prompt-length", min=1, help="Longest prompt accepted, in characters."),
-    max_message_bytes: int = typer.Option(_DEFAULTS.max_message_bytes, "--max-message-bytes", min=1024, help="Largest WebSocket message accepted; a bigger one closes that client's socket."),
-    sessions_per_key: int = typer.Option(_DEFAULTS.sessions_per_key, "--sessions-per-key", min=0, help="Sessions one API key (with its client tokens) may hold at once; one more is closed with 1013, as the service does (0: no limit)."),
+    max_sessions: int = typer.Option(_DEFAULTS.max_sessions, "--max-sessions", callback=at_least(0), help="Concurrent sessions (0: no limit); more clients are told the server is full."),
+    max_queue: int = typer.Option(_DEFAULTS.max_queue, "--max-queue", callback=at_least(0), help="Clients of today's protocol that may wait for a session (0: no limit); one more is told the server is at capacity."),
+    max_connections_per_address: int = typer.Option(_DEFAULTS.max_connections_per_address, "--max-connections-per-address", callback=at_least(0), help="Open connections one client address may hold (0: no limit); one more is answered 429 and closed."),
+    idle_timeout: float = typer.Option(_DEFAULTS.idle_timeout, "--idle-timeout", callback=at_least(0), help="Seconds a client may stay connected without an offer (0: forever)."),
+    prompt_rate: float = typer.Option(_DEFAULTS.prompt_rate, "--prompt-rate", callback=at_least(0), help="Prompts per second per session (0: no limit); excess prompts are refused in their ack."),
+    prompt_burst: int = typer.Option(_DEFAULTS.prompt_burst, "--prompt-burst", callback=at_least(1), help="Prompts a session may send at once before --prompt-rate applies."),
+    max_prompt_length: int = typer.Option(_DEFAULTS.max_prompt_length, "--max-prompt-length", callback=at_least(1), help="Longest prompt accepted, in characters."),
+    max_message_bytes: int = typer.Option(_DEFAULTS.max_message_bytes, "--max-message-bytes", callback=at_least(1024), help="Largest WebSocket message accepted; a bigger one closes that client's socket."),
+    sessions_per_key: int = typer.Option(_DEFAULTS.sessions_per_key, "--sessions-per-key", callback=at_least(0), help="Sessions one API key (with its client tokens) may hold at once; one more is closed with 1013, as the service does (0: no limit)."),
     web_root: Optional[Path] = typer.Option(None, "--web-root", exists=True, file_okay=False, dir_okay=True, readable=True, resolve_path=True, show_default=False, help="Serve this folder's files at their paths (your web app on this server's origin); its index.html replaces the built-in page."),
     allow_origin: list[str] = typer.Option([], "--allow-origin", metavar="ORIGIN", show_default=False, help="Let web pages of this origin (https://app.example:8443) use the server, besides loopback pages and its own; repeat for more, * for any."),
     tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", exists=True, dir_okay=False, readable=True, resolve_path=True, show_default=False, help="PEM certificate (chain): serve wss:// and https:// (with --tls-key), as phones need for the camera."),

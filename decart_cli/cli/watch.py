@@ -15,6 +15,7 @@ from ..errors import UsageError
 from ..ui import ConsoleReporter
 from .fixes import FIXES
 from . import app, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
+from .options import at_least
 
 
 @app.command()
@@ -23,10 +24,10 @@ def watch(
     token: str = typer.Argument(..., help="The session's token: `decart edit` prints it (\"watch it live: decart watch TOKEN\"), the SDKs call it subscribe_token."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record what is watched to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the video in a window \\[default: when a display exists]."),
-    duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after this many seconds of video."),
+    duration: Optional[float] = typer.Option(None, "--duration", callback=at_least(0.1), help="Stop after this many seconds of video."),
     url: Optional[str] = typer.Option(None, "--url", help="The server the session runs on \\[default: the hosted service]; `decart edit` prints it for a local server."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DECART_API_KEY", show_envvar=True, show_default=False, help="API key for the hosted service."),
-    connect_timeout: float = typer.Option(15.0, "--connect-timeout", min=0.1, help="Seconds to wait for the server and the first frame."),
+    connect_timeout: float = typer.Option(15.0, "--connect-timeout", callback=at_least(0.1), help="Seconds to wait for the server and the first frame."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-vv for debug)."),
 ) -> None:
     """Watch (and record) a running session receive-only, by the token `decart edit` prints."""
