@@ -147,14 +147,26 @@ def test_models_lists_the_registry() -> None:
 
 
 def test_models_shows_both_generations() -> None:
-    """`decart models` lists today's models at 30 fps with their protocol, aliases and the fast tier."""
+    """`decart models` (200 columns) lists today's models at 30 fps with their protocol, aliases and the fast tier."""
     result = run_decart("models")
     assert result.returncode == 0
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 5}
     for name in ("lucy-2.1", "lucy-2.5", "lucy-2.6", "lucy-latest", "lucy-vton-3.6", "lucy-restyle-2", "lucy-restyle-latest"):
         assert "today's (LiveKit)" in rows[name] and " 30 " in rows[name], rows.get(name)
-    assert "legacy (WebRTC)" in rows["lucy_v2v_720p_rt (default)"]
+    assert "legacy (WebRTC)" in rows["lucy_v2v_720p_rt"] and "default locally" in rows["lucy_v2v_720p_rt"]
     assert "1280x704" in rows["lucy-restyle-2"] and "alias of lucy-2.6" in rows["lucy-latest"] and "speed=fast" in rows["lucy-2.6"]
+
+
+def test_models_fit_80_columns_with_whole_names() -> None:
+    """At 80 columns every line fits and every model name is whole (the longest, lucy-restyle-latest, included)."""
+    from decart_cli.models import MODELS
+
+    result = run_decart("models", env=child_env(COLUMNS="80"))
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    names = {line.split()[0] for line in lines if line.strip() and line.startswith(" ")}
+    assert set(MODELS) <= names, set(MODELS) - names
 
 
 def test_a_model_of_the_other_generation_than_the_transport_is_a_usage_error() -> None:
@@ -256,3 +268,11 @@ def test_version_names_decart_and_the_media_libraries() -> None:
         line = result.stdout.strip()
         assert re.fullmatch(r"decart \d+\.\d+\.\d+ \(Python 3\.\d+\.\d+; aiortc [\d.]+, livekit [\d.]+, av [\d.]+, opencv [\d.]+\)", line), line
         assert f"aiortc {version('aiortc')}" in line
+
+
+def test_readme_tables_end_before_their_text() -> None:
+    """In the README a table is followed by a blank line, so the next sentence is a paragraph, not a broken table row."""
+    lines = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8").splitlines()
+    for number, (line, following) in enumerate(zip(lines, lines[1:]), start=2):
+        if line.startswith("|"):
+            assert following.startswith("|") or not following.strip(), f"README.md:{number}: {following!r} follows a table row"

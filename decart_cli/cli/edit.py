@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich import box
 from rich.table import Table
 
 from ..client.cues import Cue, parse_cues
@@ -254,19 +255,22 @@ def models(edits: bool = typer.Option(False, "--edits", help="List what the loca
 
         print("\n".join(capability_lines()))
         return
-    table = Table(title="realtime models")
-    table.add_column("model")
-    table.add_column("protocol")
-    table.add_column("fps", justify="right")
-    table.add_column("size")
-    table.add_column("what it does")
+    console = Console()
+    wide = console.width >= 100
+    table = Table(title="realtime models", box=box.SIMPLE_HEAD if not wide else box.HEAVY_HEAD, pad_edge=wide)
+    table.add_column("model", no_wrap=True, min_width=max(len(name) for name in MODELS))
+    table.add_column("protocol", no_wrap=True)
+    table.add_column("fps", justify="right", no_wrap=True)
+    table.add_column("size", no_wrap=True)
+    table.add_column("what it does", ratio=1)
     for m in MODELS.values():
-        name = m.name + (" (default)" if m.name == DEFAULT_MODEL else "")
         notes = [m.description]
+        if m.name == DEFAULT_MODEL:
+            notes.insert(0, "default locally")
         if m.alias_of:
             notes.append(f"alias of {m.alias_of}")
         if m.speeds:
             notes.append("speed=" + "|".join(m.speeds))
-        protocol = "today's (LiveKit)" if m.uses_livekit else "legacy (WebRTC)"
-        table.add_row(name, protocol, str(m.fps), f"{m.width}x{m.height}", "; ".join(notes))
-    Console().print(table)
+        protocol = ("today's (LiveKit)" if m.uses_livekit else "legacy (WebRTC)") if wide else ("today's" if m.uses_livekit else "legacy")
+        table.add_row(m.name, protocol, str(m.fps), f"{m.width}x{m.height}", "; ".join(notes))
+    console.print(table)
