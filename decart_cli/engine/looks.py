@@ -234,11 +234,15 @@ def beard_master(bgr: tuple[int, int, int], goatee: bool = False) -> Master:
     mouth = sk.disc(MOUTH[0], MOUTH[1] + 0.005, 0.15, 0.062, soft=0.02)
     mask *= 1 - mouth
     x, y = sk.fx()
-    strands = _strands(sk, 11)
+    # hair: long strands, short curls and fine grain, mixed
+    strands = 0.6 * _strands(sk, 11) + 0.5 * _strands(sk, 12, along=0.008, across=1.2) + 0.3 * _strands(sk, 13, along=0.002, across=0.6)
+    # a ragged lower edge: strands end at different lengths
+    ragged = np.clip(0.8 + 0.35 * _strands(sk, 14, along=0.012, across=2.5), 0, 1)
+    mask *= 1 - (1 - ragged) * np.clip((y - 1.0) * 12, 0, 1)
     # lighter on top, darker under the chin; strands lighter and darker
-    tone = np.clip(1.15 - 0.45 * np.clip((y - 0.75) / 0.4, 0, 1) + 0.2 * strands, 0.45, 1.6)
+    tone = np.clip(1.1 - 0.4 * np.clip((y - 0.75) / 0.4, 0, 1) + 0.22 * strands, 0.4, 1.6)
     # thinner where it meets the cheeks: the upper edge lets some skin through
-    density = np.clip(0.8 + 0.25 * strands, 0, 1) * np.clip((y - 0.42) / 0.08 + 0.6, 0.55, 1)
+    density = np.clip(0.82 + 0.2 * strands, 0, 1) * np.clip((y - 0.42) / 0.08 + 0.6, 0.55, 1)
     sk.over(mask * density, _shade(bgr, tone), 0.97)
     return sk.master()
 
