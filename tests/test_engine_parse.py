@@ -264,7 +264,7 @@ def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
     cases = {
         "make it look like night": "darker",
         "turn the lights down": "darker",
-        "give him a beard": "add a mustache",
+        "turn him into a vampire": "make me look like a zombie",
         "turn the background into a beach": "use the image as the background",
         "make the shirt striped": "make the shirt <color>",
         "make it look like a watercolor painting": "pencil sketch",

@@ -54,6 +54,14 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     # times and weather (atmosphere)
 
     # face looks (looks)
+    "give him a beard",
+    "add glasses",
+    "put makeup on her",
+    "make me a clown",
+    "make me look like a zombie",
+    "make me a robot",
+    "make me look older",
+    "make me look younger",
 
     # accessories and patterns (wardrobe)
 
@@ -64,6 +72,7 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "change the shirt to red, add a hat and make it warmer",
     "cartoon with sunglasses and a bird flying overhead",
     "blur the background, add a mustache and rain",
+    "make me look older with glasses and a beard",
 )
 
 

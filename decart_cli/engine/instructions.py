@@ -116,6 +116,14 @@ EXAMPLES: tuple[str, ...] = (
     # times and weather (atmosphere)
 
     # face looks (looks)
+    "add a beard",
+    "add glasses",
+    "add makeup",
+    "make me a clown",
+    "make me look like a zombie",
+    "make me a robot",
+    "make me look older",
+    "make me look younger",
 
     # accessories and patterns (wardrobe)
 
@@ -161,21 +169,21 @@ RELATED: dict[str, tuple[str, ...]] = {
     "lights": ("darker", "brighter"),
     "sunset": ("warmer", "tint it <color>"),
     "fire": ("warmer", "neon"),
-    "beard": ("add a mustache",),
     "moustache": ("add a mustache",),
-    "glasses": ("add sunglasses",),
     "crown": ("add a <color> hat",),
     "cap": ("add a <color> hat",),
     "painting": ("cartoon", "pencil sketch", "vintage"),
     "watercolor": ("cartoon", "pencil sketch"),
     "drawing": ("pencil sketch", "cartoon"),
-    "zombie": ("make the shirt <color>", "black and white", "thermal"),
     "beach": ("use the image as the background", "make the background <color>"),
     "forest": ("use the image as the background", "make the background <color>"),
     "space": ("use the image as the background", "make the background <color>"),
     "remove": ("blur the background", "make the background <color>"),
     "striped": ("make the shirt <color>",),
     "fog": ("blur", "cooler"),
+    "vampire": ("make me look like a zombie", "make me a clown"),
+    "alien": ("make me a robot", "make me look like a zombie"),
+    "scar": ("make me look like a zombie",),
 }
 """Words of things the engine cannot do, and what it can do that comes closest (first in :func:`nearest`)."""
 
@@ -563,13 +571,67 @@ rule(
 )
 
 # -- face looks (looks)
+_LOOK_WHO = rf"(?:{PERSON}|{_POSS}(?:face|faces|head|skin))"
+_LOOK_SUFFIX = r"(?: (?:face|faces|makeup|make up|face paint|paint|look|looks|mask|style|costume|version|effect|filter|mode|skin|vibe|character))*"
+
+
+def look(kind: str, nouns: str, verbs: str = "", *, alone: bool = True, it: bool = True, **fixed: object) -> None:
+    """A change of the person's face: "make me (look like) a X", "turn her into an X", "give him an X face", "X makeup", "X me".
+
+    ``alone``: the words also mean the look said by themselves ("zombie",
+    "clown face"); ``it``: "make it X" means the look too (not for "old",
+    where "make it old" is sepia). ``verbs`` are said of a person ("zombify
+    me", "age her").
+    """
+    who = rf"(?:{_LOOK_WHO}|it)" if it else _LOOK_WHO
+    lead = (
+        rf"(?:(?:make|turn|transform|change|convert|morph|edit|render|have) {who}(?: (?:look|looks|appear|seem|become|be|turn))?"
+        rf"(?: (?:like|into|to|as|more))* "
+        rf"|(?:give|add|put|apply|use|paint|with|i want|want|show|do|draw)(?: {PERSON})? |{_LOOK_WHO} (?:as|looking|look|looks|is|becomes|like) (?:(?:like|a|an) )?)"
+    )
+    body = rf"(?:(?:a|an|the|some|real|full|proper|scary|creepy|spooky|cute|funny|silly|cool|total|complete) )*(?:(?P<intensity>{_INTENSITY}) )?{_alt(nouns)}{_LOOK_SUFFIX}(?: (?:on|to|for|over) {_LOOK_WHO})?"
+    pattern = f"{lead}{body}" if not alone else f"(?:{lead})?{body}"
+    if verbs:
+        pattern += rf"|(?:{_alt(verbs)})(?: up)? {_LOOK_WHO}(?: up)?(?: (?P<intensity>{_INTENSITY}))?"
+        if it:
+            pattern += rf"|(?:{_alt(verbs)})(?: it)?"
+    rule(pattern, spec(kind, **fixed))
+
+
+def wear(kind: str, nouns: str, *, colored: bool = False, adjectives: str = "", **fixed: object) -> None:
+    """Something grown or worn on the face: "add X", "gimme X", "give him a red X", "X on her", "X"."""
+    adj = rf"(?:(?:{_alt('cool|cute|funny|big|huge|large|little|small|tiny|fake|nice|fancy|stylish|silly|giant|classic|' + adjectives)}) )*"
+    slot = rf"(?:{_color()} )?" if colored else ""
+    tail = rf"(?: (?:in|colored|that is|which is) {_color()})?" if colored else ""
+    give = r"(?:(?:gimme|gimmie|gimmee|giv me|give me|giveme|lemme have|let me have|grow|grow me|paint|do) )?"
+    rule(rf"{give}{_ADD}{_DET}{adj}{slot}{adj}{_alt(nouns)}{tail}(?: on)?{_WHERE}", spec(kind, **fixed))
+
+
+_BEARD_ADJ = "full|bushy|thick|long|short|scruffy|hipster|lumberjack|viking|wizard|santa|grizzly|shaggy|neat|trimmed|fluffy"
+wear("beard", "beard|beards|beared|baerd|beerd|berd|bearde|full beard|facial hair|whiskers|chin whiskers|lumberjack beard", colored=True, adjectives=_BEARD_ADJ)
+wear("beard", "goatee|goatees|goatie|gotee|goate|goat beard|van dyke|vandyke|chin beard|soul patch", colored=True, adjectives=_BEARD_ADJ, target="goatee")
+look("beard", "bearded|beardy|a bearded man|a bearded guy|a man with a beard", alone=True, it=False)
+wear("glasses", "glasses|eyeglasses|eye glasses|spectacles|specs|specks|glases|glasess|glassess|galsses|glsses|reading glasses|readers|bifocals|nerd glasses|geek glasses|eyeglass|pair of glasses|prescription glasses|clear glasses", colored=True, adjectives="clear|nerdy|nerd|geeky|reading|round|thin|wire|wire rimmed|rimmed|hipster|smart|prescription|horn rimmed|square|rectangular|thick rimmed|see through|transparent|plain|normal|regular")
+look("clown", "clown|clowns|klown|clwon|clowm|clownish|clowny|circus clown|joker|the joker|pennywise|bozo", "clownify|clownfy", alone=True)
+wear("makeup", "lipstick|lip stick|lipstik|lipstic|lippy|lip gloss|lipgloss|lip color|lip colour|red lips|lips", colored=True, adjectives="bold|bright|dark|glossy|matte|shiny|some", target="lips")
+look("makeup", "red lips|pink lips|lipstick", alone=False, target="lips")
+wear("makeup", "makeup|make up|makup|makeupp|make-up|cosmetics|full makeup|glam makeup|glamour makeup|blush|rouge|eyeshadow|eye shadow|eye makeup|a makeover|makeover", adjectives="glam|glamorous|pretty|heavy|light|natural|party|evening|some|full|bold|nice|dramatic")
+look("makeup", "glamorous|glam|made up|all made up|beautiful|pretty|dolled up", "doll up|glam up|make up", alone=False, it=False)
+look("zombie", "zombie|zombies|zombi|zomby|zoombie|zombiee|zomie|zombified|zombiefied|undead|walking dead|the walking dead|living dead|ghoul|a ghoul|corpse|a corpse|rotting|rotten|infected|walker", "zombify|zombiefy|zombiefy|zombieify|zombiify|zombize", alone=True)
+look("robot", "robot|robots|robotic|robo|robott|robit|rowbot|rbot|cyborg|cyborgs|android|droid|terminator|the terminator|automaton|tin man|metal face|a robot face", "robotify|roboticize|robotize|cyborgify", alone=True)
+_OLD = "old|aged|elderly|older|an old man|an old woman|an old lady|an old person|old man|old woman|old lady|old person|a senior|senior|a grandma|a grandpa|grandma|grandpa|granny|a granny|grandmother|grandfather|a pensioner|pensioner|wrinkly|wrinkled|ancient|old aged|olderr|oldr|odler|eldery|elederly|100 years old|80 years old|90 years old|aging|ageing|gray haired|grey haired"
+look("older", _OLD + "|a lot older|much older|years older|10 years older|20 years older|30 years older|40 years older|50 years older", "age|age up|add years to|agify|oldify", alone=False, it=False)
+look("older", "older|elderly|olderr|odler|eldery|elederly|aging effect|ageing effect|age progression|aged up|an old age filter|old age|old age filter|wrinkles|wrinkly face|crows feet|grey hair and wrinkles|gray hair and wrinkles", alone=True, it=False)
+_YOUNG = "young|younger|yonger|youger|youngr|younge|youngerr|youthful|young again|younger again|a kid|a child|a teenager|a teen|teen|teenager|baby faced|babyface|baby face|fresh faced|a lot younger|much younger|years younger|10 years younger|20 years younger|ten years younger|de aged|deaged"
+look("younger", _YOUNG, "de age|deage|un age|unage|age down|reverse age|reverse the age of|rejuvenate|youthify", alone=True, it=False)
+rule(rf"(?:smooth|smoothen|soften|airbrush|retouch|clear up|clean up|perfect|even out|beautify)(?: out| up)? {_POSS}(?:skin|complexion|face|wrinkles)|(?:smooth|smoother|flawless|perfect|clear|glowing|youthful) (?:skin|complexion)|remove {_POSS}wrinkles|(?:no|less|fewer) wrinkles|beauty (?:filter|mode)", spec("younger"))
 
 
 # -- accessories and shirt patterns (wardrobe)
 
 
 # -- objects on the face
-thing("sunglasses", "sunglasses|sun glasses|sunnies|shades|glasses|spectacles|specs|eyeglasses|aviators|aviator sunglasses|goggles|eyewear|sunglass", adjectives="dark|black|mirrored|aviator")
+thing("sunglasses", "sunglasses|sun glasses|sunnies|shades|aviators|aviator sunglasses|goggles|eyewear|sunglass|dark glasses|tinted glasses|mirrored glasses|aviator glasses|mirror shades", adjectives="dark|black|mirrored|aviator|cool")
 thing("hat", "hat|hats|cap|baseball cap|top hat|beanie|fedora|cowboy hat|party hat|sombrero|beret|bowler hat|bowler|wizard hat|witch hat|crown|bucket hat|sun hat|santa hat|trilby|panama hat", colored=True)
 thing("mustache", "mustache|mustaches|stache|tache|handlebar mustache|handlebar|curly mustache|pencil mustache|walrus mustache|mustachio")
 
