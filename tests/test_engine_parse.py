@@ -266,7 +266,6 @@ def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
         "turn the lights down": "darker",
         "turn him into a vampire": "make me look like a zombie",
         "turn the background into a beach": "use the image as the background",
-        "make the shirt striped": "make the shirt <color>",
         "make it look like a watercolor painting": "pencil sketch",
         "remove the tree and " + "x" * 400: "",
     }

@@ -64,10 +64,19 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "make me look younger",
 
     # accessories and patterns (wardrobe)
+    "put a crown on her head",
+    "add a red cap",
+    "add headphones",
+    "add a bow tie",
+    "make the shirt red and white striped",
+    "plaid shirt",
+    "polka dot shirt",
 
     # scenes behind the person (backdrops)
 
     # three at once
+    "a striped shirt, a bow tie and a crown",
+    "polka dot shirt with headphones and a blue cap",
     "black and white with sunglasses and snow",
     "change the shirt to red, add a hat and make it warmer",
     "cartoon with sunglasses and a bird flying overhead",

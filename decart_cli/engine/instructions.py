@@ -126,6 +126,13 @@ EXAMPLES: tuple[str, ...] = (
     "make me look younger",
 
     # accessories and patterns (wardrobe)
+    "add a crown",
+    "add a <color> cap",
+    "add headphones",
+    "add a <color> bow tie",
+    "make the shirt striped",
+    "plaid shirt",
+    "polka dot shirt",
 
     # scenes behind the person (backdrops)
 )
@@ -170,8 +177,6 @@ RELATED: dict[str, tuple[str, ...]] = {
     "sunset": ("warmer", "tint it <color>"),
     "fire": ("warmer", "neon"),
     "moustache": ("add a mustache",),
-    "crown": ("add a <color> hat",),
-    "cap": ("add a <color> hat",),
     "painting": ("cartoon", "pencil sketch", "vintage"),
     "watercolor": ("cartoon", "pencil sketch"),
     "drawing": ("pencil sketch", "cartoon"),
@@ -179,7 +184,6 @@ RELATED: dict[str, tuple[str, ...]] = {
     "forest": ("use the image as the background", "make the background <color>"),
     "space": ("use the image as the background", "make the background <color>"),
     "remove": ("blur the background", "make the background <color>"),
-    "striped": ("make the shirt <color>",),
     "fog": ("blur", "cooler"),
     "vampire": ("make me look like a zombie", "make me a clown"),
     "alien": ("make me a robot", "make me look like a zombie"),
@@ -628,11 +632,50 @@ rule(rf"(?:smooth|smoothen|soften|airbrush|retouch|clear up|clean up|perfect|eve
 
 
 # -- accessories and shirt patterns (wardrobe)
+# Accessories are things worn ("add a crown", "give her a red cap", "put headphones on her ears");
+# shirt patterns are read as a pattern word (striped, plaid, polka dot, ...) with the garment, in
+# any of: "a striped shirt", "make the shirt striped", "stripes on her top", "a shirt with stripes",
+# or alone with a verb ("add polka dots"). A colour with the pattern word is the pattern's ink
+# ("red stripes"); two colours ("red and white striped") read as the shirt recoloured to the first
+# plus a pattern in the second, rewritten that way before splitting (see the PROTECTED row below).
+thing("crown", "crown|crowns|crwon|tiara|diadem|king crown|queen crown|kings crown|queens crown|royal crown|gold crown|golden crown|jeweled crown|jewelled crown|princess crown|princess tiara", colored=True, adjectives="royal|shiny|sparkly|jeweled|jewelled")
+rule(rf"crown {PERSON}(?: (?:king|queen))?|(?:make|turn) {PERSON} (?:into )?(?:a |the )?(?:king|queen|princess|prince|royalty|royal|monarch|emperor|empress)", spec("crown"))
+thing("cap", "cap|caps|baseball cap|baseball caps|base ball cap|basebal cap|baseball hat|ball cap|ballcap|snapback|snap back|trucker cap|trucker hat|dad hat|dad cap|sports cap|peaked cap", colored=True, adjectives="sporty|backwards|team")
+_HEADPHONES = "headphones|headphone|head phones|headphnes|hedphones|headset|headsets|earphones|ear phones|over ear headphones|dj headphones|gaming headset|studio headphones|cans"
+thing("headphones", _HEADPHONES, colored=True, adjectives="wireless|gaming|dj|studio|over ear|noise cancelling|noise canceling|big|chunky")
+rule(rf"{_ADD}{_DET}(?:(?:big|huge|large|chunky|wireless|gaming|dj|studio|cool|nice) )*(?:{_color()} )?{_alt(_HEADPHONES)} (?:on|over|onto|around) {_POSS}(?:ears|ear|head)", spec("headphones"))
+_BOW_TIE = "bow tie|bow ties|bowtie|bowties|bow tye|bowtye|dickie bow|dicky bow|bow necktie"
+thing("bow_tie", _BOW_TIE, colored=True, adjectives="dapper|smart|formal|silk|velvet")
+rule(rf"{_ADD}{_DET}(?:{_color()} )?{_alt(_BOW_TIE)} (?:on|at|around|under|to) {_POSS}(?:neck|collar|chin|throat|shirt)", spec("bow_tie"))
+
+_PATTERNS = {
+    "striped_shirt": "striped|stripes|stripe|stripy|stripey|stripped|stiped|striped pattern|pinstriped|pinstripe|pinstripes|breton|sailor stripes|candy striped|candy stripes|stripes pattern",
+    "checked_shirt": "checked|checkered|chequered|checkerd|checkred|check|checks|checkerboard|plaid|plaids|tartan|gingham|flannel|lumberjack|buffalo check|buffalo plaid|chequers|checkers",
+    "polka_dot_shirt": "polka dot|polka dots|polka dotted|polkadot|polkadots|polkadotted|polka|dotted|dots|dot|spotted|spots|spotty",
+}
+_GARMENT = _alt(SHIRT_WORDS)
+for _kind, _pattern_nouns in _PATTERNS.items():
+    _pat = rf"(?:{_color()} )?{_alt(_pattern_nouns)}(?: (?:pattern|patterned|print|printed|design|fabric))?(?: (?:in )?{_color()})?"
+    rule(
+        rf"(?:{_ADD}|dress {PERSON} (?:up )?in ){_DET}{_pat} {_GARMENT}(?: (?:on|for) {PERSON})?"  # "give him a striped shirt"
+        rf"|(?:(?:{_MAKE}|give|dress) )?{_POSS}{_GARMENT} (?:(?:to|into|in|be|look|looks|like|with|have|has|as|a|an|some) )*{_pat}"  # "make the shirt striped"
+        rf"|{_ADD}(?:some )?{_pat} (?:on|to|onto|across|over|all over|for) {_POSS}{_GARMENT}"  # "stripes on her top"
+        rf"|{_ADD}{_DET}{_GARMENT} (?:with|in|that has|that is|having) (?:a |an |some )?{_pat}"  # "a shirt with stripes"
+        rf"|{_ADD}(?:some )?{_pat}{_WHERE}",  # "add polka dots"
+        spec(_kind, target="shirt"),
+    )
+
+_PATTERN_WORDS = _alt("|".join(_PATTERNS.values()))
+_NOT_CLAUSE_END = r"(?:(?! , ).)*?"
+PROTECTED += (  # "a red and white striped shirt" -> "make the shirt red and a white striped shirt"
+    (rf"(^|, )({_NOT_CLAUSE_END})\b({_COLOR_WORDS}) (?:and|n) ({_COLOR_WORDS}) ({_PATTERN_WORDS})\b", r"\1make the shirt \3 and \2\4 \5"),
+    (rf"(^|, )({_NOT_CLAUSE_END})\bblackandwhite ({_PATTERN_WORDS})\b", r"\1make the shirt black and \2white \3"),
+)
 
 
 # -- objects on the face
 thing("sunglasses", "sunglasses|sun glasses|sunnies|shades|aviators|aviator sunglasses|goggles|eyewear|sunglass|dark glasses|tinted glasses|mirrored glasses|aviator glasses|mirror shades", adjectives="dark|black|mirrored|aviator|cool")
-thing("hat", "hat|hats|cap|baseball cap|top hat|beanie|fedora|cowboy hat|party hat|sombrero|beret|bowler hat|bowler|wizard hat|witch hat|crown|bucket hat|sun hat|santa hat|trilby|panama hat", colored=True)
+thing("hat", "hat|hats|top hat|beanie|fedora|cowboy hat|party hat|sombrero|beret|bowler hat|bowler|wizard hat|witch hat|bucket hat|sun hat|santa hat|trilby|panama hat", colored=True)
 thing("mustache", "mustache|mustaches|stache|tache|handlebar mustache|handlebar|curly mustache|pencil mustache|walrus mustache|mustachio")
 
 # -- times and weather (atmosphere), before snow, rain and the global styles
