@@ -52,6 +52,12 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     # art styles (paintings)
 
     # times and weather (atmosphere)
+    "make it look like night",
+    "sunset",
+    "add some fog",
+    "set it on fire",
+    "add lightning",
+    "thunderstorm",
 
     # face looks (looks)
 
@@ -64,6 +70,7 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "change the shirt to red, add a hat and make it warmer",
     "cartoon with sunglasses and a bird flying overhead",
     "blur the background, add a mustache and rain",
+    "night time with fog and fire",
 )
 
 
