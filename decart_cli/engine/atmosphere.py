@@ -18,9 +18,11 @@ Every edit works on the I420 planes in place, without a BGR round trip:
 Grades run at :data:`STAGE_LIGHT`, after hats and glasses are drawn (so they
 are lit the same) and before snow, rain, fire and lightning, which stay
 bright over a dark or foggy scene. Costs per 1280x704 frame on a 2-core
-machine (busy, so rounded up): night ~1.5 ms, sunset ~1.5 ms, lightning
-~1 ms (~2 ms during a strike), fire ~3 ms, fog ~2.5 ms plus the person mask
-(~4 ms, shared with the other edits that use it).
+machine shared with other work (best medians, so the figures are rough):
+night ~1 ms, sunset ~0.6 ms, lightning ~0.8 ms (+~2 ms once per strike to
+draw its bolt), storm (lightning and rain) ~3.5 ms, fire ~3 ms, fog ~2 ms
+plus the person mask (the segmentation network, ~4 ms, shared with the
+other edits that use it in the same frame).
 """
 
 from __future__ import annotations
@@ -232,11 +234,13 @@ class Sunset(_Grade):
 # Fog
 
 FOG_Y = 200
-"""Luma of the fog itself: a light grey."""
+"""Luma of the fog itself by day: a light grey (at most 60 above the scene's mean luma, so fog at night is dim)."""
 FOG_DENSITY = 0.82
 """How much fog covers what is far from the person at amount 1 (0..1), before the drifting banks."""
 FOG_NEAR = 0.2
 """Fraction of that density over the person (they stand in the fog, nearer than the room)."""
+FOG_AMBIENT = 0.6
+"""How much of the scene's average colour the fog takes (the rest is neutral grey)."""
 FOG_DRIFT = (6.0, -3.5)
 """Drift of the two layers of fog banks, in 1/4-size pixels per second (to the right, to the left)."""
 
@@ -249,7 +253,8 @@ class Fog(_Grade):
     :data:`FOG_NEAR` of it; the fog thickens over ~1/4 of the frame width
     away from them) times two layers of large smooth noise drifting in
     opposite directions. The opacity is scaled up and every plane is
-    blended toward a neutral light grey by it.
+    blended by it toward the fog's colour (:meth:`colour`: a light grey,
+    dimmer and tinted in a dark or tinted scene).
     """
 
     kind = "fog"
@@ -285,9 +290,16 @@ class Fog(_Grade):
         alpha = self.density * depth * banks * data["ground"]
         return np.clip(alpha * 255, 0, 255).astype(np.uint8)
 
+    def colour(self, ctx: FrameContext) -> tuple[float, float, float]:
+        """The fog's (Y, U, V): light grey by day; in a dark or tinted scene (night, a storm) lit as the scene is."""
+        y = float(cv2.mean(ctx.y)[0])
+        u, v = (128 + FOG_AMBIENT * (float(cv2.mean(p)[0]) - 128) for p in (ctx.u, ctx.v))
+        return min(FOG_Y, y + 60), u, v
+
     def apply(self, ctx: FrameContext) -> None:
         small = cv2.GaussianBlur(self.opacity(ctx), (0, 0), 1.5)
-        for plane, level in ((ctx.y, FOG_Y), (ctx.u, 128), (ctx.v, 128)):
+        fy, fu, fv = self.colour(ctx)
+        for plane, level in ((ctx.y, fy), (ctx.u, fu), (ctx.v, fv)):
             alpha = cv2.resize(small, (plane.shape[1], plane.shape[0]), interpolation=cv2.INTER_LINEAR)
             _blend(plane, level, alpha)
 
@@ -513,8 +525,9 @@ class Lightning(_Grade):
             pts = np.array([[px - left, py - top] for px, py in path], np.int32)
             cv2.polylines(core, [pts], False, level, thick, cv2.LINE_AA)
         near = cv2.GaussianBlur(core, (0, 0), 0.004 * H)
-        halo = cv2.GaussianBlur(core, (0, 0), 0.025 * H)
-        patch = cv2.add(cv2.add(core, cv2.convertScaleAbs(near, alpha=1.2)), cv2.convertScaleAbs(halo, alpha=1.4))
+        small = cv2.resize(core, (max(1, width // 4), max(1, height // 4)), interpolation=cv2.INTER_AREA)
+        halo = cv2.resize(cv2.GaussianBlur(small, (0, 0), 0.025 * H / 4), (width, height), interpolation=cv2.INTER_LINEAR)
+        patch = cv2.add(cv2.add(core, cv2.convertScaleAbs(near, alpha=1.2)), cv2.convertScaleAbs(halo, alpha=2.2))
         self._bolt = (key, patch, (left, top))
         return patch, (left, top)
 
