@@ -102,3 +102,10 @@ def test_waiting_for_a_face_comes_after_a_second_without_one_then_face_found() -
     for shot in sample_shots(5):
         engine.process(shot.image.copy())
     assert engine.notice() == "face found; 'sombrero' is drawn as a plain hat"
+
+
+def test_a_word_is_only_respelled_to_one_with_the_same_first_letter() -> None:
+    """"vampire" is not read as "campfire" (as close by spelling, but another word): it is refused."""
+    with pytest.raises(NotUnderstood):
+        read("turn him into a vampire")
+    assert respell("turn him into a vampire")[1] == []

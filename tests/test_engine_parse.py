@@ -262,8 +262,6 @@ def test_refusal_names_the_part_it_cannot_do(prompt, part):
 def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
     """One line under 200 characters: what failed and the two or three nearest edits (the client points to the whole list)."""
     cases = {
-        "make it look like night": "darker",
-        "turn the lights down": "darker",
         "turn him into a vampire": "make me look like a zombie",
         "turn the background into a beach": "use the image as the background",
         "make it look like a watercolor painting": "pencil sketch",

@@ -52,6 +52,12 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     # art styles (paintings)
 
     # times and weather (atmosphere)
+    "make it look like night",
+    "sunset",
+    "add some fog",
+    "set it on fire",
+    "add lightning",
+    "thunderstorm",
 
     # face looks (looks)
     "give him a beard",
@@ -82,6 +88,7 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "cartoon with sunglasses and a bird flying overhead",
     "blur the background, add a mustache and rain",
     "make me look older with glasses and a beard",
+    "night time with fog and fire",
 )
 
 

@@ -114,6 +114,12 @@ EXAMPLES: tuple[str, ...] = (
     # art styles (paintings)
 
     # times and weather (atmosphere)
+    "make it night",
+    "sunset",
+    "add fog",
+    "add fire",
+    "add lightning",
+    "a thunderstorm",
 
     # face looks (looks)
     "add a beard",
@@ -171,11 +177,8 @@ _FILLER = frozenset("a an the it me my him her his them their to into like look 
 
 
 RELATED: dict[str, tuple[str, ...]] = {
-    "night": ("darker", "night vision"),
     "dark": ("darker",),
     "lights": ("darker", "brighter"),
-    "sunset": ("warmer", "tint it <color>"),
-    "fire": ("warmer", "neon"),
     "moustache": ("add a mustache",),
     "painting": ("cartoon", "pencil sketch", "vintage"),
     "watercolor": ("cartoon", "pencil sketch"),
@@ -184,7 +187,6 @@ RELATED: dict[str, tuple[str, ...]] = {
     "forest": ("use the image as the background", "make the background <color>"),
     "space": ("use the image as the background", "make the background <color>"),
     "remove": ("blur the background", "make the background <color>"),
-    "fog": ("blur", "cooler"),
     "vampire": ("make me look like a zombie", "make me a clown"),
     "alien": ("make me a robot", "make me look like a zombie"),
     "scar": ("make me look like a zombie",),
@@ -280,9 +282,16 @@ PASSTHROUGH = re.compile(
 PROTECTED: tuple[tuple[str, str], ...] = (
     (r"\b(?:black (?:and|n) white|b (?:and|n) w|b w|bw)\b", "blackandwhite"),
     (r"\bpen and ink\b", "penandink"),
+    (r"\bthunder (?:and|n) lightning\b", "thunderandlightning"),
+    (r"\blightning (?:and|n) thunder\b", "lightningandthunder"),
 )
 """Phrases that contain a joining word, rewritten to one token before splitting."""
-_UNPROTECT = {"blackandwhite": "black and white", "penandink": "pen and ink"}
+_UNPROTECT = {
+    "blackandwhite": "black and white",
+    "penandink": "pen and ink",
+    "thunderandlightning": "thunder and lightning",
+    "lightningandthunder": "lightning and thunder",
+}
 
 JOINERS = r"and then|and also|and with|and add|as well as|along with|together with|and|with|plus|then|also|\,"
 """What joins two instructions ("and add" keeps its "add")."""
@@ -679,6 +688,68 @@ thing("hat", "hat|hats|top hat|beanie|fedora|cowboy hat|party hat|sombrero|beret
 thing("mustache", "mustache|mustaches|stache|tache|handlebar mustache|handlebar|curly mustache|pencil mustache|walrus mustache|mustachio")
 
 # -- times and weather (atmosphere), before snow, rain and the global styles
+_IS_NOW = (
+    r"(?:(?:make|turn|set|change|have|switch|show) (?:it|me|us) (?:look |looks |seem |feel |appear )?(?:like |as if |as though |into |to |in )?)?"
+    r"(?:it is |its |it was |it were |there is |theres )?(?:(?:at|during|in|by|under|after|into|late at|in the middle of the|on a) )?(?:(?:the|a|an|some) )?"
+)
+"""Before a time of day or weather: "make it look like it is ...", "at ...", "under the ...", "it is ..."."""
+
+
+def when(kind: str, nouns: str, verbs: str = "") -> None:
+    """A time of day or weather: :func:`style`'s phrasings, and "make it look like it is X", "at X", "under a X"."""
+    style(kind, nouns, verbs)
+    rule(rf"{_IS_NOW}(?:(?P<intensity>{_INTENSITY}) )?{_alt(nouns)}{_SUFFIX}(?: (?:time|outside|out|now|vibes?))?", spec(kind))
+
+
+_NIGHT = (
+    "night(?! vision)(?! mode)(?! camera)(?! cam)(?! goggles)(?! sight)|nights|nighttime|night time|nightime|nite|nite time|nigth|"
+    "nightfall|night fall|midnight|after dark|moonlight|moon light|moonlit|moonlit night|by moonlight|dark night|late night|"
+    "the middle of the night|the dead of night|dead of night|starry night|evening darkness"
+)
+when("night", _NIGHT, "darken it like night")
+rule(
+    r"(?:turn|switch|shut|put|flip) (?:off|out) (?:all )?(?:the )?(?:lights?|lamps?)|(?:turn|switch|shut|put|flip) (?:all )?(?:the )?(?:lights?|lamps?) (?:off|out)"
+    r"|(?:kill|cut) (?:the )?lights?|lights? (?:off|out)|no lights?",
+    spec("night"),
+)
+_SUNSET = (
+    "sunset|sunsets|sun set|sunsett|sunet|sunst|sundown|sun down|dusk|golden hour|magic hour|sunrise|sun rise|dawn|daybreak|"
+    "evening|twilight|setting sun|the sun setting|sun setting|the sun going down|sun going down|sunset glow|sunset light|"
+    "sunset sky|evening sun|golden sunset|orange sunset|pink sunset|the sun is setting|sun is setting|the sun is going down"
+)
+when("sunset", _SUNSET)
+_FOG = (
+    "fog|foggy|fogg|fogy|fogs|mist|misty|mists|mistey|haze|hazy|hazey|smog|smoggy|fog bank|fog banks|fogbank|fog machine|"
+    "dry ice|low fog|thick fog|ground fog|morning mist|foggy day|foggy morning|misty morning|mist and fog|fog effect"
+)
+when("fog", _FOG, "fog|fog up|mist|mist up|haze")
+thing("fog", _FOG, adjectives="thick|heavy|light|dense|spooky|eerie|creepy|white|grey|gray|drifting|rolling|low")
+_FIRE = (
+    "fire|fires|fier|fyre|flames|flame|flams|flaming|on fire|in flames|burning|burn|burn up|go up in flames|ablaze|blaze|blazing|inferno|fiery|firey|"
+    "bonfire|campfire|wildfire|wall of fire|ring of fire|flames rising|rising flames|hellfire|hell fire|flames everywhere|"
+    "fire at the bottom|flames at the bottom|fire below|flames below|fire on the floor|flames on the floor|fire from below|flames from below"
+)
+when("fire", _FIRE, "burn|burn down|torch|ignite|set fire|set fire to|set it on fire|set it alight|light it up in flames")
+thing("fire", _FIRE, adjectives="roaring|raging|hot|burning|real|big|orange|red|blazing|wild|massive")
+rule(
+    r"(?:set|light|put|catch) (?:(?:the|my|this|that|his|her|our|their|a|an) )?(?:[a-z]+ )?(?:on fire|alight|ablaze|aflame|in flames)"
+    r"|set fire to (?:(?:the|my|this|that|his|her|our|their|a|an) )?[a-z]+"
+    r"|(?:(?:the|my|this|that|his|her|our|their) )?[a-z]+ (?:is |are )?(?:on fire|burning|ablaze|in flames|aflame|burning down)",
+    spec("fire"),
+)
+_LIGHTNING = (
+    "lightning|lightnings|lightening|lightnin|lightnig|ligthning|lighning|lightning strike|lightning strikes|lightning bolt|"
+    "lightning bolts|bolt of lightning|bolts of lightning|lighting strike|thunderbolt|thunderbolts|flash of lightning|"
+    "lightning flashes|lightning flash|flashes of lightning|thunderandlightning|lightningandthunder|lightning striking"
+)
+when("lightning", _LIGHTNING)
+thing("lightning", _LIGHTNING, adjectives="bright|white|blue|flashing|crackling|forked|jagged")
+_STORM = (
+    "storm|storms|stormy|thunderstorm|thunderstorms|thunder storm|thunder|thundery|thundering|electrical storm|lightning storm|"
+    "stormy weather|stormy night|stormy sky|storm clouds|tempest|thunder storms|thunderstrom|strom"
+)
+when("storm", _STORM)
+thing("storm", _STORM, adjectives="heavy|big|huge|raging|violent|dark|wild|crazy|massive|electric")
 
 
 # -- the scene
@@ -688,7 +759,7 @@ rule(
     spec("snow"),
 )
 rule(
-    _WEATHER_PREFIX + r"(?:rain|raining|rainfall|rainy|raindrops|rain drops|rainstorm|rain storm|downpour|drizzle|drizzling|storm|stormy|rainy day|pouring|pouring rain)" + _WHERE,
+    _WEATHER_PREFIX + r"(?:rain|raining|rainfall|rainy|raindrops|rain drops|rainstorm|rain storm|downpour|drizzle|drizzling|rainy day|pouring|pouring rain)" + _WHERE,
     spec("rain"),
 )
 thing("bird", "bird|birds|seagull|seagulls|gull|pigeon|pigeons|crow|crows|eagle|dove|sparrow|parrot|flying bird|flock of birds|swallow", adjectives="flying|single|lone|white|black|small")
@@ -705,11 +776,11 @@ style("thermal", "thermal|thermal camera|thermal imaging|thermal vision|thermal 
 style("night_vision", "night vision|nightvision|night vision goggles|night vision camera|night camera|green night vision|nvg|night mode")
 style("neon", "neon|neon lights|neon glow|glowing neon|cyberpunk|cyberpunk neon|neon cyberpunk|synthwave|vaporwave|tron|blade runner|glow|glowing|outrun|cyber punk")
 style("pixelate", "pixelated|pixelized|pixellated|pixel|pixels|pixel art|8 bit|8bit|eight bit|16 bit|retro game|video game|mosaic|blocky|low res|low resolution|minecraft", "pixelate|pixelize|pixellate|mosaic")
-style("blur", "blurry|blurred|blur|out of focus|unfocused|defocused|soft focus|fuzzy|hazy|dreamy|gaussian blur|blurrier", "blur|defocus|soften|unfocus|blurr")
+style("blur", "blurry|blurred|blur|out of focus|unfocused|defocused|soft focus|fuzzy|dreamy|gaussian blur|blurrier", "blur|defocus|soften|unfocus|blurr")
 style("invert", "inverted|inverted colors|negative|photo negative|inverse|inverse colors|inverted image|x ray|xray|reversed colors", "invert|negate|invert all the colors|invert the colors|invert colors|reverse the colors|reverse colors|flip the colors|swap the colors|invert the color")
-style("brightness", "brighter|bright|lighter|brightened|more light|more brightness|well lit|lit up|brighter colors|more exposure|overexposed|less dark", "brighten|lighten|light up|increase the brightness|increase brightness|raise the brightness|turn up the brightness|boost the brightness|brightness up|increase the exposure|boost the exposure|turn up the lights", amount=1.3)
-style("brightness", "darker|dark|dim|dimmer|darkened|less bright|underexposed|moody|gloomy|less light|night time|nighttime", "darken|dim|decrease the brightness|decrease brightness|lower the brightness|reduce the brightness|turn down the brightness|brightness down|reduce the exposure|turn down the lights", amount=0.7)
-style("warmth", "warmer|warm|warm colors|warmer colors|warm tones|warmer tones|warm tone|summery|sunny|golden hour|cozy|warmer tint|warm tint", "warm|warm up|heat up", amount=1.0)
+style("brightness", "brighter|bright|lighter|brightened|more light|more brightness|well lit|lit up|brighter colors|more exposure|overexposed|less dark", "brighten|lighten|light up|increase the brightness|increase brightness|raise the brightness|turn up the brightness|boost the brightness|brightness up|increase the exposure|boost the exposure|turn up the lights|turn the lights up|turn the light up|lights up", amount=1.3)
+style("brightness", "darker|dark|dim|dimmer|darkened|less bright|underexposed|moody|gloomy|less light", "darken|dim|decrease the brightness|decrease brightness|lower the brightness|reduce the brightness|turn down the brightness|brightness down|reduce the exposure|turn down the lights|turn the lights down|turn the light down|dim the lights|dim the light|lower the lights|lights down|dim lighting|dimmer lighting|low lighting|low light", amount=0.7)
+style("warmth", "warmer|warm|warm colors|warmer colors|warm tones|warmer tones|warm tone|summery|sunny|cozy|warmer tint|warm tint", "warm|warm up|heat up", amount=1.0)
 style("warmth", "cooler|cool|cool colors|cooler colors|cool tones|cooler tones|cold|colder|cold colors|colder colors|icy|wintry|chilly|frosty|cooler tint|cool tint", "cool|cool down|chill", amount=-1.0)
 
 # -- a colour for the whole picture ("make her blonde" is about hair, though)
@@ -876,13 +947,24 @@ RESPELL_CUTOFF = 0.8
 """How close (difflib's ratio) a word must be to a known one to be read as it."""
 
 
+@cache
+def _starting_with(letter: str) -> tuple[str, ...]:
+    """The known words that start with ``letter``."""
+    return tuple(sorted(w for w in vocabulary() if w.startswith(letter)))
+
+
 def respell(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """``text`` with each unknown word of 4+ letters replaced by the closest known one (:func:`vocabulary`), and the replacements."""
+    """``text`` with each unknown word of 4+ letters replaced by the closest known one with the same first letter (:func:`vocabulary`), and the replacements.
+
+    Typos keep the first letter far more often than not; requiring it keeps
+    a word the engine does not know from becoming a different one
+    ("vampire" is not "campfire").
+    """
     known = vocabulary()
     out, changes = [], []
     for word in text.split():
         if len(word) >= 4 and word not in known and word not in _UNPROTECT:
-            close = difflib.get_close_matches(word, known, n=1, cutoff=RESPELL_CUTOFF)
+            close = difflib.get_close_matches(word, _starting_with(word[0]), n=1, cutoff=RESPELL_CUTOFF)
             if close:
                 changes.append((word, close[0]))
                 word = close[0]
