@@ -267,7 +267,7 @@ def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
         "give him a beard": "add a mustache",
         "turn the background into a beach": "use the image as the background",
         "make the shirt striped": "make the shirt <color>",
-        "make it look like a watercolor painting": "pencil sketch",
+        "turn it into stained glass": "mosaic",
         "remove the tree and " + "x" * 400: "",
     }
     for prompt, expected in cases.items():

@@ -50,6 +50,11 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "add rain",
     "add a bird flying overhead",
     # art styles (paintings)
+    "watercolor",
+    "oil painting",
+    "pop art",
+    "colored pencil",
+    "mosaic",
 
     # times and weather (atmosphere)
 
@@ -64,6 +69,8 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "change the shirt to red, add a hat and make it warmer",
     "cartoon with sunglasses and a bird flying overhead",
     "blur the background, add a mustache and rain",
+    "pop art with sunglasses and snow",
+    "oil painting, add a hat and a bird flying overhead",
 )
 
 
