@@ -157,8 +157,9 @@ class Watercolor(_Style):
         rim = cv2.addWeighted(cv2.convertScaleAbs(gx), 0.5, cv2.convertScaleAbs(gy), 0.5, 0)
         cv2.LUT(rim, self._edge_lut, dst=rim)
         cv2.subtract(wash, rim, dst=wash)
-        cv2.resize(wash, size, dst=y, interpolation=cv2.INTER_LINEAR)
-        cv2.subtract(y, cv2.resize(ink, size, interpolation=cv2.INTER_LINEAR), dst=y)
+        cv2.resize(wash, data["half"], dst=half, interpolation=cv2.INTER_LINEAR)
+        cv2.subtract(half, ink, dst=half)
+        cv2.resize(half, size, dst=y, interpolation=cv2.INTER_LINEAR)
         _add_biased(y, data["paper"], 128)
         # colour bleeds past the shapes: blurred at 1/8 size, slightly paled
         for plane in (ctx.u, ctx.v):
@@ -345,14 +346,13 @@ class PopArt(_Style):
         return {
             "q": _quarter(w, h),
             "half": _half(w, h),
-            "screen": _dot_screen(w, h, max(5.0, w / 160)),
+            "screen": _dot_screen(w // 2, h // 2, max(3.0, w / 320)),
             "grey": np.full((h // 2, w // 2), 128, np.uint8),
         }
 
     def apply(self, ctx: FrameContext) -> None:
         data = self.sized(ctx)
         y = ctx.y
-        size = (ctx.width, ctx.height)
         half = cv2.resize(y, data["half"], interpolation=cv2.INTER_AREA)
         smooth = cv2.medianBlur(half, 5)
         outline = cv2.dilate(cv2.Canny(smooth, 45, 110), np.ones((2, 2), np.uint8))
@@ -361,16 +361,14 @@ class PopArt(_Style):
         band = cv2.LUT(small, self._band_lut)
         slot = self._slots[(u.astype(np.int32) << 8) | v]
         index = band.astype(np.int32) * _POP_SLOTS + slot
-        flat_y = self._pal_y.reshape(-1)[index]
-        radius = cv2.LUT(band, self._radius_lut)
-        # colours: flat, scaled up (the luma with its dots at full size)
-        cv2.resize(flat_y, size, dst=y, interpolation=cv2.INTER_LINEAR)
-        dots = cv2.compare(data["screen"], cv2.resize(radius, size, interpolation=cv2.INTER_NEAREST), cv2.CMP_LT)
-        cv2.subtract(y, 55, dst=y, mask=dots)
-        lines = cv2.resize(outline, size, interpolation=cv2.INTER_LINEAR)
-        cv2.subtract(y, lines, dst=y)
-        cv2.max(y, 16, dst=y)
+        # luma at 1/2 size: flat colour, dots where the screen is under the band's radius, ink outlines
         half_size = data["half"]
+        cv2.resize(self._pal_y.reshape(-1)[index], half_size, dst=half, interpolation=cv2.INTER_LINEAR)
+        radius = cv2.resize(cv2.LUT(band, self._radius_lut), half_size, interpolation=cv2.INTER_NEAREST)
+        cv2.subtract(half, 55, dst=half, mask=cv2.compare(data["screen"], radius, cv2.CMP_LT))
+        cv2.subtract(half, outline, dst=half)
+        cv2.max(half, 16, dst=half)
+        cv2.resize(half, (ctx.width, ctx.height), dst=y, interpolation=cv2.INTER_LINEAR)
         for plane, pal in ((ctx.u, self._pal_u), (ctx.v, self._pal_v)):
             cv2.resize(pal.reshape(-1)[index], half_size, dst=plane, interpolation=cv2.INTER_NEAREST)
             cv2.copyTo(data["grey"], outline, plane)  # the outlines have no colour
@@ -424,7 +422,7 @@ class ColoredPencil(_Style):
         self._sat = 1.45
 
     def prepare(self, w: int, h: int) -> dict[str, Any]:
-        return {"half": _half(w, h), "screen": _hatching(w, h)}
+        return {"half": _half(w, h), "screen": _hatching(w, h), "paper": np.full((h, w), self.PAPER, np.uint8)}
 
     def apply(self, ctx: FrameContext) -> None:
         data = self.sized(ctx)
@@ -436,25 +434,26 @@ class ColoredPencil(_Style):
         gy = cv2.Sobel(soft, cv2.CV_16S, 0, 1)
         edges = cv2.addWeighted(cv2.convertScaleAbs(gx), 0.5, cv2.convertScaleAbs(gy), 0.5, 0)
         cv2.LUT(edges, self._edge_lut, dst=edges)
-        tone = cv2.resize(cv2.LUT(soft, self._tone_lut), size, interpolation=cv2.INTER_LINEAR)
-        ink = cv2.subtract(tone, data["screen"])
+        # outlines are drawn with the same pencil: they join the tone before hatching
+        tone = cv2.max(cv2.LUT(soft, self._tone_lut), edges)
+        big_soft = cv2.resize(soft, size, interpolation=cv2.INTER_LINEAR)
+        ink = cv2.subtract(cv2.resize(tone, size, interpolation=cv2.INTER_LINEAR), data["screen"])
         cv2.LUT(ink, self._ink_lut, dst=ink)
-        cv2.max(ink, cv2.resize(edges, size, interpolation=cv2.INTER_LINEAR), dst=ink)
         # luma: paper minus ink x (how far the colour is below the paper)
-        depth = cv2.LUT(cv2.resize(soft, size, interpolation=cv2.INTER_LINEAR), self._stroke_lut)
+        depth = cv2.LUT(big_soft, self._stroke_lut)
         cv2.multiply(depth, ink, dst=depth, scale=1 / 255)
-        y.fill(self.PAPER)
-        cv2.subtract(y, depth, dst=y)
-        # chroma: the colour where there is ink, none on the paper
-        ink_half = cv2.resize(ink, data["half"], interpolation=cv2.INTER_AREA).astype(np.float32)
-        ink_half *= self._sat / 255
-        for plane in (ctx.u, ctx.v):
-            c = plane.astype(np.float32)
-            c -= 128
-            c *= ink_half
-            c += 128
-            np.clip(c, 16, 240, out=c)
-            plane[:] = c
+        cv2.subtract(data["paper"], depth, dst=y)
+        # chroma: 128 + (c - 128) x ink x saturation, on the positive and negative parts in uint8
+        ink_half = cv2.resize(ink, data["half"], interpolation=cv2.INTER_AREA).reshape(1, -1)
+        weight = np.vstack((ink_half, ink_half))
+        chroma = _chroma(ctx)
+        above = cv2.subtract(chroma, 128)
+        below = cv2.subtract(128, chroma)
+        scale = self._sat / 255
+        cv2.multiply(above, weight, dst=above, scale=scale)
+        cv2.multiply(below, weight, dst=below, scale=scale)
+        cv2.add(above, 128, dst=chroma)
+        cv2.subtract(chroma, below, dst=chroma)
 
 
 # ---------------------------------------------------------------------- mosaic
