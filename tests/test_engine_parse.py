@@ -264,7 +264,7 @@ def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
     cases = {
         "turn him into a vampire": "make me look like a zombie",
         "turn the background into a beach": "use the image as the background",
-        "make it look like a watercolor painting": "pencil sketch",
+        "turn it into stained glass": "mosaic",
         "remove the tree and " + "x" * 400: "",
     }
     for prompt, expected in cases.items():

@@ -50,6 +50,11 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "add rain",
     "add a bird flying overhead",
     # art styles (paintings)
+    "watercolor",
+    "oil painting",
+    "pop art",
+    "colored pencil",
+    "mosaic",
 
     # times and weather (atmosphere)
     "make it look like night",
@@ -89,6 +94,8 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "blur the background, add a mustache and rain",
     "make me look older with glasses and a beard",
     "night time with fog and fire",
+    "pop art with sunglasses and snow",
+    "oil painting, add a hat and a bird flying overhead",
 )
 
 

@@ -112,6 +112,11 @@ EXAMPLES: tuple[str, ...] = (
     "add rain",
     "add a bird",
     # art styles (paintings)
+    "watercolor",
+    "oil painting",
+    "pop art",
+    "colored pencil",
+    "mosaic",
 
     # times and weather (atmosphere)
     "make it night",
@@ -180,8 +185,7 @@ RELATED: dict[str, tuple[str, ...]] = {
     "dark": ("darker",),
     "lights": ("darker", "brighter"),
     "moustache": ("add a mustache",),
-    "painting": ("cartoon", "pencil sketch", "vintage"),
-    "watercolor": ("cartoon", "pencil sketch"),
+    "stained": ("mosaic", "pop art"),
     "drawing": ("pencil sketch", "cartoon"),
     "beach": ("use the image as the background", "make the background <color>"),
     "forest": ("use the image as the background", "make the background <color>"),
@@ -765,17 +769,110 @@ rule(
 thing("bird", "bird|birds|seagull|seagulls|gull|pigeon|pigeons|crow|crows|eagle|dove|sparrow|parrot|flying bird|flock of birds|swallow", adjectives="flying|single|lone|white|black|small")
 
 # -- art styles (paintings), before the global styles
+# Each medium is its words (typos included) alone or followed by a word for a
+# picture ("watercolour paintng", "pop art poster"); said as a style ("make it
+# a mosaic"), a way of painting ("paint it in watercolors", "done in colored
+# pencil"), or a likeness ("like an oil painting").
+_ARTWORK = (
+    "painting|paintings|paintng|paintin|painitng|paiting|pianting|panting|painted|paint|art|artwork|"
+    "picture|portrait|piece|poster|print|drawing|drawings|sketch|image|illustration|masterpiece|canvas|comic|comics|comic book|panel|treatment|makeover|vibes|touch"
+)
+_ART_VERBS = (
+    r"paint|painted|draw|drawn|sketch|sketched|render|rendered|redo|redone|recreate|reimagine|reimagined|"
+    r"depict|show|do|done|make|made|turn|convert|transform|style|styled|restyle"
+)
+
+
+_ART_ADJ = (
+    r"(?:(?:comic|comic book|retro|classic|vintage|modern|bright|colorful|soft|pretty|beautiful|realistic|thick|"
+    r"famous|andy|roy|nice|simple|cool|loose|childlike|kids|real|proper|traditional|french|dutch|little|tiny|"
+    r"visible|one of|one of the|one of those|one of his|one of her) )*"
+)
+_MADE_OF = (
+    r"(?:made|done|built|painted|drawn|composed)? ?(?:of|from|out of|with|using) (?:(?:little|tiny|small|colored|"
+    r"glass|ceramic|stone|square|thick|visible|bold|lots of|many) )*(?:tiles|pieces|stones|squares|glass|dots|"
+    r"strokes|brush strokes|brushstrokes|paint|pencils|crayons|lines)"
+)
+_ART_BY = (
+    r"(?:(?:it|this|that|he|she) (?:was|were|is|has been|had been|got) |(?:a|an|some) (?:kid|child|artist|painter|person|"
+    r"toddler) |someone |somebody )?(?:painted|drawn|drew|done|made|created|rendered|sketched|colored|colored in|"
+    r"painting|drawing|paints|draws)(?: it| this| me| him| her| them)?"
+)
+
+
+def art(kind: str, media: str, verbs: str = "") -> None:
+    """An art medium over the whole picture: "X", "X painting", "make it X", "paint it in X", "like an X", "X it"."""
+    medium = _alt(media)
+    det = r"(?:(?:a|an|some|the) )?"
+    work = (
+        rf"{_ART_ADJ}{medium}(?:{_SUFFIX} {medium})?{_SUFFIX}(?: {_alt(_ARTWORK)})?(?: (?:in|with|using) {det}{medium})?"
+        rf"(?: {_MADE_OF})?(?: of (?:it|me|him|her|them|us))?"
+    )
+    style(kind, [work], verbs)  # type: ignore[arg-type]  # _alt takes a list of fragments too
+    rule(
+        rf"(?:{_alt(_ART_VERBS)})(?: {IT})?(?: (?:in|as|with|using|like|into|to|by))? {det}{work}"
+        rf"|(?:(?:its|it is|it|{IT} looks?|looks?|it (?:should|must|would|could|will|needs to|has to|ought to) (?:look|be)) )?"
+        rf"(?:like|as|into|in) {det}{work}"
+        rf"|{det}(?:{_alt(_ARTWORK)}|version|rendering|take) (?:in|with|using|made of|of|from|like|by) {det}{work}"
+        rf"|(?:make|create|do|turn|give me|build|paint|draw) {det}{work} (?:out of|of|from) {IT}|(?:make|create|build) {det}{work} out"
+        rf"|(?:(?:make )?(?:{IT} )?(?:look |looks |seem |seems )?)?(?:like|as if|as though) {_ART_BY}"
+        rf" (?:with|in|by|using|of|from|out of|as) {det}{work}",
+        spec(kind),
+    )
+
+
+art(
+    "watercolor",
+    r"watercolor|watercolors|watercolored|water color|water colors|water colored|watercolour|watercolours|"
+    r"watercolr|watercolro|watercoler|watercolur|watrcolor|wtercolor|water colr|aquarelle|aquarell|wash painting|"
+    r"watercolor wash|watercolor paint|watercolor paints|gouache",
+    "watercolor|watercolorize|watercolourise|watercolorise",
+)
+art(
+    "pop_art",
+    r"pop art|popart|pop arts|pop artsy|pop art comic|warhol|andy warhol|warhol print|warhol style|lichtenstein|"
+    r"lichtenstien|roy lichtenstein|halftone|half tone|halftone dots|half tone dots|ben day|ben day dots|benday|"
+    r"benday dots|comic dots|comic book dots|dotted comic|screen print|screenprint|silkscreen|silk screen|"
+    r"pop art poster|retro comic|comic pop art",
+    "warhol|warholize|warholise|popify",
+)
+art(
+    "colored_pencil",
+    r"colored pencil|colored pencils|color pencil|color pencils|colorful pencil|colorful pencils|pencil color|"
+    r"pencil colors|colored pencil drawing|colored pencil sketch|color pencil sketch|colored sketch|color sketch|"
+    r"colorful sketch|colored drawing|color drawing|colorful drawing|crayon|crayons|crayon drawing|wax crayon|"
+    r"wax crayons|pastel|pastels|chalk pastel|oil pastel|pencil crayon|pencil crayons|colored pensil|"
+    r"colored pencl|coloured pencil|colred pencil|colord pencil|crayola|kids drawing|childs drawing",
+    "crayon|color in",
+)
+art(
+    "mosaic",
+    r"mosaic|mosaics|mosiac|mozaic|mosaik|mosaic tiles|mosaic tile|tile mosaic|tiled mosaic|tiles|tile|tiled|"
+    r"tile art|tiling|tessellated|tesselated|tesserae|roman mosaic|byzantine mosaic|ancient mosaic|"
+    r"glass mosaic|ceramic tiles|ceramic tile|broken tiles|mosaic floor|mosaic wall",
+    "mosaic|mosaicize|mosaicise|tile",
+)
+art(
+    "oil_painting",
+    r"oil painting|oil paintings|oil paint|oil paints|oil painted|oil|oils|oil on canvas|oil canvas|oil pianting|"
+    r"oil paintng|oil panting|oilpainting|oil painitng|painting|paintings|paintng|paintin|painitng|paiting|"
+    r"pianting|painted|painterly|hand painted|acrylic|acrylics|acrylic painting|impasto|impressionist|"
+    r"impressionism|post impressionist|van gogh|van goghs|vangogh|monets|rembrandts|van gough|van goh|starry night|monet|rembrandt|"
+    r"renaissance|renaissance painting|classical painting|old master|old masters|fine art|brush strokes|"
+    r"brushstrokes|brush stroke|brushstroke|painted canvas|canvas|art museum|museum painting|masterpiece",
+    "paint|oil paint",
+)
 
 
 # -- global styles
 style("black_and_white", "blackandwhite|grayscale|gray scale|monochrome|monochromatic|desaturated|colorless|no color|no colors|without color|noir|film noir|black white", "desaturate|grayscale|decolorize|remove the colors|remove the color|remove all the colors|remove color|remove colors|drain the color|drain the colors")
 style("sepia", "sepia|sepia toned|sepia tone|vintage|old film|old movie|old photo|old photograph|old picture|old timey|old fashioned|old school|old|retro|aged|antique|classic film|silent film|silent movie|film grain|grainy|nostalgic|faded|1920s|1900s|1950s|daguerreotype|an old film|an old movie")
-style("cartoon", "cartoon|cartoonish|cartoony|cartoonified|toon|comic|comics|comic book|comic strip|anime|manga|cel shaded|animated|animation|graphic novel|pop art|cartoon character", "cartoonify|cartoonize|toonify|animefy")
+style("cartoon", "cartoon|cartoonish|cartoony|cartoonified|toon|comic|comics|comic book|comic strip|anime|manga|cel shaded|animated|animation|graphic novel|cartoon character", "cartoonify|cartoonize|toonify|animefy")
 style("sketch", "sketch|sketched|pencil sketch|pencil drawing|pencil|drawing|drawn|hand drawn|line drawing|line art|charcoal|charcoal drawing|penandink|penandink drawing|ink drawing|sketchbook|doodle|pencil art", "sketch|draw|pencil")
 style("thermal", "thermal|thermal camera|thermal imaging|thermal vision|thermal image|thermography|heat map|heatmap|heat vision|heat camera|heat signature|infrared|infra red|ir camera|predator vision|flir|thermal cam")
 style("night_vision", "night vision|nightvision|night vision goggles|night vision camera|night camera|green night vision|nvg|night mode")
 style("neon", "neon|neon lights|neon glow|glowing neon|cyberpunk|cyberpunk neon|neon cyberpunk|synthwave|vaporwave|tron|blade runner|glow|glowing|outrun|cyber punk")
-style("pixelate", "pixelated|pixelized|pixellated|pixel|pixels|pixel art|8 bit|8bit|eight bit|16 bit|retro game|video game|mosaic|blocky|low res|low resolution|minecraft", "pixelate|pixelize|pixellate|mosaic")
+style("pixelate", "pixelated|pixelized|pixellated|pixel|pixels|pixel art|8 bit|8bit|eight bit|16 bit|retro game|video game|blocky|low res|low resolution|minecraft", "pixelate|pixelize|pixellate")
 style("blur", "blurry|blurred|blur|out of focus|unfocused|defocused|soft focus|fuzzy|dreamy|gaussian blur|blurrier", "blur|defocus|soften|unfocus|blurr")
 style("invert", "inverted|inverted colors|negative|photo negative|inverse|inverse colors|inverted image|x ray|xray|reversed colors", "invert|negate|invert all the colors|invert the colors|invert colors|reverse the colors|reverse colors|flip the colors|swap the colors|invert the color")
 style("brightness", "brighter|bright|lighter|brightened|more light|more brightness|well lit|lit up|brighter colors|more exposure|overexposed|less dark", "brighten|lighten|light up|increase the brightness|increase brightness|raise the brightness|turn up the brightness|boost the brightness|brightness up|increase the exposure|boost the exposure|turn up the lights|turn the lights up|turn the light up|lights up", amount=1.3)
