@@ -265,7 +265,7 @@ def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
         "make it look like night": "darker",
         "turn the lights down": "darker",
         "give him a beard": "add a mustache",
-        "turn the background into a beach": "use the image as the background",
+        "turn the background into a desert": "put me on a beach",
         "make the shirt striped": "make the shirt <color>",
         "make it look like a watercolor painting": "pencil sketch",
         "remove the tree and " + "x" * 400: "",

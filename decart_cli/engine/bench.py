@@ -58,12 +58,20 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     # accessories and patterns (wardrobe)
 
     # scenes behind the person (backdrops)
+    "put me on a beach",
+    "put me in a forest",
+    "put me in space",
+    "city skyline background",
+    "office background",
+    "solid green background",
+    "remove the background",
 
     # three at once
     "black and white with sunglasses and snow",
     "change the shirt to red, add a hat and make it warmer",
     "cartoon with sunglasses and a bird flying overhead",
     "blur the background, add a mustache and rain",
+    "put me on a beach with sunglasses and make it warmer",
 )
 
 

@@ -118,6 +118,13 @@ EXAMPLES: tuple[str, ...] = (
     # accessories and patterns (wardrobe)
 
     # scenes behind the person (backdrops)
+    "put me on a beach",
+    "put me in a forest",
+    "put me in space",
+    "city skyline background",
+    "office background",
+    "solid <color> background",
+    "remove the background",
 )
 """One example instruction per thing the engine can do (for help and refusals)."""
 
@@ -168,10 +175,16 @@ RELATED: dict[str, tuple[str, ...]] = {
     "watercolor": ("cartoon", "pencil sketch"),
     "drawing": ("pencil sketch", "cartoon"),
     "zombie": ("make the shirt <color>", "black and white", "thermal"),
-    "beach": ("use the image as the background", "make the background <color>"),
-    "forest": ("use the image as the background", "make the background <color>"),
-    "space": ("use the image as the background", "make the background <color>"),
-    "remove": ("blur the background", "make the background <color>"),
+    "desert": ("put me on a beach", "use the image as the background"),
+    "mountains": ("put me in a forest", "use the image as the background"),
+    "park": ("put me in a forest", "use the image as the background"),
+    "mars": ("put me in space", "use the image as the background"),
+    "moon": ("put me in space", "use the image as the background"),
+    "underwater": ("put me on a beach", "make the background <color>"),
+    "street": ("city skyline background", "use the image as the background"),
+    "kitchen": ("office background", "use the image as the background"),
+    "studio": ("solid <color> background", "remove the background"),
+    "stars": ("put me in space",),
     "striped": ("make the shirt <color>",),
     "fog": ("blur", "cooler"),
 }
@@ -502,6 +515,99 @@ rule(
 )
 
 # -- scenes behind the person (backdrops), before the background's colour and blur
+_SCENE_BG = _alt(
+    BACKGROUND_WORDS + "|backround|backgroud|bakground|backgorund|backgound|bacground|backgroung|backgrund|bakcground|"
+    "backdrp|scene|wallpaper|view|theme|location|place|world"
+)
+"""Words for the background in a scene prompt (typos included)."""
+_BEHIND = rf"(?: (?:{_SCENE_BG}|(?:in the )?background|behind {PERSON}|in the back|as (?:the |my |a )?(?:{_SCENE_BG})))"
+_SCENE_ADJ = (
+    r"(?:(?:tropical|sunny|sandy|white sand|paradise|beautiful|nice|pretty|cool|quiet|calm|big|busy|bustling|modern|dark|"
+    r"deep|green|lush|enchanted|magical|misty|pine|starry|distant|night|bright|virtual|real|realistic|generic|corporate|"
+    r"fancy|cozy|professional|open|huge|vast|endless|peaceful|sunlit|tall) )*"
+)
+_GO_THERE = (
+    rf"(?:(?:put|place|take|send|bring|teleport|transport|move|drop|set|show|beam|have|get|let|throw|stick|insert|zap) (?:{PERSON}|it|i|myself)(?: up| over| off| away| down)? "
+    rf"|(?:be|go|going|i am|im|we are|were|standing|stand|sitting|sit|pretend (?:i am|im|to be|we are)|as if (?:i am|im|i was|i were|{PERSON} (?:is|are|was|were))) "
+    rf"|(?:make it|have it) (?:seem|look|looks|appear) (?:like|as if) (?:i am|im|we are|{PERSON}(?: is| are)?) )"
+)
+_THERE = r"(?:(?:on|at|in|into|to|onto|inside|by|near|in front of|among|under|out in|out at|up in|off to|floating in|lost in|somewhere in|deep in|in the middle of) )"
+_SCENE_VERBS = r"(?:make|turn|paint|color|recolor|change|switch|set|render|transform|swap|replace|fill|convert)"
+_TO_SCENE = r"(?: (?:to|into|in|with|as|for|by|of|showing|like|look like|looks like|be|become|to be|into be))"
+
+
+def backdrop(kind: str, places: str, context: str = "") -> None:
+    """A scene behind the person: the place ("a tropical beach"), its background ("beach background", "stars behind me"),
+    going there ("put me on a beach", "at the beach") or turning the background into it; ``context`` words
+    ("stars", "work") only count next to a background or a place word."""
+    place = rf"{_DET}{_SCENE_ADJ}{_alt(places)}"
+    anywhere = rf"{_DET}{_SCENE_ADJ}{_alt(places + '|' + context) if context else _alt(places)}"
+    rule(
+        rf"(?:(?:add|use|give me|give {PERSON}|show(?: me)?|with|want|get|apply|switch to|go with|i want|put|place|have) )?{place}(?: (?:scene|setting|theme|vibe|vibes|please))?"
+        rf"|(?:(?:add|use|give me|give {PERSON}|show(?: me)?|with|want|get|apply|set|switch to|go with|i want|put|place|have) )?{anywhere}{_BEHIND}"
+        rf"|{_GO_THERE}?{_THERE}{anywhere}{_BEHIND}?"
+        rf"|{_GO_THERE}{anywhere}{_BEHIND}?"
+        rf"|(?:{_SCENE_VERBS} )?{_POSS}{_SCENE_BG}{_TO_SCENE}? {anywhere}(?: one| scene| view| background)?"
+        rf"|(?:make|turn|change|transform|convert) it(?: (?:into|to|in|look like|like|looks like))? {anywhere}",
+        spec(kind, target="background"),
+    )
+
+
+backdrop(
+    "beach_background",
+    "beach|beaches|beech|bech|beack|baech|beah|beachfront|beach front|seaside|sea side|seashore|sea shore|coast|coastline|"
+    "tropical island|desert island|island|tropics|hawaii|caribbean|maldives|bahamas|malibu|palm trees|palm tree|palms|ocean|oceanside",
+    "sea|shore|sand|waves|surf",
+)
+backdrop(
+    "forest_background",
+    "forest|forests|forrest|forset|foreset|froest|forestt|woods|woodland|woodlands|jungle|rainforest|rain forest|pine forest|"
+    "pine trees|redwoods|grove|enchanted forest|wilderness",
+    "trees|tree|wood",
+)
+backdrop(
+    "space_background",
+    "space|outer space|outerspace|spcae|sapce|spce|deep space|galaxy|galaxies|galxy|galaxi|glaxy|cosmos|universe|starfield|star field|"
+    "starry sky|milky way|nebula|nebulae|orbit|the stars|among the stars|space station|spaceship",
+    "stars|star|starry|planets|planet",
+)
+backdrop(
+    "city_background",
+    "city|citty|ctiy|cty|big city|city skyline|skyline|cityscape|city scape|citiscape|downtown|new york|new york city|nyc|ny|"
+    "manhattan|times square|tokyo|chicago|london|skyscrapers|skyscraper|metropolis|city at night|city lights|city street|urban",
+    "town|buildings|streets",
+)
+backdrop(
+    "office_background",
+    "office|offices|ofice|offfice|offcie|oficce|offce|workplace|cubicle|home office|conference room|meeting room|boardroom|"
+    "coworking space|corporate office|study|work office",
+    "work|desk|job",
+)
+
+_PLAIN = r"(?:solid|plain|flat|pure|uniform|single|simple|blank|block|just|only|one|plain colored|solid colored|flat colored)"
+rule(
+    rf"(?:(?:add|use|give me|give {PERSON}|show|with|want|get|apply|set|put|have|i want) )?(?:(?:a|an|the|some|just a) )?(?:{_PLAIN} )+{_color()}(?: colored| color)?{_BEHIND}"
+    rf"|(?:(?:add|use|give me|show|with|want|get|apply|set|put|have|i want) )?(?:(?:a|an|the|some) )?{_color()} (?:{_PLAIN} )+(?:color |colored )?(?:{_SCENE_BG})"
+    rf"|(?:{_SCENE_VERBS} )?{_POSS}{_SCENE_BG}{_TO_SCENE}?(?: (?:a|an|the))?(?: {_PLAIN})+ {_color()}(?: color| one| background| backdrop| screen| wall)?"
+    rf"|(?:{_SCENE_VERBS} )?{_POSS}{_SCENE_BG}{_TO_SCENE}?(?: (?:a|an))? {_color()}(?: color)? (?:only|solid|flat|plain|and nothing else)"
+    rf"|(?:(?:add|use|give me|show|with|want|get|apply|set|put|have|i want) )?(?:(?:a|an|the) )?(?:plain|blank|simple|studio|neutral|clean|solid|flat|minimal|minimalist) {_SCENE_BG}(?: behind {PERSON})?",
+    spec("solid_background", target="background"),
+)
+
+_REMOVE = (
+    r"remove|delete|erase|eliminate|drop|lose|ditch|kill|cut|cut out|crop out|clear|take away|take out|get rid of|strip|"
+    r"strip out|knock out|blank out|wipe|wipe out|zap|nuke|remvoe|remoev|rmeove|romove|remov|delet|deleet|delte|earse|errase"
+)
+rule(
+    rf"(?:{_alt(_REMOVE)}) (?:out )?{_POSS}(?:{_SCENE_BG})(?: behind {PERSON})?(?: (?:completely|entirely|totally|altogether))?"
+    rf"|(?:make |turn |set |have )?{_POSS}(?:{_SCENE_BG}) (?:transparent|see through|clear|invisible|gone|removed|deleted|erased|empty|alpha|disappear|vanish|go away|be gone|cut out|off|removal|remover)"
+    rf"|(?:(?:a|an|with|add|use|give me|want|i want|show) )*(?:transparent|see through|invisible|no|removed|deleted|empty|alpha|checkered|checkerboard|checker|checker board|nothing (?:in the|as) ) ?(?:{_SCENE_BG})"
+    rf"|(?:without|with no|minus|sans)(?: (?:a|any|the|my))? (?:{_SCENE_BG})"
+    rf"|(?:cut|crop|clip|isolate|extract|segment|separate|knock)(?: out)? {PERSON}(?: out)?(?: (?:from|of) {_POSS}(?:{_SCENE_BG}))?"
+    rf"|(?:{_alt(_REMOVE)}) (?:it|all) (?:but|except|behind|around) {PERSON}"
+    rf"|(?:make it |make {PERSON} )?(?:transparent|transparency|checkerboard|checker board|alpha channel|transparent png|green screen cutout)(?: background| backdrop| mode| effect)?",
+    spec("no_background", target="background"),
+)
 
 
 # -- the background, before the global blur
