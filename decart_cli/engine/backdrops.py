@@ -5,14 +5,14 @@ Every edit here replaces everything outside the person (the mask of
 the frame size) with a picture:
 
 ``beach_background``
-    Sky with a sun and clouds, a sea to the horizon, a foam line and sand,
-    a palm at the left edge; the foam and wave glints move.
+    Sky with a sun and clouds, a sea to the horizon with glints, a foam
+    line, wet and dry sand, a palm leaning in at the left edge.
 ``forest_background``
     Misty green depth, three rows of trunks (pale far away, dark brown in
     front) under layers of foliage, a mossy floor.
 ``space_background``
-    Black with ~700 stars (the brightest twinkle), a purple-blue nebula
-    and a ringed, banded planet.
+    Black with ~700 stars (the brightest with cross glints), a purple-blue
+    nebula and a ringed, banded planet at the top right.
 ``city_background``
     A skyline at dusk: a far row of hazy towers and a near row of dark ones
     with grids of lit and unlit windows under a navy-to-amber sky.
@@ -28,13 +28,14 @@ the frame size) with a picture:
 
 How they are drawn: each scene is painted once per frame size in BGR with
 numpy and OpenCV (seeded, so every stream sees the same scene), converted
-to I420 planes and kept (:func:`scene_planes`; 20-60 ms the first time,
-nothing after). A frame then costs the person mask (~4 ms, shared with the
-other background edits) and one blend per plane by the mask upscaled from
-1/4 size (:func:`composite`, ~2 ms at 1280x704), which also removes the
-old wall's share from the person's soft edge so no halo of it stays beside
-the hair and suit. Animated parts (beach foam, twinkling stars) are redrawn
-into a per-frame copy of the few rows or points they cover (< 0.5 ms).
+to I420 planes and kept (:func:`scene_planes`; 40-260 ms on the first
+frame of a size, nothing after). The scenes are still pictures: nothing is
+animated. A frame then costs the person mask (~4-5 ms, shared with the
+other background edits) and one weighted sum per plane by weights made at
+1/4 size and upscaled (:func:`composite`, ~3 ms at 1280x704), which also
+removes the old wall's share from the person's soft edge so no halo of it
+stays beside the hair and suit. The solid colour and the checkerboard are
+constant planes, cached the same way.
 
 Like the other background edits they need a face: the mask is computed
 only when one is tracked, and a frame without a face is left as it came.
@@ -80,10 +81,11 @@ def _vertical(h: int, w: int, stops: list[tuple[float, tuple[float, float, float
 
 
 def _noise(rng: np.random.Generator, h: int, w: int, cell: int, sigma: float = 1.0) -> np.ndarray:
-    """Smooth value noise in -1..1: random cells of ``cell`` pixels, upscaled and blurred."""
+    """Smooth value noise, about -1..1: random cells of ``cell`` pixels, smoothed while small, upscaled."""
     small = rng.uniform(-1, 1, (max(2, h // cell + 2), max(2, w // cell + 2))).astype(np.float32)
-    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    return cv2.GaussianBlur(big, (0, 0), sigma * cell / 3) if sigma > 0 else big
+    if sigma > 0:
+        small = cv2.GaussianBlur(small, (0, 0), 0.5 * sigma) * 1.6
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
 def _overlay(image: np.ndarray, layer: np.ndarray, alpha: np.ndarray) -> None:
@@ -120,25 +122,30 @@ def paint_beach(w: int, h: int) -> np.ndarray:
     _overlay(img, np.full_like(img, (220, 250, 255)), glow)
     _overlay(img, np.full_like(img, (235, 252, 255)), np.clip(r + 1 - dist, 0, 1))
     # clouds: clusters of soft white ellipses
-    clouds = np.zeros((h, w), np.float32)
+    clouds = np.zeros((h, w), np.uint8)
     for cx, cy, size in ((0.18, 0.13, 1.0), (0.50, 0.08, 0.8), (0.62, 0.30, 0.6), (0.33, 0.33, 0.5)):
         for _ in range(7):
             ex = (cx + rng.uniform(-0.05, 0.05) * size) * w
             ey = (cy + rng.uniform(-0.012, 0.02)) * h
-            clouds = np.maximum(clouds, _shape(h, w, lambda c, ex=ex, ey=ey: cv2.ellipse(
-                c, (round(ex), round(ey)), (round(rng.uniform(0.03, 0.06) * w * size), round(rng.uniform(0.02, 0.035) * h * size)),
-                0, 0, 360, 255, -1, cv2.LINE_AA), blur=4))
-    clouds[horizon - 4 :] = 0
-    _overlay(img, np.full_like(img, (250, 250, 250)), clouds * 0.9)
+            axes = (round(rng.uniform(0.03, 0.06) * w * size), round(rng.uniform(0.02, 0.035) * h * size))
+            cv2.ellipse(clouds, (round(ex), round(ey)), axes, 0, 0, 360, 255, -1, cv2.LINE_AA)
+    cloud = cv2.GaussianBlur(clouds.astype(np.float32) * (1 / 255), (0, 0), 4)
+    cloud[horizon - 4 :] = 0
+    _overlay(img, np.full_like(img, (250, 250, 250)), cloud * 0.9)
     # sea: darker swell bands and light glints
     swell = _noise(rng, h, w, 24, 1.0)
     sea = slice(horizon, shore)
     depth = np.linspace(0.4, 1.0, shore - horizon, dtype=np.float32)[:, None, None]
     img[sea] += swell[sea][..., None] * 14 * depth
-    for _ in range(int(w * 0.25)):
+    for _ in range(int(w * 0.08)):
         gx, gy = rng.uniform(0, w), rng.uniform(horizon + 3, shore - 10)
-        length = (2 + 14 * (gy - horizon) / (shore - horizon)) * rng.uniform(0.5, 1.5)
-        cv2.line(img, (round(gx - length), round(gy)), (round(gx + length), round(gy)), (235, 240, 240), 1, cv2.LINE_AA)
+        length = (2 + 10 * (gy - horizon) / (shore - horizon)) * rng.uniform(0.5, 1.2)
+        cv2.line(img, (round(gx - length), round(gy)), (round(gx + length), round(gy)), (215, 225, 225), 1, cv2.LINE_AA)
+    # foam where the waves end
+    xs = np.arange(w, dtype=np.float32)
+    edge = shore + 3 * np.sin(xs / (0.03 * w)) + 2 * np.sin(xs / (0.011 * w) + 1)
+    foam = np.clip(1 - np.abs(np.arange(h, dtype=np.float32)[:, None] - edge[None, :]) / 4, 0, 1)
+    _overlay(img, np.full_like(img, (245, 248, 248)), foam * 0.9)
     # sand: grain and ripples; wet sand darker near the water
     grain = rng.normal(0, 5, (h - shore, w)).astype(np.float32)
     ripples = _noise(rng, h - shore, w, 40, 1.0) * 8
@@ -156,18 +163,18 @@ def paint_beach(w: int, h: int) -> np.ndarray:
     _overlay(img, np.stack([40 * rings, 80 * rings, 110 * rings], axis=2), bark)
     top = trunk[-1]
     fronds = np.zeros((h, w), np.uint8)
-    for angle in (-160, -130, -100, -70, -40, -10, 20, 200):
-        a = math.radians(angle)
-        length = 0.16 * w * rng.uniform(0.8, 1.1)
-        pts = []
-        for t in np.linspace(0, 1, 12):
-            droop = 0.35 * length * t * t
-            pts.append((top[0] + math.cos(a) * length * t, top[1] + math.sin(a) * length * t + droop))
-        for t, (x, y) in zip(np.linspace(0, 1, 12), pts):
-            cv2.circle(fronds, (round(x), round(y)), max(2, round(0.016 * w * (1 - t) + 2)), 255, -1, cv2.LINE_AA)
+    for angle in (-165, -135, -105, -75, -45, -15, 15, 195):
+        a = math.radians(angle + rng.uniform(-8, 8))
+        length = 0.15 * w * rng.uniform(0.8, 1.1)
+        ts = np.linspace(0, 1, 16)
+        spine = np.array([(top[0] + math.cos(a) * length * t, top[1] + math.sin(a) * length * t + 0.4 * length * t * t) for t in ts])
+        d = np.gradient(spine, axis=0)
+        normal = np.stack([-d[:, 1], d[:, 0]], axis=1) / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-6)
+        width = 0.011 * w * np.sin(np.pi * np.clip(ts, 0.02, 1)) ** 0.6 * (1 + 0.5 * (np.arange(16) % 2))
+        outline = np.concatenate([spine + normal * width[:, None], (spine - normal * width[:, None])[::-1]])
+        cv2.fillPoly(fronds, [outline.round().astype(np.int32)], 255, cv2.LINE_AA)
     leaf = cv2.GaussianBlur(fronds.astype(np.float32) / 255, (0, 0), 1.0)
-    shade = 1 + 0.25 * _noise(rng, h, w, 10, 1.0)
-    _overlay(img, np.stack([30 * shade, 110 * shade, 45 * shade], axis=2), leaf)
+    _overlay(img, np.full_like(img, (35, 120, 50)), leaf)
     return img
 
 
@@ -217,17 +224,19 @@ def paint_space(w: int, h: int) -> np.ndarray:
             cv2.line(img, (x, y - 5), (x, y + 5), (180, 180, 190), 1, cv2.LINE_AA)
     # a planet: banded, lit from the upper left, with a ring in front
     px, py, r = 0.87 * w, 0.24 * h, 0.12 * h
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    x0, x1 = max(0, round(px - 2.1 * r)), min(w, round(px + 2.1 * r))
+    y0, y1 = max(0, round(py - 1.2 * r)), min(h, round(py + 1.2 * r))
+    box = img[y0:y1, x0:x1]
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     dx, dy = (xx - px) / r, (yy - py) / r
     inside = np.clip((1 - np.hypot(dx, dy)) * r, 0, 1)
     light = np.clip(0.25 + 0.9 * (-0.6 * dx - 0.5 * dy + 0.6 * np.sqrt(np.clip(1 - dx * dx - dy * dy, 0, 1))), 0.08, 1.1)
     bands = 0.8 + 0.2 * np.sin(dy * 9 + 0.6 * np.sin(dx * 3))
     body = np.stack([110 * bands * light, 160 * bands * light, 215 * bands * light], axis=2)
-    ring = _shape(h, w, lambda c: cv2.ellipse(c, (round(px), round(py)), (round(1.9 * r), round(0.42 * r)), -12, 0, 360, 255, max(2, round(0.06 * r)), cv2.LINE_AA), 1.0)
-    behind = (dy < -0.05 * dx) & (np.hypot(dx, dy) < 1)  # the ring's far half passes behind the planet
-    ring[behind] = 0
-    _overlay(img, body, inside)
-    _overlay(img, np.full_like(img, (170, 200, 220)), ring * 0.85)
+    ring = _shape(y1 - y0, x1 - x0, lambda c: cv2.ellipse(c, (round(px) - x0, round(py) - y0), (round(1.9 * r), round(0.42 * r)), -12, 0, 360, 255, max(2, round(0.06 * r)), cv2.LINE_AA), 1.0)
+    ring[(dy < -0.05 * dx) & (np.hypot(dx, dy) < 1)] = 0  # the ring's far half passes behind the planet
+    _overlay(box, body, inside)
+    _overlay(box, np.full_like(box, (170, 200, 220)), ring * 0.85)
     return img
 
 
@@ -378,20 +387,25 @@ def _old_background(ctx: FrameContext, person: np.ndarray) -> tuple[np.ndarray, 
 def composite(ctx: FrameContext, person: np.ndarray, picture: Planes) -> None:
     """``picture`` (Y, U, V planes of the frame's size) everywhere outside ``person`` (uint8 mask at 1/4 size), in place.
 
-    The mask is tightened (:data:`EDGE`), and at the person's soft edge the
-    old background's share is subtracted (pixel - (1 - a) * old) before the
-    new one is added, so no band of the old wall shows beside hair or suit.
+    The mask is tightened (:data:`EDGE`, opacity ``a``). A plain blend,
+    ``a * pixel + (1 - a) * new``, would keep ``a * (1 - a)`` of the old wall
+    in every edge pixel: a pale band around the person. Near the edge the
+    old background's share is taken out instead, ``pixel + (1 - a) * (new -
+    old)`` with ``old`` the local average of the wall (:func:`_old_background`);
+    all of it is one weighted sum of uint8 planes whose weights are made at
+    1/4 size and upscaled: ``keep * pixel + (1 - a) * new - spill * old``.
     """
     alpha = cv2.LUT(person, _EDGE_LUT)
     back = cv2.bitwise_not(alpha)
     spill = cv2.LUT(person, _SPILL_LUT)
+    keep = cv2.add(alpha, spill)
+    share = spill.astype(np.float32) * (1 / 255)
     for plane, new, old in zip((ctx.y, ctx.u, ctx.v), picture, _old_background(ctx, person)):
         size = (plane.shape[1], plane.shape[0])
-        old_full = cv2.resize(old, size, interpolation=cv2.INTER_LINEAR)
-        share = cv2.resize(spill, size, interpolation=cv2.INTER_LINEAR).astype(np.float32) * (1 / 255)
-        correction = cv2.multiply(cv2.subtract(plane.astype(np.float32), old_full), share)
-        _blend_into(plane, new, cv2.resize(back, size, interpolation=cv2.INTER_LINEAR))
-        cv2.add(plane, correction, dst=plane, dtype=cv2.CV_8U)
+        taken = cv2.resize(cv2.multiply(old, share).astype(np.uint8), size, interpolation=cv2.INTER_LINEAR)
+        cv2.multiply(plane, cv2.resize(keep, size, interpolation=cv2.INTER_LINEAR), dst=plane, scale=1 / 255)
+        cv2.add(plane, cv2.multiply(new, cv2.resize(back, size, interpolation=cv2.INTER_LINEAR), scale=1 / 255), dst=plane)
+        cv2.subtract(plane, taken, dst=plane)
 
 
 class Backdrop:
