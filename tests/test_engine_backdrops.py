@@ -188,7 +188,7 @@ def test_face_and_suit_stay_as_they_were(kind, index):
 
 @pytest.mark.parametrize("index", [LEFT, RIGHT])
 def test_no_band_of_the_old_wall_beside_the_person(index):
-    """Just outside the person's edge (3-12 px out) on a black backdrop, ≤ 5% of pixels are as light as half the old pale wall."""
+    """Just outside the person's edge (3-12 px out) on a black backdrop, ≤ 0.6% of pixels are as light as half the old pale wall (a plain blend leaves 1.1% at frame 170)."""
     out, person, shot = run("solid_background", index, "black")
     y = planes(out)[0]
     inside = (person >= 128).astype(np.uint8)
@@ -197,7 +197,7 @@ def test_no_band_of_the_old_wall_beside_the_person(index):
     wall = planes(np.array(shot.image))[0][far_from(person)].mean()
     assert wall > 140
     assert ring.sum() > 3000
-    assert (y[ring] > (wall + 16) / 2).mean() <= 0.05, (y[ring] > (wall + 16) / 2).mean()
+    assert (y[ring] > (wall + 16) / 2).mean() <= 0.006, (y[ring] > (wall + 16) / 2).mean()
 
 
 def test_the_edge_takes_out_the_old_wall_not_just_blends():

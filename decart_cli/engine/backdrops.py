@@ -254,7 +254,7 @@ def paint_city(w: int, h: int) -> np.ndarray:
     """Dusk over a skyline: a far row of hazy towers, a near row of dark ones with lit and unlit window grids."""
     rng = np.random.default_rng(24)
     img = _vertical(h, w, [(0.0, (70, 30, 18)), (0.35, (110, 60, 60)), (0.6, (110, 120, 200)), (1.0, (90, 140, 230))])
-    for row, (lo, hi), body, haze, lit_share in ((0, (0.25, 0.55), (105, 75, 70), 0.5, 0.2), (1, (0.10, 0.45), (45, 32, 30), 0.0, 0.45)):
+    for row, (lo, hi), body, lit_share in ((0, (0.25, 0.55), (105, 75, 70), 0.2), (1, (0.10, 0.45), (45, 32, 30), 0.45)):
         x = -rng.uniform(0, 40)
         while x < w:
             bw = rng.uniform(0.05, 0.11) * w
@@ -276,8 +276,6 @@ def paint_city(w: int, h: int) -> np.ndarray:
                     else:
                         color = tuple(c * 1.35 + 8 for c in body)
                     cv2.rectangle(img, (wx, wy), (wx + ww, wy + wh), color, -1)
-            if haze:
-                pass
             x += bw + rng.uniform(0.0, 0.02) * w
         if row == 0:
             img = img * (1 - 0.35) + np.array([120, 110, 170], np.float32) * 0.35
