@@ -322,11 +322,11 @@ def test_background_prompt_combines_with_other_edits(prompt, kinds):
 
 
 def test_the_edit_list_names_the_image_background_and_the_engine_can_build_it():
-    """The whole list of edits names 'use the image as the background', a refusal about a beach offers it, and the registry makes it."""
+    """The whole list of edits names 'use the image as the background', a refusal about a desert offers it, and the registry makes it."""
     from decart_cli.errors import UnsupportedPrompt
 
     with pytest.raises(UnsupportedPrompt) as info:
-        parse("put me on a beach")
+        parse("put me in the desert")
     assert EXAMPLE in str(info.value)
     assert EXAMPLE in " ".join(line.strip() for line in instructions.capability_lines())
     assert EXAMPLE in instructions.EXAMPLES and KIND in instructions.KINDS

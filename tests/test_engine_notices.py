@@ -20,7 +20,7 @@ FLAT = np.full((704 * 3 // 2, 1280), 128, np.uint8)
         ("add sunglases", ["sunglasses"], "read 'sunglases' as 'sunglasses'"),
         ("make it look like a cartoonn", ["cartoon"], "read 'cartoonn' as 'cartoon'"),
         ("make it blak and white with snoww", ["black_and_white", "snow"], "read 'blak' as 'black'"),
-        ("blur the backgrund", ["blur_background"], "read 'backgrund' as 'background'"),
+        ("blur the backgroud", ["blur_background"], "read 'backgroud' as 'background'"),
         ("pixelat my face", ["pixelate_face"], "read 'pixelat' as 'pixelate'"),
     ],
 )

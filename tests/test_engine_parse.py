@@ -263,7 +263,7 @@ def test_a_refusal_is_one_short_line_naming_the_nearest_edits():
     """One line under 200 characters: what failed and the two or three nearest edits (the client points to the whole list)."""
     cases = {
         "turn him into a vampire": "make me look like a zombie",
-        "turn the background into a beach": "use the image as the background",
+        "turn the background into a desert": "put me on a beach",
         "turn it into stained glass": "mosaic",
         "remove the tree and " + "x" * 400: "",
     }

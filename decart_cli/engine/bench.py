@@ -84,6 +84,13 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "polka dot shirt",
 
     # scenes behind the person (backdrops)
+    "put me on a beach",
+    "put me in a forest",
+    "put me in space",
+    "city skyline background",
+    "office background",
+    "solid green background",
+    "remove the background",
 
     # three at once
     "a striped shirt, a bow tie and a crown",
@@ -96,6 +103,7 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
     "night time with fog and fire",
     "pop art with sunglasses and snow",
     "oil painting, add a hat and a bird flying overhead",
+    "put me on a beach with sunglasses and make it warmer",
 )
 
 

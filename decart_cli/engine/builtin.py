@@ -71,7 +71,7 @@ def merge_registries(*tables: Mapping[str, Factory]) -> dict[str, Factory]:
 
 
 REGISTRY: dict[str, Factory] = merge_registries(
-    styles.EDITS, regions.EDITS, overlays.EDITS, scene.EDITS, reference.EDITS,
+    styles.EDITS, regions.EDITS, overlays.EDITS, scene.EDITS,
     paintings.EDITS, atmosphere.EDITS, looks.EDITS, wardrobe.EDITS, backdrops.EDITS,
 )
 """Every edit the built-in engine can make, by :attr:`EditSpec.kind`."""

@@ -43,6 +43,7 @@ goes in the ``EDITS`` of the module that implements it.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,6 +147,13 @@ EXAMPLES: tuple[str, ...] = (
     "polka dot shirt",
 
     # scenes behind the person (backdrops)
+    "put me on a beach",
+    "put me in a forest",
+    "put me in space",
+    "city skyline background",
+    "office background",
+    "solid <color> background",
+    "remove the background",
 )
 """One example instruction per thing the engine can do (for help and refusals)."""
 
@@ -187,13 +195,19 @@ RELATED: dict[str, tuple[str, ...]] = {
     "moustache": ("add a mustache",),
     "stained": ("mosaic", "pop art"),
     "drawing": ("pencil sketch", "cartoon"),
-    "beach": ("use the image as the background", "make the background <color>"),
-    "forest": ("use the image as the background", "make the background <color>"),
-    "space": ("use the image as the background", "make the background <color>"),
-    "remove": ("blur the background", "make the background <color>"),
     "vampire": ("make me look like a zombie", "make me a clown"),
     "alien": ("make me a robot", "make me look like a zombie"),
     "scar": ("make me look like a zombie",),
+    "desert": ("put me on a beach", "use the image as the background"),
+    "mountains": ("put me in a forest", "use the image as the background"),
+    "park": ("put me in a forest", "use the image as the background"),
+    "mars": ("put me in space", "use the image as the background"),
+    "moon": ("put me in space", "use the image as the background"),
+    "underwater": ("put me on a beach", "make the background <color>"),
+    "street": ("city skyline background", "use the image as the background"),
+    "kitchen": ("office background", "use the image as the background"),
+    "studio": ("solid <color> background", "remove the background"),
+    "stars": ("put me in space",),
 }
 """Words of things the engine cannot do, and what it can do that comes closest (first in :func:`nearest`)."""
 
@@ -574,6 +588,98 @@ rule(
 )
 
 # -- scenes behind the person (backdrops), before the background's colour and blur
+_SCENE_BG = _alt(
+    BACKGROUND_WORDS + "|scene|wallpaper|view|theme|location|place|world"
+)
+"""Words for the background in a scene prompt (typos are respelled before, see :func:`respell`)."""
+_BEHIND = rf"(?: (?:{_SCENE_BG}|(?:in the )?background|behind {PERSON}|in the back|as (?:the |my |a )?(?:{_SCENE_BG})))"
+_SCENE_ADJ = (
+    r"(?:(?:tropical|sunny|sandy|white sand|paradise|beautiful|nice|pretty|cool|quiet|calm|big|busy|bustling|modern|dark|"
+    r"deep|green|lush|enchanted|magical|misty|pine|starry|distant|night|bright|virtual|real|realistic|generic|corporate|"
+    r"fancy|cozy|professional|open|huge|vast|endless|peaceful|sunlit|tall) )*"
+)
+_GO_THERE = (
+    rf"(?:(?:put|place|take|send|bring|teleport|transport|move|drop|set|show|beam|have|get|let|throw|stick|insert|zap) (?:{PERSON}|it|i|myself)(?: up| over| off| away| down)? "
+    rf"|(?:be|go|going|i am|im|we are|were|standing|stand|sitting|sit|pretend (?:i am|im|to be|we are)|as if (?:i am|im|i was|i were|{PERSON} (?:is|are|was|were))) "
+    rf"|(?:make it|have it) (?:seem|look|looks|appear) (?:like|as if) (?:i am|im|we are|{PERSON}(?: is| are)?) )"
+)
+_THERE = r"(?:(?:on|at|in|into|to|onto|inside|by|near|in front of|among|under|out in|out at|up in|off to|floating in|lost in|somewhere in|deep in|in the middle of) )"
+_SCENE_VERBS = r"(?:make|turn|paint|color|recolor|change|switch|set|render|transform|swap|replace|fill|convert)"
+_TO_SCENE = r"(?: (?:to|into|in|with|as|for|by|of|showing|like|look like|looks like|be|become|to be|into be))"
+
+
+def backdrop(kind: str, places: str, context: str = "") -> None:
+    """A scene behind the person: the place ("a tropical beach"), its background ("beach background", "stars behind me"),
+    going there ("put me on a beach", "at the beach") or turning the background into it; ``context`` words
+    ("stars", "work") only count next to a background or a place word."""
+    place = rf"{_DET}{_SCENE_ADJ}{_alt(places)}"
+    anywhere = rf"{_DET}{_SCENE_ADJ}{_alt(places + '|' + context) if context else _alt(places)}"
+    rule(
+        rf"(?:(?:add|use|give me|give {PERSON}|show(?: me)?|with|want|get|apply|switch to|go with|i want|put|place|have) )?{place}(?: (?:scene|setting|theme|vibe|vibes|please))?"
+        rf"|(?:(?:add|use|give me|give {PERSON}|show(?: me)?|with|want|get|apply|set|switch to|go with|i want|put|place|have) )?{anywhere}{_BEHIND}"
+        rf"|{_GO_THERE}?{_THERE}{anywhere}{_BEHIND}?"
+        rf"|{_GO_THERE}{anywhere}{_BEHIND}?"
+        rf"|(?:{_SCENE_VERBS} )?{_POSS}{_SCENE_BG}{_TO_SCENE}? {anywhere}(?: one| scene| view| background)?"
+        rf"|(?:make|turn|change|transform|convert) it(?: (?:into|to|in|look like|like|looks like))? {anywhere}",
+        spec(kind, target="background"),
+    )
+
+
+backdrop(
+    "beach_background",
+    "beach|beaches|beech|bech|beack|baech|beah|beachfront|beach front|seaside|sea side|seashore|sea shore|coast|coastline|"
+    "tropical island|desert island|island|tropics|hawaii|caribbean|maldives|bahamas|malibu|palm trees|palm tree|palms|ocean|oceanside",
+    "sea|shore|sand|waves|surf",
+)
+backdrop(
+    "forest_background",
+    "forest|forests|forrest|forset|foreset|froest|forestt|woods|woodland|woodlands|jungle|rainforest|rain forest|pine forest|"
+    "pine trees|redwoods|grove|enchanted forest|wilderness",
+    "trees|tree|wood",
+)
+backdrop(
+    "space_background",
+    "space|outer space|outerspace|spcae|sapce|spce|deep space|galaxy|galaxies|galxy|galaxi|glaxy|cosmos|universe|starfield|star field|"
+    "starry sky|milky way|nebula|nebulae|orbit|the stars|among the stars|space station|spaceship",
+    "stars|star|starry|planets|planet",
+)
+backdrop(
+    "city_background",
+    "city|citty|ctiy|cty|big city|city skyline|skyline|cityscape|city scape|citiscape|downtown|new york|new york city|nyc|ny|"
+    "manhattan|times square|tokyo|chicago|london|skyscrapers|skyscraper|metropolis|city at night|city lights|city street|urban",
+    "town|buildings|streets",
+)
+backdrop(
+    "office_background",
+    "office|offices|ofice|offfice|offcie|oficce|offce|workplace|cubicle|home office|conference room|meeting room|boardroom|"
+    "coworking space|corporate office|study|work office",
+    "work|desk|job",
+)
+
+_PLAIN = r"(?:solid|plain|flat|pure|uniform|single|simple|blank|block|just|only|one|plain colored|solid colored|flat colored)"
+rule(
+    rf"(?:(?:add|use|give me|give {PERSON}|show|with|want|get|apply|set|put|have|i want) )?(?:(?:a|an|the|some|just a) )?(?:{_PLAIN} )+{_color()}(?: colored| color)?{_BEHIND}"
+    rf"|(?:(?:add|use|give me|show|with|want|get|apply|set|put|have|i want) )?(?:(?:a|an|the|some) )?{_color()} (?:{_PLAIN} )+(?:color |colored )?(?:{_SCENE_BG})"
+    rf"|(?:{_SCENE_VERBS} )?{_POSS}{_SCENE_BG}{_TO_SCENE}?(?: (?:a|an|the))?(?: {_PLAIN})+ {_color()}(?: color| one| background| backdrop| screen| wall)?"
+    rf"|(?:{_SCENE_VERBS} )?{_POSS}{_SCENE_BG}{_TO_SCENE}?(?: (?:a|an))? {_color()}(?: color)? (?:only|solid|flat|plain|and nothing else)"
+    rf"|(?:(?:add|use|give me|show|with|want|get|apply|set|put|have|i want) )?(?:(?:a|an|the) )?(?:plain|blank|simple|studio|neutral|clean|solid|flat|minimal|minimalist) {_SCENE_BG}(?: behind {PERSON})?",
+    spec("solid_background", target="background"),
+)
+
+_REMOVE = (
+    r"remove|delete|erase|eliminate|drop|lose|ditch|kill|cut|cut out|crop out|clear|take away|take out|get rid of|strip|"
+    r"strip out|knock out|blank out|wipe|wipe out|zap|nuke|remvoe|remoev|rmeove|romove|remov|delet|deleet|delte|earse|errase"
+)
+rule(
+    rf"(?:{_alt(_REMOVE)}) (?:out )?{_POSS}(?:{_SCENE_BG})(?: behind {PERSON})?(?: (?:completely|entirely|totally|altogether))?"
+    rf"|(?:make |turn |set |have )?{_POSS}(?:{_SCENE_BG}) (?:transparent|see through|clear|invisible|gone|removed|deleted|erased|empty|alpha|disappear|vanish|go away|be gone|cut out|off|removal|remover)"
+    rf"|(?:(?:a|an|with|add|use|give me|want|i want|show) )*(?:transparent|see through|invisible|no|removed|deleted|empty|alpha|checkered|checkerboard|checker|checker board|nothing (?:in the|as) ) ?(?:{_SCENE_BG})"
+    rf"|(?:without|with no|minus|sans)(?: (?:a|any|the|my))? (?:{_SCENE_BG})"
+    rf"|(?:cut|crop|clip|isolate|extract|segment|separate|knock)(?: out)? {PERSON}(?: out)?(?: (?:from|of) {_POSS}(?:{_SCENE_BG}))?"
+    rf"|(?:{_alt(_REMOVE)}) (?:it|all) (?:but|except|behind|around) {PERSON}"
+    rf"|(?:make it |make {PERSON} )?(?:transparent|transparency|checkerboard|checker board|alpha channel|transparent png|green screen cutout)(?: background| backdrop| mode| effect)?",
+    spec("no_background", target="background"),
+)
 
 
 # -- the background, before the global blur
@@ -972,19 +1078,31 @@ def read(prompt: str) -> Reading:
     """:func:`parse`, with notes on typos it corrected (:func:`respell`) and things it draws as something close (:data:`STAND_INS`).
 
     A prompt is read as written first; only if some part of it cannot be
-    read is it read again with its unknown words respelled.
+    read, or is read as a thing the engine does not know ("change the
+    backround to white"), is it read again with its unknown words respelled.
     """
     words = _words(prompt)
     try:
         specs, changes = _read_all(_protect(words), prompt), []
+        if any(s.kind == "recolor_region" and s.target not in TARGET_OF for s in specs):
+            # "set the backround to white" reads as a thing called "backround": is it a typo of one the engine knows?
+            for fixed, respelled in respellings(words):
+                try:
+                    other = _read_all(_protect(fixed), prompt)
+                except NotUnderstood:
+                    continue
+                if not any(s.kind == "recolor_region" and s.target not in TARGET_OF for s in other):
+                    specs, changes = other, respelled
+                    break
     except NotUnderstood:
-        fixed, changes = respell(words)
-        if not changes:
-            raise
-        try:
-            specs = _read_all(_protect(fixed), prompt)
-        except NotUnderstood:
-            specs = _read_all(_protect(words), prompt)  # raises, naming the part as the user wrote it
+        for fixed, changes in respellings(words):
+            try:
+                specs = _read_all(_protect(fixed), prompt)
+                break
+            except NotUnderstood:
+                continue
+        else:
+            raise  # naming the part as the user wrote it
     notes = [f"read '{old}' as '{new}'" for old, new in changes]
     notes.extend(note for s in specs if (note := stand_in(s)))
     return Reading(specs, notes)
@@ -1050,23 +1168,41 @@ def _starting_with(letter: str) -> tuple[str, ...]:
     return tuple(sorted(w for w in vocabulary() if w.startswith(letter)))
 
 
+RESPELLINGS_TRIED = 16
+"""At most this many respellings of one prompt are read (each unknown word has up to 3 candidates)."""
+
+
+def respellings(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Ways to read ``text`` with its unknown words of 4+ letters respelled, closest first (see :func:`respell`)."""
+    known = vocabulary()
+    choices: list[list[tuple[str, float]]] = []
+    for word in text.split():
+        if len(word) >= 4 and word not in known and word not in _UNPROTECT:
+            close = difflib.get_close_matches(word, _starting_with(word[0]), n=3, cutoff=RESPELL_CUTOFF)
+            choices.append([(c, difflib.SequenceMatcher(None, word, c).ratio()) for c in close] or [(word, 1.0)])
+        else:
+            choices.append([(word, 1.0)])
+    originals = text.split()
+    combos = sorted(itertools.product(*choices), key=lambda combo: -sum(score for _, score in combo))[:RESPELLINGS_TRIED]
+    out = []
+    for combo in combos:
+        words = [w for w, _ in combo]
+        changes = [(old, new) for old, new in zip(originals, words) if old != new]
+        if changes:
+            out.append((" ".join(words), changes))
+    return out
+
+
 def respell(text: str) -> tuple[str, list[tuple[str, str]]]:
     """``text`` with each unknown word of 4+ letters replaced by the closest known one with the same first letter (:func:`vocabulary`), and the replacements.
 
     Typos keep the first letter far more often than not; requiring it keeps
     a word the engine does not know from becoming a different one
-    ("vampire" is not "campfire").
+    ("vampire" is not "campfire"). Where two words are as close ("blak":
+    "black", "blank"), :func:`read` tries each (:func:`respellings`).
     """
-    known = vocabulary()
-    out, changes = [], []
-    for word in text.split():
-        if len(word) >= 4 and word not in known and word not in _UNPROTECT:
-            close = difflib.get_close_matches(word, _starting_with(word[0]), n=1, cutoff=RESPELL_CUTOFF)
-            if close:
-                changes.append((word, close[0]))
-                word = close[0]
-        out.append(word)
-    return " ".join(out), changes
+    found = respellings(text)
+    return found[0] if found else (text, [])
 
 
 def describe_spec(s: EditSpec) -> str:

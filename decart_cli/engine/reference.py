@@ -11,12 +11,12 @@ picture-in-picture (:meth:`Reference.pip`)
     corner after all the prompt's edits: :data:`PIP_WIDTH` of the frame's
     width (its aspect ratio kept), :data:`PIP_MARGIN` from the edges, inside a
     :data:`PIP_BORDER`-pixel light border (:func:`pip_box` gives the place).
-the background (:meth:`Reference.cover`, :class:`ImageBackground`)
+the background (:meth:`Reference.cover`, :class:`.backdrops.ImageBackground`)
     "replace the background with the image", "use the image as the
     background", "put me in front of the image": the image, cover-fitted to
     the frame (scaled to fill it, centred, the overflow cropped), replaces
-    everything outside the person, with the face-anchored person mask of the
-    other background edits (:func:`.regions.person_mask`). Without an image
+    everything outside the person, composited as the painted backdrops are
+    (:func:`.backdrops.composite`). Without an image
     (or a face) the edit leaves the frame as it is, so the prompt may come
     before the image.
 
@@ -30,20 +30,15 @@ row of :mod:`.instructions`' rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 
-from .frame import STAGE_REGION, Edit, EditSpec, FrameContext
-from .regions import PersonModel, _blend_into
+from .frame import FrameContext
 
 __all__ = [
     "CACHE_KEY",
-    "EDITS",
     "EXAMPLE",
     "KIND",
-    "ImageBackground",
     "Reference",
     "cover_crop",
     "pip_box",
@@ -197,35 +192,3 @@ class Reference:
 
     def __repr__(self) -> str:
         return f"Reference({self.width}x{self.height})"
-
-
-class ImageBackground:
-    """"replace the background with the image": the reference image, cover-fitted, behind the person."""
-
-    stage = STAGE_REGION
-    needs_face = True
-    uses_image = True
-    """The engine draws no picture-in-picture while this edit is in the plan."""
-
-    def __init__(self, spec: EditSpec) -> None:
-        self.spec = spec
-        self.model = PersonModel()
-
-    def apply(self, ctx: FrameContext) -> None:
-        reference: Reference | None = ctx.cache.get(CACHE_KEY)
-        if reference is None:
-            return
-        person = self.model.mask(ctx)
-        if person is None:
-            return
-        back = cv2.bitwise_not(person)
-        for plane, picture in zip((ctx.y, ctx.u, ctx.v), reference.cover(ctx.width, ctx.height)):
-            size = (plane.shape[1], plane.shape[0])
-            _blend_into(plane, picture, cv2.resize(back, size, interpolation=cv2.INTER_LINEAR))
-
-    def __repr__(self) -> str:
-        return "ImageBackground()"
-
-
-EDITS: dict[str, Callable[[EditSpec], Edit]] = {KIND: ImageBackground}
-"""Edit kind -> factory, merged into the built-in engine's registry."""
