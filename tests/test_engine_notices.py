@@ -35,7 +35,7 @@ def test_a_prompt_read_as_written_has_no_notes_and_free_nouns_are_not_respelled(
     """Respelling happens only when a part cannot be read as written: "change the lamp to red" keeps its lamp."""
     assert read("add sunglasses and make it sepia").notes == []
     reading = read("change the lamp to red")
-    assert reading.specs[0].target == "lamp" and reading.notes == []
+    assert reading.specs[0].target == "lamp" and not any(note.startswith("read ") for note in reading.notes)
 
 
 def test_unknown_words_too_far_from_any_known_one_are_still_refused_as_written() -> None:
@@ -62,6 +62,13 @@ def test_slang_is_read_as_what_it_stands_for(prompt: str, kind: str) -> None:
 def test_a_stand_in_is_said_in_the_reading(prompt: str, note: str) -> None:
     """Words the engine draws as something close (STAND_INS) say what is drawn."""
     assert read(prompt).notes == [note]
+
+
+def test_a_colour_for_a_thing_the_engine_cannot_find_says_what_it_recolours() -> None:
+    """"make my eyes blue" is taken, and its reading says the most saturated colour is recoloured, not the eyes."""
+    reading = read("make my eyes blue")
+    assert reading.specs[0].target == "eyes"
+    assert reading.notes == ["'eyes' is not something the engine finds: it recolours the picture's most saturated colour"]
 
 
 def test_every_stand_in_word_is_taken_by_the_parser() -> None:

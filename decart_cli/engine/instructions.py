@@ -265,12 +265,19 @@ STAND_INS: dict[str, str] = {
     **dict.fromkeys(("handlebar mustache", "handlebar", "walrus mustache", "curly mustache", "pencil mustache"), "a plain mustache"),
     **dict.fromkeys(("predator vision", "flir"), "a thermal camera look"),
     **dict.fromkeys(("daguerreotype", "silent film", "silent movie"), "sepia"),
+    **dict.fromkeys(("red nose", "clown nose"), "the whole clown face"),
 }
 """Words the engine takes but draws as something close, and what it draws: the acknowledgement says so."""
 
 
 def stand_in(s: EditSpec) -> str | None:
-    """"'sombrero' is drawn as a plain hat" when ``s`` came from a word of :data:`STAND_INS`, else None."""
+    """"'sombrero' is drawn as a plain hat" when ``s`` came from a word of :data:`STAND_INS`, else None.
+
+    A colour for a thing the engine cannot find ("make my eyes blue") is
+    said too: it recolours the picture's dominant saturated colour instead.
+    """
+    if s.kind == "recolor_region" and s.target not in ("shirt", "hair", "background"):
+        return f"'{s.target}' is not something the engine finds: it recolours the picture's most saturated colour"
     text = f" {s.text} "
     for word in sorted(STAND_INS, key=len, reverse=True):
         if f" {word} " in text:
@@ -319,6 +326,7 @@ _FILLER_HEAD = re.compile(
     r"^(?:please|pls|kindly|now|just|ok|okay|so|hey|and|also|then|"
     r"can you|could you|would you|will you|can we|could we|try to|go ahead and|"
     r"i want to see|i would like to see|id like to see|let me see|let us see|"
+    r"(?:he|she|they|i|we|you|it) (?:should|could|must|will|would|can|shall|might)(?: really)?(?: be)?(?= )|"
     r"i want you to|i would like you to|i want to|i would like to|id like to|i want|i would like|id like|"
     r"i need|we want|lets|let us)(?: |$)"
 )
@@ -512,14 +520,15 @@ def group(m: re.Match[str], name: str) -> str | None:
 
 
 def spec(kind: str, **fixed: object) -> Builder:
-    """A builder that makes ``EditSpec(kind, **fixed)``, taking ``color`` and strength from the match."""
+    """A builder that makes ``EditSpec(kind, **fixed)``, taking ``color`` (else ``fixed``'s) and strength from the match."""
     KINDS.add(kind)
 
     def build(m: re.Match[str]) -> EditSpec:
-        words = group(m, "color")
-        color = lookup_color(words) if words else None
-        strength = _intensity(m)
         kwargs = dict(fixed)
+        words = group(m, "color")
+        color = lookup_color(words) if words else kwargs.pop("color", None)
+        kwargs.pop("color", None)
+        strength = _intensity(m)
         base = kwargs.pop("amount", None)
         if base is not None:  # brightness / warmth: a fixed step, bigger or smaller with intensity
             kwargs["amount"] = _scaled(float(base), strength, kind)
@@ -627,31 +636,31 @@ def backdrop(kind: str, places: str, context: str = "") -> None:
 
 backdrop(
     "beach_background",
-    "beach|beaches|beech|bech|beack|baech|beah|beachfront|beach front|seaside|sea side|seashore|sea shore|coast|coastline|"
+    "beach|beaches|beachfront|beach front|seaside|sea side|seashore|sea shore|coast|coastline|"
     "tropical island|desert island|island|tropics|hawaii|caribbean|maldives|bahamas|malibu|palm trees|palm tree|palms|ocean|oceanside",
     "sea|shore|sand|waves|surf",
 )
 backdrop(
     "forest_background",
-    "forest|forests|forrest|forset|foreset|froest|forestt|woods|woodland|woodlands|jungle|rainforest|rain forest|pine forest|"
+    "forest|forests|woods|woodland|woodlands|jungle|rainforest|rain forest|pine forest|"
     "pine trees|redwoods|grove|enchanted forest|wilderness",
     "trees|tree|wood",
 )
 backdrop(
     "space_background",
-    "space|outer space|outerspace|spcae|sapce|spce|deep space|galaxy|galaxies|galxy|galaxi|glaxy|cosmos|universe|starfield|star field|"
+    "space|outer space|outerspace|deep space|galaxy|galaxies|cosmos|universe|starfield|star field|"
     "starry sky|milky way|nebula|nebulae|orbit|the stars|among the stars|space station|spaceship",
     "stars|star|starry|planets|planet",
 )
 backdrop(
     "city_background",
-    "city|citty|ctiy|cty|big city|city skyline|skyline|cityscape|city scape|citiscape|downtown|new york|new york city|nyc|ny|"
+    "city|big city|city skyline|skyline|cityscape|city scape|downtown|new york|new york city|nyc|ny|"
     "manhattan|times square|tokyo|chicago|london|skyscrapers|skyscraper|metropolis|city at night|city lights|city street|urban",
     "town|buildings|streets",
 )
 backdrop(
     "office_background",
-    "office|offices|ofice|offfice|offcie|oficce|offce|workplace|cubicle|home office|conference room|meeting room|boardroom|"
+    "office|offices|workplace|cubicle|home office|conference room|meeting room|boardroom|"
     "coworking space|corporate office|study|work office",
     "work|desk|job",
 )
@@ -665,10 +674,14 @@ rule(
     rf"|(?:(?:add|use|give me|show|with|want|get|apply|set|put|have|i want) )?(?:(?:a|an|the) )?(?:plain|blank|simple|studio|neutral|clean|solid|flat|minimal|minimalist) {_SCENE_BG}(?: behind {PERSON})?",
     spec("solid_background", target="background"),
 )
+rule(
+    r"(?:(?:add|use|give me|put me in front of|put me on|with|i want) )?(?:a )?(?:green screen|greenscreen|chroma key|chromakey)(?: (?:background|backdrop|effect|behind me))?",
+    spec("solid_background", target="background", color=lookup_color("lime")),  # chroma-key green
+)
 
 _REMOVE = (
     r"remove|delete|erase|eliminate|drop|lose|ditch|kill|cut|cut out|crop out|clear|take away|take out|get rid of|strip|"
-    r"strip out|knock out|blank out|wipe|wipe out|zap|nuke|remvoe|remoev|rmeove|romove|remov|delet|deleet|delte|earse|errase"
+    r"strip out|knock out|blank out|wipe|wipe out|zap|nuke"
 )
 rule(
     rf"(?:{_alt(_REMOVE)}) (?:out )?{_POSS}(?:{_SCENE_BG})(?: behind {PERSON})?(?: (?:completely|entirely|totally|altogether))?"
@@ -714,6 +727,7 @@ def look(kind: str, nouns: str, verbs: str = "", *, alone: bool = True, it: bool
     )
     body = rf"(?:(?:a|an|the|some|real|full|proper|scary|creepy|spooky|cute|funny|silly|cool|total|complete) )*(?:(?P<intensity>{_INTENSITY}) )?{_alt(nouns)}{_LOOK_SUFFIX}(?: (?:on|to|for|over) {_LOOK_WHO})?"
     pattern = f"{lead}{body}" if not alone else f"(?:{lead})?{body}"
+    pattern += rf"|{_alt(nouns)} {_LOOK_WHO}"  # the noun said as a verb: "robot me", "zombie her"
     if verbs:
         pattern += rf"|(?:{_alt(verbs)})(?: up)? {_LOOK_WHO}(?: up)?(?: (?P<intensity>{_INTENSITY}))?"
         if it:
@@ -735,7 +749,7 @@ wear("beard", "beard|beards|beared|baerd|beerd|berd|bearde|full beard|facial hai
 wear("beard", "goatee|goatees|goatie|gotee|goate|goat beard|van dyke|vandyke|chin beard|soul patch", colored=True, adjectives=_BEARD_ADJ, target="goatee")
 look("beard", "bearded|beardy|a bearded man|a bearded guy|a man with a beard", alone=True, it=False)
 wear("glasses", "glasses|eyeglasses|eye glasses|spectacles|specs|specks|glases|glasess|glassess|galsses|glsses|reading glasses|readers|bifocals|nerd glasses|geek glasses|eyeglass|pair of glasses|prescription glasses|clear glasses", colored=True, adjectives="clear|nerdy|nerd|geeky|reading|round|thin|wire|wire rimmed|rimmed|hipster|smart|prescription|horn rimmed|square|rectangular|thick rimmed|see through|transparent|plain|normal|regular")
-look("clown", "clown|clowns|klown|clwon|clowm|clownish|clowny|circus clown|joker|the joker|pennywise|bozo", "clownify|clownfy", alone=True)
+look("clown", "red nose|a red nose|clown nose|a clown nose|clown|clowns|klown|clwon|clowm|clownish|clowny|circus clown|joker|the joker|pennywise|bozo", "clownify|clownfy", alone=True)
 wear("makeup", "lipstick|lip stick|lipstik|lipstic|lippy|lip gloss|lipgloss|lip color|lip colour|red lips|lips", colored=True, adjectives="bold|bright|dark|glossy|matte|shiny|some", target="lips")
 look("makeup", "red lips|pink lips|lipstick", alone=False, target="lips")
 wear("makeup", "makeup|make up|makup|makeupp|make-up|cosmetics|full makeup|glam makeup|glamour makeup|blush|rouge|eyeshadow|eye shadow|eye makeup|a makeover|makeover", adjectives="glam|glamorous|pretty|heavy|light|natural|party|evening|some|full|bold|nice|dramatic")
