@@ -115,7 +115,7 @@ class TokenError(UsageError):
         self.token = token
         self.problem = problem
         shown = token if len(token) <= 24 else token[:20] + "…"
-        super().__init__(f"{shown!r} is not a watch token ({problem})", "copy the token `decart edit` prints after \"watch it live:\"")
+        super().__init__(f"{shown!r} is not a watch token ({problem})", "copy the `decart watch` command `decart edit` prints")
 
 
 class BadURLError(UsageError):

@@ -56,7 +56,7 @@ def ansi_status(stats: SessionStats, width: int) -> str:
     """The status line as ANSI text, cut to ``width`` columns."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, color_system="standard", width=max(width, 20), highlight=False)
-    console.print(render_status(stats), end="", no_wrap=True, overflow="ellipsis", crop=True)
+    console.print(render_status(stats, max(width, 20)), end="", no_wrap=True, overflow="ellipsis", crop=True)
     return buffer.getvalue()
 
 

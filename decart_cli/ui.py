@@ -8,6 +8,7 @@ above it; on a pipe it prints only the events, one per line.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,9 +85,18 @@ _STATE_STYLE = {
 }
 
 
-def render_status(stats: SessionStats) -> Text:
-    """The one-line status view of ``stats``."""
-    line = Text()
+STATUS_PROMPT_MIN = 24
+"""Columns the prompt keeps on a narrow status line before it is cut (less useful figures go first)."""
+
+
+def render_status(stats: SessionStats, width: int | None = None) -> Text:
+    """The one-line status view of ``stats``, fitted to ``width`` columns when given.
+
+    Figures are dropped least useful first (sent/received counts, bitrate,
+    transport, input fps, elapsed time, billing) until the prompt has
+    :data:`STATUS_PROMPT_MIN` columns; then the prompt is cut. The state,
+    output fps, ``--stats`` latency and the recording count stay longest.
+    """
     state = stats.state
     if state == "reconnecting" and stats.reconnect_attempt:
         state = f"reconnecting {stats.reconnect_attempt}/{stats.reconnect_attempts}"
@@ -94,23 +104,45 @@ def render_status(stats: SessionStats) -> Text:
         state = f"queued {stats.queue[0]}/{stats.queue[1]}"
     if stats.paused:
         state = "paused"
-    line.append(f"● {state}", style=_STATE_STYLE.get(stats.state, "white"))
-    line.append(f"  {stats.transport}", style="dim")
-    line.append(f"  {stats.elapsed:5.1f}s", style="dim")
-    line.append(f"  in {stats.fps_in:4.1f} fps  out {stats.fps_out:4.1f} fps")
-    line.append(f"  sent {stats.frames_sent}  received {stats.frames_received}", style="dim")
+    # (text, style, priority): the lower the priority, the sooner it goes on a narrow line; None stays.
+    pieces: list[tuple[str, str, int | None]] = [
+        (f"● {state}", _STATE_STYLE.get(stats.state, "white"), None),
+        (f"  {stats.transport}", "dim", 2),
+        (f"  {stats.elapsed:5.1f}s", "dim", 4),
+        (f"  in {stats.fps_in:4.1f} fps", "", 3),
+        (f"  out {stats.fps_out:4.1f} fps", "", 8),
+        (f"  sent {stats.frames_sent}  received {stats.frames_received}", "dim", 0),
+    ]
     if stats.latency_ms is not None:
-        line.append(f"  latency {stats.latency_ms[0]:.0f}/{stats.latency_ms[1]:.0f} ms")
+        pieces.append((f"  latency {stats.latency_ms[0]:.0f}/{stats.latency_ms[1]:.0f} ms", "", 7))
     if stats.bitrate_kbps is not None:
-        line.append(f"  up {stats.bitrate_kbps[0] / 1000:.1f} down {stats.bitrate_kbps[1] / 1000:.1f} Mbit/s", style="dim")
+        pieces.append((f"  up {stats.bitrate_kbps[0] / 1000:.1f} down {stats.bitrate_kbps[1] / 1000:.1f} Mbit/s", "dim", 1))
     if stats.output is not None:
-        line.append(f"  rec {stats.frames_recorded}", style="red")
+        pieces.append((f"  rec {stats.frames_recorded}", "red", 6))
     if stats.billed_seconds:
-        line.append(f"  billed {stats.billed_seconds}s")
-    prompt = stats.prompt or "(no edit)"
-    if len(prompt) > 60:
+        pieces.append((f"  billed {stats.billed_seconds}s", "", 5))
+    prompt = " ".join((stats.prompt or "(no edit)").split())
+    head = "  prompt: "
+    if width is not None:
+        def used() -> int:
+            return sum(len(text) for text, _, _ in pieces) + len(head)
+
+        droppable = sorted((prio, i) for i, (_, _, prio) in enumerate(pieces) if prio is not None)
+        gone: set[int] = set()
+        for _, index in droppable:
+            if used() - sum(len(pieces[i][0]) for i in gone) + min(len(prompt), STATUS_PROMPT_MIN) <= width:
+                break
+            gone.add(index)
+        pieces = [piece for i, piece in enumerate(pieces) if i not in gone]
+        room = max(4, width - used())
+        if len(prompt) > room:
+            prompt = prompt[: room - 1] + "…"
+    elif len(prompt) > 60:
         prompt = prompt[:57] + "..."
-    line.append(f"  prompt: {prompt}", style="bold")
+    line = Text()
+    for text, style, _ in pieces:
+        line.append(text, style=style)
+    line.append(head + prompt, style="bold")
     return line
 
 
@@ -146,19 +178,21 @@ class ConsoleReporter:
         """How the command line words a failure's ``fix`` (see :mod:`decart_cli.cli.fixes`)."""
         self.notices = notices or {}
         """How the command line words the notices that name its flags (:meth:`announce`)."""
+        self.copyable: Mapping[str, Callable[..., tuple[str, str]]] = {}
+        """Notices the command line words as (caption, line to copy) (:meth:`announce`)."""
         self._use_live = self.console.is_terminal if live is None else live
         self._live: Live | None = None
 
     def start(self, stats: SessionStats) -> None:
         """Begin showing the status line (on a terminal)."""
         if self._use_live and self._live is None:
-            self._live = Live(render_status(stats), console=self.console, refresh_per_second=4, transient=True)
+            self._live = Live(render_status(stats, self.console.width), console=self.console, refresh_per_second=4, transient=True)
             self._live.start()
 
     def update(self, stats: SessionStats) -> None:
         """Refresh the status line."""
         if self._live is not None:
-            self._live.update(render_status(stats))
+            self._live.update(render_status(stats, self.console.width))
 
     def stop(self) -> None:
         """Remove the status line."""
@@ -175,10 +209,25 @@ class ConsoleReporter:
         self.event(text, "cyan")
 
     def announce(self, name: str, style: str = "cyan", **details: object) -> None:
-        """A notice the command line words (it may name a flag): ``notices[name]`` with ``details`` filled in."""
+        """A notice the command line words (it may name a flag): ``notices[name]`` with ``details`` filled in.
+
+        A notice the command line words as a line to copy (``copyable[name]``,
+        e.g. the ``decart watch`` command) is that line alone on stdout, after
+        its caption on stderr: ``decart edit | head -1`` gives the command.
+        """
+        copy = self.copyable.get(name)
+        if copy is not None:
+            caption, line = copy(**details)
+            self.event(caption, style)
+            self.output(line)
+            return
         template = self.notices.get(name)
         text = template(**details) if callable(template) else template.format(**details) if template is not None else f"{name.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in details.items())
         self.event(text, style)
+
+    def output(self, line: str) -> None:
+        """A line meant to be copied or parsed: on stdout, as it is (no markup, no wrapping)."""
+        print(line, file=sys.stdout, flush=True)
 
     def describe(self, error: DecartError) -> str:
         """The one line for ``error``, worded as the command line words it."""

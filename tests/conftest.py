@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -381,37 +382,51 @@ async def recv_until(ws, kind: str, timeout: float = 5) -> dict:  # type: ignore
 
 
 class Editing:
-    """A running `decart edit` (run under ``prefix``, e.g. a network namespace): its stderr as it comes, and its stdin."""
+    """A running `decart edit` (run under ``prefix``, e.g. a network namespace): its stderr and stdout as they come, and its stdin."""
 
     def __init__(self, *args: str, prefix: tuple[str, ...] = (), cwd: Path | None = None) -> None:
         self.proc = subprocess.Popen(
             [*prefix, *decart_cmd("edit", *args)],
             cwd=cwd,
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
             env=child_env(),
         )
         self.lines: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.out_lines: list[str] = []
+        """What it printed on stdout: lines meant to be copied (the watch command)."""
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.lines), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.out_lines), daemon=True).start()
 
-    def _pump(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
+    @staticmethod
+    def _pump(stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
 
     @property
     def stderr(self) -> str:
         return "".join(self.lines)
 
-    def wait_for(self, text: str, timeout: float = 30) -> None:
+    @property
+    def stdout(self) -> str:
+        return "".join(self.out_lines)
+
+    def wait_for(self, text: str, timeout: float = 30, *, stdout: bool = False) -> None:
+        """Wait until stderr (or stdout) shows ``text``; fail if it never does or the process ends."""
         deadline = time.monotonic() + timeout
-        while text not in self.stderr:
+        while text not in (self.stdout if stdout else self.stderr):
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                pytest.fail(f"`decart edit` never printed {text!r}:\n{self.stderr}")
+                pytest.fail(f"`decart edit` never printed {text!r}:\n{self.stderr}\nstdout:\n{self.stdout}")
             time.sleep(0.05)
+
+    def watch_command(self, timeout: float = 30) -> list[str]:
+        """The `decart watch ...` command it printed on stdout (after its caption on stderr), as words."""
+        self.wait_for("decart watch ", timeout, stdout=True)
+        assert "watch it live from another terminal:" in self.stderr, self.stderr
+        return next(line for line in self.out_lines if line.startswith("decart watch ")).split()
 
     def say(self, line: str) -> None:
         assert self.proc.stdin is not None

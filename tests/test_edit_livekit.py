@@ -53,7 +53,7 @@ def session(netns: NetNamespace, server: ServeProcess, clip: Path, out: Path, *a
 
 
 def test_livekit_session_records_the_edit_and_follows_stdin(netns, clip, tmp_path):
-    """-p and --image apply from the first frame; a stdin prompt and `/image FILE` change the recorded pixels; 1280x720 at ~30 fps."""
+    """-p and --image apply from the first frame; a stdin prompt and `/image FILE` change the recorded pixels; 1280x720 at ~30 fps; no library's own line on the terminal."""
     out = tmp_path / "out.mp4"
     with serve(prefix=tuple(netns.run())) as server:
         edit = session(netns, server, clip, out, "-m", "lucy-2.6", "-p", "invert the colors", "--image", str(png(tmp_path / "g.png", GREEN)), "--duration", "9")
@@ -68,6 +68,7 @@ def test_livekit_session_records_the_edit_and_follows_stdin(netns, clip, tmp_pat
     stderr = edit.stderr
     assert code == 0, stderr
     assert "over livekit" in stderr and "billed seconds" in stderr and "Traceback" not in stderr
+    assert "[OpenH264]" not in stderr and "livekit::" not in stderr, stderr  # the libraries' own lines stay off the terminal
     video = decode(out)
     assert video.frames[0].shape[:2] == (720, 1280)
     assert 8.0 < video.duration < 10.5 and len(video.frames) >= 0.85 * 30 * video.duration, (len(video.frames), video.duration)

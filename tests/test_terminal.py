@@ -26,6 +26,23 @@ def test_status_line_shows_state_rates_and_prompt() -> None:
     assert "(no edit)" in render_status(SessionStats()).plain
 
 
+def test_status_line_fits_the_terminal_dropping_the_least_useful_figures_first() -> None:
+    """At 80 columns (and 60, 120) the line fits; counts, bitrate and transport go first; state, output fps, latency and the prompt's start stay."""
+    stats = SessionStats(state="generating", transport="livekit", prompt="make the shirt red and white striped with a crown and snow",
+                         latency_ms=(27, 41), bitrate_kbps=(3500, 4200), output=Path("out.mp4"), frames_recorded=1234,
+                         billed_seconds=42, frames_sent=5000, frames_received=4990, fps_in=30.0, fps_out=29.8)
+    assert len(render_status(stats).plain) > 160  # what the line needs in full
+    for width in (60, 80, 120):
+        line = render_status(stats, width).plain
+        assert len(line) <= width, (width, line)
+        assert line.startswith("● generating") and "prompt: make the shirt" in line and "out 29.8 fps" in line, line
+        assert "sent 5000" not in line and "Mbit/s" not in line, line
+    assert "latency 27/41 ms" in render_status(stats, 80).plain
+    assert "rec 1234" in render_status(stats, 120).plain and "billed 42s" in render_status(stats, 120).plain
+    short = render_status(SessionStats(state="generating", prompt="cartoon", fps_out=25.0, latency_ms=(20, 30)), 80).plain
+    assert short.endswith("prompt: cartoon") and "latency 20/30 ms" in short
+
+
 def test_summary_names_the_recording() -> None:
     """The end-of-session summary counts frames and names the output file."""
     stats = SessionStats(frames_sent=250, frames_received=248, frames_recorded=248, output=Path("/tmp/x.mp4"))

@@ -224,10 +224,8 @@ def watch_while_editing(tmp_path: Path, prefix: tuple[str, ...], *args: str, siz
     clip = coded_clip(tmp_path / "coded.mp4", 10 * fps, size, fps)
     with serve(prefix=prefix) as server:
         edit = Editing("--url", server.url, "-i", str(clip), "--no-show", "-o", str(tmp_path / "edit.mp4"), "-p", "invert the colors", "--duration", "8", "--no-stdin", *args, prefix=prefix)
-        edit.wait_for("watch it live: decart watch ")
-        line = next(line for line in edit.lines if "watch it live:" in line)
-        command = line.split("watch it live: ", 1)[1].split()
-        assert command[:2] == ["decart", "watch"] and command[3:] == ["--url", server.url], line
+        command = edit.watch_command()
+        assert command[:2] == ["decart", "watch"] and command[3:] == ["--url", server.url], command
         watch = subprocess.run(
             [*prefix, *decart_cmd("watch", command[2], "--url", server.url, "--no-show", "-o", str(tmp_path / "watch.mp4"), "--duration", "3")],
             capture_output=True, text=True, env=child_env(), timeout=60,
@@ -252,7 +250,7 @@ def assert_viewer_saw_the_editors_frames(tmp_path: Path) -> None:
 
 
 def test_watch_records_a_legacy_session_frame_for_frame(tmp_path: Path) -> None:
-    """Legacy: `decart edit` prints "watch it live: decart watch TOKEN --url URL"; `decart watch` records frames the editor also recorded (same index, same pixels)."""
+    """Legacy: `decart edit` prints "decart watch TOKEN --url URL" on stdout; `decart watch` records frames the editor also recorded (same index, same pixels)."""
     edit, watch = watch_while_editing(tmp_path, (), size=(1280, 704), fps=25)
     assert watch.returncode == 0, watch.stderr + edit.stderr
     assert "over webrtc" in watch.stderr and "duration reached" in watch.stderr and "Traceback" not in watch.stderr, watch.stderr
@@ -271,8 +269,7 @@ def test_watch_ends_cleanly_when_the_session_does(server, tmp_path: Path) -> Non
     """The watched session ends first: `decart watch` says so, finishes its recording, and exits 0."""
     clip = coded_clip(tmp_path / "coded.mp4", 50, (1280, 704), 25)
     edit = Editing("--url", server.url, "-i", str(clip), "--no-show", "-o", str(tmp_path / "edit.mp4"), "--no-stdin")
-    edit.wait_for("watch it live: decart watch ")
-    token = next(line for line in edit.lines if "watch it live:" in line).split()[5]
+    token = edit.watch_command()[2]
     watch = run_decart("watch", token, "--url", server.url, "--no-show", "-o", str(tmp_path / "watch.mp4"), timeout=60)
     assert edit.finish() == 0, edit.stderr
     assert watch.returncode == 0, watch.stderr

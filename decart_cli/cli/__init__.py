@@ -48,8 +48,12 @@ class RedactingFilter(logging.Filter):
 
 
 def setup_logging(verbose: int) -> None:
-    """Log to stderr: warnings by default, info with -v, debug with -vv."""
+    """Log to stderr: warnings by default, info with -v, debug with -vv; without -v, native libraries' own lines go to the log too."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    if verbose == 0:
+        from .native_output import filter_native_stderr
+
+        filter_native_stderr()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactingFilter())
@@ -62,7 +66,9 @@ def setup_logging(verbose: int) -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
         # LiveKit's Rust client logs its own reconnect steps as warnings
         # ("dropping pass-through signal") while ours already says what happens.
-        logging.getLogger("livekit").setLevel(logging.ERROR if verbose == 0 else logging.WARNING)
+        # Its reconnect failures ("ERROR livekit: livekit::rtc_engine ... failed to reconnect")
+        # too: our "reconnecting" line says it; -v shows theirs.
+        logging.getLogger("livekit").setLevel(logging.CRITICAL if verbose == 0 else logging.WARNING)
         # OpenCV's FFmpeg prints its own errors ("moov atom not found") next
         # to our one-line error about the same file; -vv keeps them. Read by
         # OpenCV when it first opens a file, so setting it here is in time.

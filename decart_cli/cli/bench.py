@@ -16,6 +16,7 @@ from ..errors import UsageError
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, get_model
 from . import allow_local_engines, app, configure_media, user_errors
 from .edit import choose_model, transport_option
+from .fixes import COPYABLE, FIXES, NOTICES
 from .options import at_least
 
 bench_app = typer.Typer(help="Measure decart on this machine: a live session (default) or the engine alone (`bench engine`).")
@@ -128,11 +129,13 @@ def bench_session(
         connect_timeout=connect_timeout,
     )
     console = Console(stderr=True)
+    reporter = ConsoleReporter(console, live=False, fixes=FIXES, notices=NOTICES)
+    reporter.copyable = COPYABLE
     machine = machine_description()
     with Progress(TextColumn("measuring"), BarColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("bench", total=1.0)
         report = asyncio.run(
-            run_bench(config, ConsoleReporter(console, live=False), machine, on_progress=lambda f: bar.update(task, completed=f))
+            run_bench(config, reporter, machine, on_progress=lambda f: bar.update(task, completed=f))
         )
     out = Console()
     out.print(render_report(report))
@@ -142,6 +145,10 @@ def bench_session(
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_dict(), indent=2))
         console.print(f"wrote {json_out}")
+
+
+LEAK_DURATION = 60.0
+"""Seconds of measurement before the RSS slope of the second half is shown: shorter runs see codec and pool warm-up, not leaks."""
 
 
 def _fmt(value: object, unit: str = "", digits: int = 1) -> str:
@@ -180,7 +187,10 @@ def render_report(report) -> Table:  # type: ignore[no-untyped-def]
         for name, figures in (("client", client), ("server", server)):
             rows.append((f"RSS {name}: baseline / peak / end", f"{_fmt(figures['baseline'])} / {_fmt(figures['peak'])} / {_fmt(figures['end'])} MB"))
         rows.append(("RSS growth client / server", f"{_signed(client['growth'])} / {_signed(server['growth'])} MB"))
-        rows.append(("RSS slope, 2nd half, client / server", f"{_signed(client['slope_mb_per_min'], 2)} / {_signed(server['slope_mb_per_min'], 2)} MB/min"))
+        if report.duration >= LEAK_DURATION:
+            rows.append(("RSS slope, 2nd half, client / server", f"{_signed(client['slope_mb_per_min'], 2)} / {_signed(server['slope_mb_per_min'], 2)} MB/min"))
+        else:  # the second half of a short run is still warm-up: its slope says nothing about leaks
+            rows.append(("RSS slope (leaks)", f"needs --duration {LEAK_DURATION:g} or more; {report.duration:.0f} s shows warm-up only"))
     if report.recorded:
         rows.append(("recorded", f"{report.recorded['frames']} of {report.recorded['received']} received frames to {report.recorded['path']}"))
     for name, value in rows:

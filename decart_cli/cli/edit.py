@@ -21,7 +21,7 @@ from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, 
 from ..protocol import check_prompt, display_url, stream_url
 from ..prompt_line import PromptLine, ToolbarReporter
 from ..ui import ConsoleReporter, render_summary
-from .fixes import FIXES, NOTICES
+from .fixes import COPYABLE, FIXES, NOTICES
 from . import app, configure_editing_process, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
 from .options import at_least
 
@@ -119,7 +119,7 @@ def edit(
     hosted = server_url is not None and bool(key) and server_url.rstrip("/") == HOSTED_URL
     interactive = stdin and sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
     reporter = ToolbarReporter() if interactive else ConsoleReporter()
-    reporter.fixes, reporter.notices = FIXES, NOTICES
+    reporter.fixes, reporter.notices, reporter.copyable = FIXES, NOTICES, COPYABLE
     if transport == "auto" and model is None and server_url is not None and not hosted:
         transport = _probe_transport(server_url, key, connect_timeout, reporter)
     chosen, transport = choose_model(model, transport, hosted=hosted)

@@ -51,13 +51,17 @@ FIXES: dict[str, str] = {
 """``fix`` name -> the words; ``{name}`` blanks are filled from the error's ``details``."""
 
 
-def _watch_line(token: str, server: str) -> str:
-    """How to watch the session: ``--url`` only when it is not on the hosted service."""
-    return f"watch it live: decart watch {token}" + (f" --url {server}" if server else "")
+def _watch_command(token: str, server: str) -> tuple[str, str]:
+    """How to watch the session, as a caption and the command (``--url`` only when it is not on the hosted service)."""
+    return "watch it live from another terminal:", f"decart watch {token}" + (f" --url {server}" if server else "")
 
 
 NOTICES: dict[str, str | Callable[..., str]] = {
     "max_seconds": "{billed} billed seconds: reached --max-seconds {limit:g}",
-    "watch_token": _watch_line,
 }
 """Notices that name a flag or a command: name -> the words, a template or a function of the details (see ``ConsoleReporter.announce``)."""
+
+COPYABLE: dict[str, Callable[..., tuple[str, str]]] = {
+    "watch_token": _watch_command,
+}
+"""Notices that are a line to copy: name -> (caption on stderr, the line on stdout) from the details."""

@@ -21,7 +21,7 @@ from .options import at_least
 @app.command()
 @user_errors
 def watch(
-    token: str = typer.Argument(..., help="The session's token: `decart edit` prints it (\"watch it live: decart watch TOKEN\"), the SDKs call it subscribe_token."),
+    token: str = typer.Argument(..., help="The session's token: `decart edit` prints the whole command (decart watch TOKEN ...), the SDKs call it subscribe_token."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Record what is watched to this .mp4 or .mkv file."),
     show: Optional[bool] = typer.Option(None, "--show/--no-show", help="Show the video in a window \\[default: when a display exists]."),
     duration: Optional[float] = typer.Option(None, "--duration", callback=at_least(0.1), help="Stop after this many seconds of video."),
