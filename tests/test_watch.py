@@ -267,7 +267,7 @@ def test_watch_records_a_livekit_session_frame_for_frame(netns, tmp_path: Path) 
 
 def test_watch_ends_cleanly_when_the_session_does(server, tmp_path: Path) -> None:
     """The watched session ends first: `decart watch` says so, finishes its recording, and exits 0."""
-    clip = coded_clip(tmp_path / "coded.mp4", 50, (1280, 704), 25)
+    clip = coded_clip(tmp_path / "coded.mp4", 150, (1280, 704), 25)  # 6 s: time for the watcher to start on a busy machine
     edit = Editing("--url", server.url, "-i", str(clip), "--no-show", "-o", str(tmp_path / "edit.mp4"), "--no-stdin")
     token = edit.watch_command()[2]
     watch = run_decart("watch", token, "--url", server.url, "--no-show", "-o", str(tmp_path / "watch.mp4"), timeout=60)
