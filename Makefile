@@ -48,11 +48,11 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json $(JS_DIR)/harnes
 js-harness: $(JS_STAMP)
 
 # The main job, offline: the shipped sample clip (a real face) through the
-# local server with face-anchored edits, re-prompted from stdin half-way,
-# recorded to demo.mp4.
+# local server (a background scene, face-anchored objects, then an art style
+# with a crown and snow, re-prompted from stdin half-way), recorded to demo.mp4.
 demo: $(STAMP)
-	(sleep 6; echo "black and white with a red hat and snow") | \
-	  $(VENV)/bin/decart edit -i sample --loop -p "add sunglasses and change the shirt to blue" --no-show -o $(DEMO_OUT) --duration 12
+	(sleep 6; echo "make it a watercolor painting with a crown and snow") | \
+	  $(VENV)/bin/decart edit -i sample --loop -p "put me on a beach with sunglasses and a red cap" --no-show -o $(DEMO_OUT) --duration 12
 
 # Our client and the official SDKs (Python: both generations; JS: in Chromium), same server.
 # Today's protocol runs in a private network namespace (tools/in-netns, needs root).
