@@ -40,6 +40,11 @@ def test_session_bench_reports_every_figure(tmp_path: Path) -> None:
     }
     assert "local child process" in report["server"]
     assert 0 < report["connect_to_ready"] < report["connect_to_first_frame"] < 15
+    steps = report["steps"]  # the time line to the first frame, in order
+    assert list(steps)[0] == "source open" and list(steps)[-1] == "first edited frame", steps
+    assert {"control channel open", "answer received", "media connected"} <= set(steps), steps
+    assert list(steps.values()) == sorted(steps.values()) and steps["first edited frame"] == report["connect_to_first_frame"], steps
+    assert "first edited frame" in result.stdout and "control channel open" in result.stdout
     lat = report["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["max"] < 5000
     assert report["frames_received"] > 10 and report["output_fps"] > 5

@@ -188,3 +188,15 @@ def test_bench_measures_the_livekit_path(netns, tmp_path):
     assert 0 < report["latency_ms"]["p50"] < 200 and report["frames_received"] > 40, report
     # The bitrate comes from LiveKit's own transport stats: both ways, at a 720p rate.
     assert report["bitrate_kbps"]["up"] > 300 and report["bitrate_kbps"]["down"] > 300, report
+
+
+def test_a_refused_initial_prompt_over_livekit_ends_cleanly(netns, clip, tmp_path):
+    """The prompt goes right behind livekit_join and its answer comes while the room is joined: a refusal still ends the session with one error line, exit 1, no file."""
+    out = tmp_path / "never.mp4"
+    with serve(prefix=tuple(netns.run())) as server:
+        edit = session(netns, server, clip, out, "-m", "lucy-2.6", "-p", "turn me into a dragon", "--duration", "5")
+        code = edit.finish()
+    assert code == 1, edit.stderr
+    errors = [line for line in edit.lines if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot do 'turn me into a dragon'" in errors[0], edit.stderr
+    assert "Traceback" not in edit.stderr and not out.exists()

@@ -94,6 +94,7 @@ class BenchProbe:
     # Session hooks.
 
     def wrap_source(self, track: MediaStreamTrack) -> MediaStreamTrack:
+        self.mark("source open")  # the session wraps its source once it is open
         return StampingTrack(track, self)
 
     def on_connected(self, link: Link) -> None:

@@ -74,6 +74,8 @@ class BenchReport:
     memory_mb: dict[str, dict[str, float | None]] = field(default_factory=dict)
     """RSS of ``client`` and ``server`` (see :func:`memory_figures`); None where unmeasured."""
     recorded: dict[str, object] = field(default_factory=dict)
+    steps: dict[str, float] = field(default_factory=dict)
+    """Seconds from the start to each step of reaching the first edited frame (source open, the link's steps, the frame), in order."""
     rtc_tuning: dict[str, str] = field(default_factory=dict)
     """The client process's aiortc tuning, part by part (:func:`decart_cli.rtc.status`): a skipped part costs latency or quality."""
 
@@ -300,6 +302,16 @@ async def _measure_window(probe: BenchProbe, config: BenchConfig, task: asyncio.
     }
 
 
+def _steps(probe: BenchProbe) -> dict[str, float]:
+    """The time line to the first edited frame: the source, the link's own steps (:attr:`Link.steps`), the frame; seconds from the start."""
+    marks = {name: at for name, at in probe.events.items() if name == "source open"}
+    if probe.link is not None:
+        marks.update(probe.link.steps)
+    if "first_frame" in probe.events:
+        marks["first edited frame"] = probe.events["first_frame"]
+    return {name: round(at - probe.started, 4) for name, at in sorted(marks.items(), key=lambda item: item[1])}
+
+
 def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str, Any], url: str, machine: str) -> BenchReport:  # type: ignore[no-untyped-def]
     events = probe.events
     t0 = probe.started
@@ -327,6 +339,7 @@ def _report(config: BenchConfig, probe: BenchProbe, session, counters: dict[str,
         connect_to_ready=span(None, "ready"),
         ready_to_first_frame=span("ready", "first_frame"),
         connect_to_first_frame=span(None, "first_frame"),
+        steps=_steps(probe),
         latency_ms={
             "p50": _percentile(lat, 0.5),
             "p95": _percentile(lat, 0.95),

@@ -173,6 +173,7 @@ def render_report(report) -> Table:  # type: ignore[no-untyped-def]
         ("connect → ready", _fmt(report.connect_to_ready, " s", 3)),
         ("ready → first edited frame", _fmt(report.ready_to_first_frame, " s", 3)),
         ("connect → first edited frame", _fmt(report.connect_to_first_frame, " s", 3)),
+        *((f"  {name}", f"at {at:.3f} s") for name, at in report.steps.items()),
         ("glass-to-glass p50 / p95 / max", f"{_fmt(lat['p50'])} / {_fmt(lat['p95'])} / {_fmt(lat['max'])} ms"),
         ("output fps", _fmt(report.output_fps, "", 2)),
         ("frames sent / received", f"{report.frames_sent} / {report.frames_received}"),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -78,6 +79,14 @@ class Link(abc.ABC):
         self.watch_token: str | None = None
         """The session's subscribe token (for ``decart watch``), once the server has named the session."""
         self._watchers: list[asyncio.Future[Any]] = []
+        self.state_sent = False
+        """Whether a prompt or an image went to the server over this link (else a new link of today's protocol asks for passthrough)."""
+        self.steps: dict[str, float] = {}
+        """When (``time.monotonic()``) each step of :meth:`open` finished, by name: the breakdown ``decart bench`` reports."""
+
+    def step(self, name: str) -> None:
+        """Note that the step ``name`` of opening this link finished now (the first time only)."""
+        self.steps.setdefault(name, time.monotonic())
 
     @abc.abstractmethod
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
@@ -88,11 +97,13 @@ class Link(abc.ABC):
 
     async def request_prompt(self, text: str, *, enhance: bool) -> str | None:
         """Apply a prompt; raises PromptRejected when the server refuses it. Returns the server's note on how it took it, if any."""
+        self.state_sent = True
         ack = await self.until_closed(self.signaling.request_prompt(text, enhance=enhance, timeout=self.ack_timeout))
         return ack.note
 
     async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True) -> None:
         """Set (base64) or clear (None) the reference image, with an optional prompt; PromptRejected when refused."""
+        self.state_sent = True
         await self.until_closed(self.signaling.request_image(image, prompt=prompt, enhance=enhance, timeout=self.ack_timeout))
 
     async def transport_bytes(self) -> tuple[int, int] | None:
@@ -140,6 +151,7 @@ class Link(abc.ABC):
 
     async def _connect_signaling(self) -> None:
         await self.signaling.connect()
+        self.step("control channel open")
         assert self.signaling.closed is not None
         self.signaling.closed.add_done_callback(self._socket_closed)
 

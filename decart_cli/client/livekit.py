@@ -38,6 +38,7 @@ from ..errors import ConnectError, SessionClosed
 from ..media.sources import plane_pixels
 from .link import Link, LinkOwner
 from .livekit_track import LiveKitTrack
+from .race import cancelled
 from .watch_token import RoomToken
 
 log = logging.getLogger(__name__)
@@ -82,26 +83,43 @@ class LiveKitLink(Link):
         self._progress = time.monotonic()
         self._feeder: asyncio.Task[None] | None = None
         self._sound_feeder: asyncio.Task[None] | None = None
-        self._state_sent = False
         self._edited: LiveKitTrack | None = None
 
-    async def request_prompt(self, text: str, *, enhance: bool) -> str | None:
-        self._state_sent = True
-        return await super().request_prompt(text, enhance=enhance)
-
-    async def request_image(self, image: str | None, *, prompt: str | None = None, enhance: bool = True) -> None:
-        self._state_sent = True
-        await super().request_image(image, prompt=prompt, enhance=enhance)
-
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
-        from livekit import rtc
-
+        initial: asyncio.Future[None] | None = None
         if self.room_info is None:
             await self._connect_signaling()
-            self.room_info = await self.until_closed(self._join())
+            # livekit_join, and right behind it the prompt (the JS SDK's order): its
+            # acknowledgement comes while the room is being joined, not before.
+            joining = asyncio.ensure_future(self._join())
+            await asyncio.sleep(0)  # the join's task sends first
+            initial = asyncio.ensure_future(self._initial_state())
+            try:
+                self.room_info = await self.until_closed(joining)
+            except BaseException:
+                await cancelled(joining, initial)
+                raise
+            self.step("room assigned")
             self.watch_token = RoomToken(self.room_info.room_name).encode()
-            await self.until_closed(self.owner.initial_state(self))
+        try:
+            await self._join_room(outbound, audio, initial)
+        except BaseException:
+            if initial is not None:
+                await cancelled(initial)
+            raise
+
+    async def _initial_state(self) -> None:
+        """The owner's prompt and image for this link, acknowledged (a step of the breakdown)."""
+        await self.owner.initial_state(self)
+        if self.state_sent:
+            self.step("prompt acknowledged")
+
+    async def _join_room(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None, initial: asyncio.Future[None] | None) -> None:
+        """Join the room handed out, publish ``outbound`` (and ``audio``), then wait for ``initial`` (the prompt's acknowledgement)."""
+        from livekit import rtc
+
         info = self.room_info
+        assert info is not None
         self.room = room = rtc.Room()
         self._edited = remote = LiveKitTrack()
 
@@ -136,6 +154,7 @@ class LiveKitLink(Link):
             if "certificate" in str(exc).lower():  # the room's wss:// (LiveKit's client says so only in its message)
                 raise ConnectError(f"could not join the media room: its TLS certificate is not trusted ({exc})", fix="tls_trust") from None
             raise ConnectError(f"could not join the media room ({exc})", "check that UDP can reach the server") from None
+        self.step("room joined")
         self.remote = remote
         if outbound is None:  # a viewer: nothing to publish
             self.owner.media_starting(self)
@@ -148,15 +167,19 @@ class LiveKitLink(Link):
             simulcast=False,
             video_encoding=rtc.VideoEncoding(max_bitrate=MAX_BITRATE, max_framerate=self.fps),
         )
-        await self.until_closed(room.local_participant.publish_track(track, options))
-        self.owner.media_starting(self)
+        # Frames go to the source from now: the encoder has one the moment the track is published.
         self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
+        await self.until_closed(room.local_participant.publish_track(track, options))
+        self.step("camera published")
+        if initial is not None:
+            await self.until_closed(initial)
+        self.owner.media_starting(self)
         if audio is not None:
             sound = rtc.AudioSource(AUDIO_RATE, 2)
             microphone = rtc.LocalAudioTrack.create_audio_track("microphone", sound)
             await self.until_closed(room.local_participant.publish_track(microphone, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)))
             self._sound_feeder = asyncio.create_task(self._feed_sound(audio, sound), name="decart-livekit-sound")
-        if not self._state_sent:
+        if not self.state_sent:
             # No prompt and no image: what the service expects then (as the SDK does).
             await self.request_image(None)
 

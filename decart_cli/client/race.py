@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from collections.abc import Awaitable
 
 
@@ -26,3 +27,10 @@ async def first_of(waiters: dict[Awaitable[object], str], timeout: float | None 
         for future in started:
             future.cancel()
     return {futures[f] for f in done}
+
+
+async def cancelled(*futures: asyncio.Future[Any]) -> None:
+    """Cancel ``futures`` and wait until they have finished (their errors are theirs: not raised here)."""
+    for future in futures:
+        future.cancel()
+    await asyncio.gather(*futures, return_exceptions=True)

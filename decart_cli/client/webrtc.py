@@ -40,14 +40,18 @@ class WebRTCLink(Link):
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         await self._connect_signaling()
         await self.until_closed(self.owner.initial_state(self))
+        if self.state_sent:
+            self.step("prompt acknowledged")
         loopback = p.is_loopback_host(p.url_host(self.url))
         self.media = media = Transport(self.signaling, loopback=loopback, ice_servers=self.ice_servers, timeout=self.connect_timeout)
         self.media_failure = SessionClosed("the media connection to the server failed")
         self.watch(media.failed.wait(), self.media_failure)
         self.remote = await self.until_closed(media.start(outbound, audio))
+        self.step("answer received")
         # Before media flows, so a recorder's tap sees the link's first (key)frame.
         self.owner.media_starting(self)
         await self.until_closed(media.wait_connected(self.connect_timeout))
+        self.step("media connected")
 
     def _on_message(self, message: p.Message) -> None:
         if isinstance(message, p.SessionId) and message.server_ip and message.server_port:
