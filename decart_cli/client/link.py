@@ -35,7 +35,7 @@ from aiortc import MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import DecartError
-from ..signaling import Signaling, error_from_server
+from .signaling import Signaling, error_from_server
 from .race import first_of
 
 T = TypeVar("T")

@@ -38,7 +38,7 @@ from ..errors import ConnectError, SessionClosed
 from ..media.sources import plane_pixels
 from .link import Link, LinkOwner
 from .livekit_track import LiveKitTrack
-from .watch_token import RoomToken
+from ..protocol.watch_token import RoomToken
 
 log = logging.getLogger(__name__)
 

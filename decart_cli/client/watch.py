@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .client.race import first_of
-from .client.viewer import Viewing, open_viewer
-from .config import WatchConfig
-from .errors import ConnectError, DecartError, Interrupted
-from .media.recorder import Recorder
-from .media.relay import Relay
-from .ui import ConsoleReporter
+from .race import first_of
+from .viewer import Viewing, open_viewer
+from ..config import WatchConfig
+from ..errors import ConnectError, DecartError, Interrupted
+from ..media.recorder import Recorder
+from ..media.relay import Relay
+from ..ui.reporter import ConsoleReporter
 
 if TYPE_CHECKING:
-    from .client.link import Link
-    from .media.window import Window
+    from .link import Link
+    from ..media.window import Window
 
 NOMINAL_FPS = 30
 """The recording's nominal rate (a viewer is not told the model's; timestamps are the frames' arrival times)."""
@@ -89,7 +89,7 @@ class WatchSession(Viewing):
             recorder = Recorder(cfg.output, fps=NOMINAL_FPS) if cfg.output is not None else None
             window: Window | None = None
             if cfg.show:
-                from .media.window import Window
+                from ..media.window import Window
 
                 window = Window("decart watch - ? for keys", screen=cfg.screen)
             relay = Relay(on_frame=self._on_frame)

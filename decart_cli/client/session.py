@@ -9,12 +9,12 @@ signal, or an error.
 The connection to the server is a :class:`~decart_cli.client.link.Link`
 (legacy WebRTC or today's LiveKit), the one piece that may be replaced
 mid-session. When an established session drops, a
-:class:`~decart_cli.reconnect.Reconnector` brings it back (backoff, attempts,
+:class:`~decart_cli.client.reconnect.Reconnector` brings it back (backoff, attempts,
 permanent failures) and the new link gets the prompt and image the user
 wants (:class:`~decart_cli.client.wanted.WantedEdit`) before media, while the
 source, the window and the recording go on (the relay holds the last frame
-through the gap). What ends a session normally is :class:`~decart_cli.ends.Ends`;
-the status line is refreshed by :class:`~decart_cli.status.StatusTicker`.
+through the gap). What ends a session normally is :class:`~decart_cli.client.ends.Ends`;
+the status line is refreshed by :class:`~decart_cli.ui.status.StatusTicker`.
 
 A recording is made, where it can be, from the H.264 frames as received
 (the link's jitter buffer is tapped, see :mod:`decart_cli.media.remux`),
@@ -37,34 +37,34 @@ import av
 from aiortc import MediaStreamTrack
 from av import VideoFrame
 
-from . import __version__
-from . import protocol as p
-from .client.link import Link
-from .client.race import first_of
-from .client.stdin import read_lines
-from .client.wanted import WantedEdit, prompt_line
-from .client.webrtc import WebRTCLink
+from .. import __version__
+from .. import protocol as p
+from .link import Link
+from .race import first_of
+from .stdin import read_lines
+from .wanted import WantedEdit, prompt_line
+from .webrtc import WebRTCLink
 from .controls import Controls, play_cues
 from .ends import Ends
-from .config import HOSTED_URL, EditConfig
-from .errors import AudioError, ConnectError, DecartError, Interrupted
-from .media.borrow import BorrowedTrack
-from .media.recorder import Recorder
-from .media.remux import EncodedTap
-from .media.relay import Relay
-from .media.sources import SourceTrack, open_source
-from .models import Model
-from .media.visible import FirstVisible
+from ..config import HOSTED_URL, EditConfig
+from ..errors import AudioError, ConnectError, DecartError, Interrupted
+from ..media.borrow import BorrowedTrack
+from ..media.recorder import Recorder
+from ..media.remux import EncodedTap
+from ..media.relay import Relay
+from ..media.sources import SourceTrack, open_source
+from ..models import Model
+from ..media.visible import FirstVisible
 from .reconnect import Reconnector
-from .session_record import PromptEntry, SessionRecord
-from .status import StatusTicker, recording_counts
-from .ui import ConsoleReporter, SessionStats
+from .record import PromptEntry, SessionRecord
+from ..ui.status import StatusTicker, recording_counts
+from ..ui.reporter import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
-    from .media.audio import AudioInput, AudioTrack, Microphone
-    from .media.pairing import Pairing
-    from .media.window import Window
-    from .prompt_line import PromptLine
+    from ..media.audio import AudioInput, AudioTrack, Microphone
+    from ..media.pairing import Pairing
+    from ..media.window import Window
+    from ..ui.prompt_line import PromptLine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,7 +132,7 @@ class EditSession:
         self.local_server = local_server
         """Started (after the source and sinks open) when ``config.url`` is None; the caller decides whether there is one."""
         if probe is None and config.stats:
-            from .bench.probe import BenchProbe
+            from ..diagnose.bench.probe import BenchProbe
 
             probe = BenchProbe(warmup=0.0, live=True)
         self.probe = probe
@@ -211,7 +211,7 @@ class EditSession:
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
             vcam = None
             if cfg.vcam is not None:
-                from .media.vcam import VirtualCamera
+                from ..media.vcam import VirtualCamera
 
                 width, height = self.model.size
                 vcam = VirtualCamera(width, height, self.model.fps, device=cfg.vcam or None, backend=cfg.vcam_backend)
@@ -221,7 +221,7 @@ class EditSession:
                 self.reporter.event(f"virtual camera: {vcam.opened_device} ({width}x{height} at {self.model.fps:g} fps)", "green")
             window = None
             if cfg.show:
-                from .media.window import Window
+                from ..media.window import Window
 
                 window = self._window = Window(f"decart - {self.model.name} - ? for keys", screen=cfg.screen)
 
@@ -240,7 +240,7 @@ class EditSession:
             outbound = self.probe.wrap_source(source) if self.probe is not None else source
             pairing = None
             if (window is not None and cfg.view == "side-by-side") or audio_in is not None or self._record is not None:
-                from .media.pairing import InputTap, Pairing
+                from ..media.pairing import InputTap, Pairing
 
                 # Which input an edit came from: for the side-by-side view, the lag the sound is
                 # shifted by, and when a prompt first shows (the session record).
@@ -255,7 +255,7 @@ class EditSession:
             if window is not None:
                 shown = relay.subscribe(maxsize=1, name="window")
                 if pairing is not None and cfg.view == "side-by-side":
-                    from .media.pairing import PairedTrack
+                    from ..media.pairing import PairedTrack
 
                     shown = PairedTrack(shown, pairing)
                 window.addTrack(shown)
@@ -450,7 +450,7 @@ class EditSession:
     def _new_link(self, url: str) -> Link:
         cfg = self.config
         if cfg.transport == "livekit":
-            from .client.livekit import LiveKitLink
+            from .livekit import LiveKitLink
 
             return LiveKitLink(url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, size=self.model.size, fps=self.model.fps)
         return WebRTCLink(url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, ice_servers=cfg.ice_servers)
@@ -461,7 +461,7 @@ class EditSession:
         self._billed_before = self.stats.billed_seconds  # each link's ticks count from zero
         self._link = link = self._new_link(url)
         if self._sound:
-            from .media.audio import AudioTrack
+            from ..media.audio import AudioTrack
 
             self._audio_out = AudioTrack()
         await self._until_closed(link.open(BorrowedTrack(outbound), self._audio_out))
@@ -504,7 +504,7 @@ class EditSession:
 
     def _open_audio(self, source: SourceTrack) -> AudioInput | Microphone | None:
         """The sound to record: a file's own track, or with ``audio`` the microphone; None (with a warning if asked for) otherwise."""
-        from .media.audio import AudioInput, Microphone, file_has_audio
+        from ..media.audio import AudioInput, Microphone, file_has_audio
 
         cfg = self.config
         if cfg.audio is False:

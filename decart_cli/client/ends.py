@@ -7,11 +7,11 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
-from .client.race import first_of
-from .media.sources import SourceTrack
+from .race import first_of
+from ..media.sources import SourceTrack
 
 if TYPE_CHECKING:
-    from .media.window import Window
+    from ..media.window import Window
 
 T = TypeVar("T")
 
