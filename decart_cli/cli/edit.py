@@ -196,7 +196,7 @@ def data_dir() -> Path:
 def _probe_transport(server_url: str, key: str, timeout: float, reporter: ConsoleReporter) -> str:
     """``livekit`` or ``webrtc`` for ``--transport auto`` against a server that is not the hosted service."""
     from ..client.probe import probe
-    from ..client.session import USER_AGENT
+    from ..client.connection import USER_AGENT
 
     url = stream_url(server_url, api_key=key or "local", model=HOSTED_MODEL, user_agent=USER_AGENT, livekit=True)
     answer = asyncio.run(probe(url, timeout=timeout))

@@ -1,8 +1,8 @@
 """One ``decart watch`` session: a running session's edited video, receive-only.
 
 :class:`WatchSession` opens a viewer's link (:func:`~decart_cli.client.viewer.open_viewer`)
-and hands the video to the same sinks ``decart edit`` uses, through a
-:class:`~decart_cli.media.relay.Relay`: a window and/or a recording. It ends
+and hands the video to the same sinks ``decart edit`` uses (:mod:`.sinks`):
+a window and/or a recording. It ends
 when the user stops it (signal, window, ``duration``) or when the watched
 session ends (the server lets its viewers go); a recording is finished
 either way. A viewer does not reconnect: the session it watched is gone.
@@ -24,6 +24,7 @@ from ..errors import ConnectError, DecartError, Interrupted
 from ..media.recorder import Recorder
 from ..media.relay import Relay
 from ..ui.reporter import ConsoleReporter
+from .sinks import new_window, wire
 
 if TYPE_CHECKING:
     from .link import Link
@@ -87,19 +88,13 @@ class WatchSession(Viewing):
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(self._finish)
             recorder = Recorder(cfg.output, fps=NOMINAL_FPS) if cfg.output is not None else None
-            window: Window | None = None
-            if cfg.show:
-                from ..media.window import Window
-
-                window = Window("decart watch - ? for keys", screen=cfg.screen)
+            window = new_window("decart watch - ? for keys", cfg.screen) if cfg.show else None
             relay = Relay(on_frame=self._on_frame)
             stack.push_async_callback(relay.stop)
+            wire(relay, recorder=recorder, window=window)
             if recorder is not None:
-                recorder.addTrack(relay.subscribe(maxsize=50, name="recorder"))
                 stack.callback(self._count_recorded, recorder)  # after the file is finished
                 stack.push_async_callback(recorder.stop)
-            if window is not None:
-                window.addTrack(relay.subscribe(maxsize=1, name="window"))
             link = await self._until_stopped(open_viewer(cfg.token, cfg.url, api_key=cfg.api_key or "local", owner=self, connect_timeout=cfg.connect_timeout, ice_servers=cfg.ice_servers))
             stack.push_async_callback(link.close)
             self.stats.transport = link.transport
