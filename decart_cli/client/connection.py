@@ -52,7 +52,7 @@ from ..ui.reporter import ConsoleReporter, SessionStats
 from .ends import Ends, StopRequest
 from .link import Link
 from .livekit import LiveKitLink
-from .race import first_of
+from .race import Overtaken, first_of, unless
 from .reconnect import Reconnector
 from .record import SessionRecord
 from .wanted import WantedEdit, prompt_line
@@ -185,15 +185,12 @@ class Connection:
         """Await ``awaitable`` unless the current link closes or a stop is requested first."""
         assert self.link is not None
         closed = self.link.closed
-        task = asyncio.ensure_future(awaitable)
-        done = await first_of({task: "task", closed: "closed", self.stop.wait(): "stop"})
-        if "task" in done:
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        if "closed" in done:
-            raise closed.result()
-        raise Interrupted(f"{self.stop.reason} before the session started")
+        try:
+            return await unless(awaitable, {closed: "closed", self.stop.wait(): "stop"})
+        except Overtaken as overtaken:
+            if "closed" in overtaken.names:
+                raise closed.result() from None
+            raise Interrupted(f"{self.stop.reason} before the session started") from None
 
     def _new_link(self) -> Link:
         cfg = self.config

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
-from .race import first_of
+from .race import Overtaken, first_of, unless
 from ..media.sources import SourceTrack
 
 if TYPE_CHECKING:
@@ -78,12 +78,11 @@ class Ends:
 
     async def until(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable``; raise :class:`Ended` (after cancelling it) if the session ends first."""
-        task = asyncio.ensure_future(awaitable)
-        if "task" in await self.race({task: "task"}):
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise Ended
+        remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        try:
+            return await unless(awaitable, self._futures, remaining)
+        except Overtaken:
+            raise Ended from None
 
     def cancel(self) -> None:
         """Stop watching."""

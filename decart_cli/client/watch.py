@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .race import first_of
+from .race import Overtaken, first_of, unless
 from .viewer import Viewing, open_viewer
 from ..config import WatchConfig
 from ..errors import ConnectError, DecartError, Interrupted
@@ -117,15 +117,12 @@ class WatchSession(Viewing):
         return self.stats
 
     async def _until_stopped(self, awaitable: object) -> Link:
-        task = asyncio.ensure_future(awaitable)  # type: ignore[arg-type]
-        done = await first_of({task: "task", self._stop.wait(): "stop"})
-        if "task" in done:
-            return task.result()
-        task.cancel()
-        results = await asyncio.gather(task, return_exceptions=True)
-        if results and not isinstance(results[0], BaseException):
-            await results[0].close()
-        raise Interrupted(f"{self._stop_reason} before the video started")
+        try:
+            return await unless(awaitable, {self._stop.wait(): "stop"})  # type: ignore[arg-type]
+        except Overtaken as overtaken:
+            if overtaken.late is not None:  # the link opened as it was given up
+                await overtaken.late.close()  # type: ignore[attr-defined]
+            raise Interrupted(f"{self._stop_reason} before the video started") from None
 
     async def _wait_first_frame(self, link: Link) -> None:
         timeout = self.config.connect_timeout
