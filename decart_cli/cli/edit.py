@@ -156,14 +156,17 @@ def edit(
         cues=tuple(cue_list),
         screen=screen,
     )
+    # aiortc and the session load only when a session runs (decart --help and decart models stay quick).
     from ..client.session import EditSession
+    from ..diagnose.bench.probe import BenchProbe
 
+    probe = BenchProbe(warmup=0.0, live=True) if config.stats else None  # --stats: the bench's latency probe, live
     prompt_line = None
     if isinstance(reporter, ToolbarReporter):
         prompt_line = PromptLine(reporter, history_file=data_dir() / "history", output=sys.stderr)
     if config.url is None:
         configure_editing_process()  # the embedded server edits in this process
-    session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line)
+    session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line, probe=probe)
     failed = True
     try:
         asyncio.run(run_stoppable(session))

@@ -118,11 +118,8 @@ class EditSession:
         """Reads what is typed at a terminal (in place of reading stdin line by line); the caller decides."""
         self.local_server = local_server
         """Started (after the source and sinks open) when ``config.url`` is None; the caller decides whether there is one."""
-        if probe is None and config.stats:
-            from ..diagnose.bench.probe import BenchProbe
-
-            probe = BenchProbe(warmup=0.0, live=True)
         self.probe = probe
+        """What measures the session (``--stats``, ``decart bench``): given by the caller, which decides."""
         self.model = model
         self.reporter = reporter
         self.stats = SessionStats(prompt=config.prompt or "", model=model.name, output=config.output, transport=config.transport)

@@ -24,6 +24,7 @@ from typing import Any
 
 from ... import protocol as p
 from ... import rtc
+from ...client.session import EditSession
 from ...config import EditConfig, SourceConfig
 from ...errors import ConnectError
 from ...models import Model
@@ -217,8 +218,6 @@ async def run_bench(
     on_progress: Callable[[float], None] | None = None,
 ) -> BenchReport:
     """Run one bench session and compute its report."""
-    from ...client.session import EditSession
-
     model = config.model
     server: ChildServer | None = None
     url = config.url
