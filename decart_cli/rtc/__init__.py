@@ -45,7 +45,7 @@ not need:
 
 Layout: :mod:`.settings` (:class:`MediaTuning`, no aiortc), :mod:`.jitter`,
 :mod:`.encoder`, :mod:`.ice` (the parts and the helpers around them) and
-:mod:`.registry` (the list of parts, the one state object, :func:`apply`,
+:mod:`.state` (the one state object), :mod:`.registry` (the list of parts, :func:`apply`,
 :func:`configure`, :func:`unapply`, :func:`status`, :func:`active`).
 
 Every part checks that what it patches exists and behaves as expected (the
