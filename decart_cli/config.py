@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
     from .client.cues import Cue
-    from .client.watch_token import RoomToken, SessionToken
+    from .protocol.watch_token import RoomToken, SessionToken
 
 Fit = Literal["crop", "pad", "stretch"]
 FIT_MODES: tuple[str, ...] = get_args(Fit)

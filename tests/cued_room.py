@@ -4,7 +4,7 @@
 
 Starts an in-process `decart serve` (:class:`~decart_cli.server.Server`) and
 an in-process `decart edit --transport livekit` session
-(:class:`~decart_cli.session.EditSession`, the test pattern as input) against
+(:class:`~decart_cli.client.session.EditSession`, the test pattern as input) against
 it, then, on cue, through the server's room (:class:`~decart_cli.server.room.Room`):
 
 * ``republish``: once edited frames flow, the inference participant
@@ -40,8 +40,8 @@ sys.path.insert(0, str(REPO))
 from decart_cli.config import EditConfig, ServeConfig, SourceConfig  # noqa: E402
 from decart_cli.models import get_model  # noqa: E402
 from decart_cli.server import Server  # noqa: E402
-from decart_cli.session import EditSession  # noqa: E402
-from decart_cli.ui import ConsoleReporter  # noqa: E402
+from decart_cli.client.session import EditSession  # noqa: E402
+from decart_cli.ui.reporter import ConsoleReporter  # noqa: E402
 
 MODEL = "lucy-2.6"
 AWAY = 1.5

@@ -66,7 +66,7 @@ def test_session_bench_reports_every_figure(tmp_path: Path) -> None:
 
 def test_memory_figures_from_samples() -> None:
     """Baseline is the first sample, end the last, growth their difference, slope a fit over the second half in MB/min."""
-    from decart_cli.bench.run import memory_figures
+    from decart_cli.diagnose.bench.run import memory_figures
 
     # Warm-up allocation in the first half, then a steady 0.5 MB/s (30 MB/min) climb.
     samples = [(0.0, 100.0), (1.0, 140.0), (2.0, 120.0), (3.0, 120.5), (4.0, 121.0), (5.0, 121.5), (6.0, 122.0)]
@@ -83,7 +83,7 @@ def test_rss_is_read_from_proc_and_none_for_a_gone_process() -> None:
 
     import pytest
 
-    from decart_cli.bench.run import MB, rss_bytes
+    from decart_cli.diagnose.bench.run import MB, rss_bytes
 
     assert rss_bytes(2**22 + 1) is None  # above Linux's largest pid_max; elsewhere there is no /proc at all
     if not os.path.exists("/proc/self/statm"):
@@ -115,8 +115,8 @@ def test_probe_frees_the_kept_lumas_of_dropped_frames() -> None:
     """When a frame comes back, the probe frees the PSNR lumas it kept for frames sent before it (dropped), instead of holding up to 64."""
     from av import VideoFrame
 
-    from decart_cli.bench import marker
-    from decart_cli.bench.probe import PSNR_EVERY, BenchProbe
+    from decart_cli.diagnose.bench import marker
+    from decart_cli.diagnose.bench.probe import PSNR_EVERY, BenchProbe
 
     probe = BenchProbe(warmup=0.0)
     probe.mark("first_frame")
@@ -135,7 +135,7 @@ def test_costly_engine_takes_cost_prompts_only() -> None:
     import numpy as np
     import pytest
 
-    from decart_cli.bench.engines import Costly
+    from decart_cli.diagnose.bench.engines import Costly
     from decart_cli.errors import UnsupportedPrompt
 
     engine = Costly()
@@ -154,7 +154,7 @@ def test_psnr_matches_its_definition() -> None:
 
     import numpy as np
 
-    from decart_cli.bench.probe import psnr
+    from decart_cli.diagnose.bench.probe import psnr
 
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, (704, 1280), np.uint8)

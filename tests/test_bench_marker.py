@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from decart_cli.bench import marker
+from decart_cli.diagnose.bench import marker
 from decart_cli.media.sources import TestPattern
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import child_env, decart_cmd
 
-from decart_cli import doctor
+from decart_cli.diagnose import doctor
 
 
 def run_doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:

@@ -22,7 +22,7 @@ from decart_cli import protocol as p
 from decart_cli.config import ServeConfig
 from decart_cli.errors import DecartError, ProtocolError
 from decart_cli.server import Server
-from decart_cli.signaling import Signaling
+from decart_cli.client.signaling import Signaling
 
 pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
 

@@ -26,8 +26,8 @@ from conftest import REPO, child_env, decart_cmd, decode, run_decart, stream, wa
 from decart_cli import rtc
 from decart_cli.media.recorder import Recorder
 from decart_cli.media.remux import nal_types, parameter_sets
-from decart_cli.signaling import Signaling
-from decart_cli.transport import Transport
+from decart_cli.client.signaling import Signaling
+from decart_cli.client.media_connection import Transport
 
 H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)
 FPS = 25

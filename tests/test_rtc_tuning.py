@@ -27,11 +27,11 @@ from aiortc.rtp import RtpPacket
 from av import VideoFrame
 
 from decart_cli import rtc
-from decart_cli.peer import Peer
+from decart_cli.rtc.peer import Peer
 from decart_cli.rtc import MediaTuning, h264_starts_frame, vp8_starts_frame
 from decart_cli.server import Server
-from decart_cli.signaling import Signaling
-from decart_cli.transport import Transport
+from decart_cli.client.signaling import Signaling
+from decart_cli.client.media_connection import Transport
 
 H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)

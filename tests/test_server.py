@@ -16,8 +16,8 @@ from av import VideoFrame
 from decart_cli import protocol as p
 from decart_cli.errors import AuthError, PromptRejected
 from decart_cli.server import Server
-from decart_cli.signaling import Signaling
-from decart_cli.transport import Transport
+from decart_cli.client.signaling import Signaling
+from decart_cli.client.media_connection import Transport
 
 pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
 

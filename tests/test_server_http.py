@@ -24,7 +24,7 @@ from livekit.protocol import rtc as lk
 
 from decart_cli.errors import ServerError
 from decart_cli.server import Server
-from decart_cli.signaling import Signaling
+from decart_cli.client.signaling import Signaling
 
 from conftest import recv_json, recv_until, serve, stream, with_server
 

@@ -23,8 +23,8 @@ from av import VideoFrame
 from decart_cli import protocol as p
 from decart_cli.errors import ProtocolError
 from decart_cli.server import session as server_session
-from decart_cli.signaling import Signaling
-from decart_cli.transport import Transport
+from decart_cli.client.signaling import Signaling
+from decart_cli.client.media_connection import Transport
 
 from conftest import recv_until, serve
 

@@ -19,8 +19,8 @@ from decart_cli.server import Server
 from decart_cli.server import keys as server_keys
 from decart_cli.server import session as server_session
 from decart_cli.server import webrtc as server_webrtc
-from decart_cli.signaling import Signaling
-from decart_cli.transport import Transport
+from decart_cli.client.signaling import Signaling
+from decart_cli.client.media_connection import Transport
 
 from conftest import recv_json, recv_until, stream, with_server, serve
 

@@ -13,8 +13,8 @@ import pytest
 from conftest import child_env, decart_cmd, decode, halves_clip, mean_bgr
 
 from decart_cli.assets import sample_clip
-from decart_cli.session_record import PromptEntry, SessionRecord
-from decart_cli.ui import SessionStats
+from decart_cli.client.record import PromptEntry, SessionRecord
+from decart_cli.ui.reporter import SessionStats
 
 LEFT, RIGHT = (30, 30, 200), (200, 60, 30)  # BGR: red, blue
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from conftest import REPO, bar_means, decart_cmd, decode, require, wait_for
 from decart_cli.media.sources import TestPattern
-from decart_cli.ui import SessionStats, render_status, render_summary
+from decart_cli.ui.reporter import SessionStats, render_status, render_summary
 
 
 def test_status_line_shows_state_rates_and_prompt() -> None:
@@ -116,7 +116,7 @@ def test_status_line_shows_live_latency_and_bitrate() -> None:
 
 def test_stats_at_a_tty_shows_measured_latency(server, tmp_path: Path) -> None:
     """`decart edit --stats` at a terminal shows measured latency; its frames carry readable frame ids."""
-    from decart_cli.bench import marker
+    from decart_cli.diagnose.bench import marker
 
     require("tmux")
     out = tmp_path / "stats.mp4"

@@ -27,8 +27,8 @@ from decart_cli.config import EditConfig, ServeConfig, SourceConfig
 from decart_cli.media.sources import TestPattern
 from decart_cli.models import get_model
 from decart_cli.server import Server
-from decart_cli.session import EditSession
-from decart_cli.ui import ConsoleReporter
+from decart_cli.client.session import EditSession
+from decart_cli.ui.reporter import ConsoleReporter
 
 SOURCE = bar_means(TestPattern(1280, 704).render(0))
 

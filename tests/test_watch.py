@@ -23,7 +23,7 @@ import websockets
 from aiortc.mediastreams import MediaStreamError
 
 from conftest import Editing, assert_clean_failure, child_env, decart_cmd, decode, recv_json, run_decart, serve, stream, with_server, write_clip
-from decart_cli.client.watch_token import RoomToken, SessionToken, decode as decode_token
+from decart_cli.protocol.watch_token import RoomToken, SessionToken, decode as decode_token
 from decart_cli.errors import TokenError
 from decart_cli.protocol import subscribe_url, watch_stream_url
 from decart_cli.server import Server

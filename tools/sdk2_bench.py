@@ -49,7 +49,7 @@ async def run(args: argparse.Namespace) -> dict:
     from decart import models
     from decart.realtime.client import RealtimeClient
     from decart.realtime.types import RealtimeConnectOptions
-    from decart_cli.bench import marker
+    from decart_cli.diagnose.bench import marker
     from decart_cli.media.pattern import TestPattern
 
     server, url, server_lines = benchkit.start_server(args.server_python)

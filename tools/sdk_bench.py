@@ -30,7 +30,7 @@ import cv2  # noqa: E402
 from aiortc import VideoStreamTrack  # noqa: E402
 from av import VideoFrame  # noqa: E402
 
-from decart_cli.bench import marker  # noqa: E402
+from decart_cli.diagnose.bench import marker  # noqa: E402
 from decart_cli.media.sources import TestPattern  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 704, 25

@@ -16,7 +16,7 @@ The client (its jitter buffer releasing a frame on its marker bit, see
 :class:`MarkerJitterBuffer`) speaks the legacy protocol (prompt, prompt_ack, offer, answer on
 the WebSocket; one peer connection for the media). It sends `decart bench`'s
 moving, grainy test pattern at 1280x704, 25 fps, with the frame-id marker of
-``decart_cli.bench.marker`` stamped into each frame as it is handed to the
+``decart_cli.diagnose.bench.marker`` stamped into each frame as it is handed to the
 encoder, and reads the marker back from the frames it receives. After a
 warm-up (from the first frame received) it measures, over ``--duration``
 seconds: glass-to-glass latency (receive time minus send time, first arrival
@@ -66,7 +66,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 from aiortc.sdp import SessionDescription  # noqa: E402
 from av import VideoFrame  # noqa: E402
 
-from decart_cli.bench import marker  # noqa: E402
+from decart_cli.diagnose.bench import marker  # noqa: E402
 from decart_cli.media.sources import TestPattern, plane_pixels  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 704, 25

@@ -106,14 +106,14 @@ def bench_session(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..bench.run import BenchConfig, run_bench
-    from ..ui import ConsoleReporter
+    from ..diagnose.bench.run import BenchConfig, run_bench
+    from ..ui.reporter import ConsoleReporter
 
     server_args: tuple[str, ...] = ()
     if edit_cost_ms is not None:
         if url is not None:
             raise UsageError("--edit-cost-ms needs the local server", "drop --url")
-        server_args = ("--engine", "decart_cli.bench.engines:Costly")
+        server_args = ("--engine", "decart_cli.diagnose.bench.engines:Costly")
         prompt = f"cost {edit_cost_ms:g}"
     chosen, transport = choose_model(model, transport, hosted=False)
     config = BenchConfig(

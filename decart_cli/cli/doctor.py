@@ -36,7 +36,7 @@ def doctor(
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging."),
 ) -> None:
     """Check the input (every camera, or the -i source), display, virtual camera, microphone, API key, server and local engine; exit 0 when a session would work."""
-    from .. import doctor as d
+    from ..diagnose import doctor as d
 
     setup_logging(verbose)
     configure_media()

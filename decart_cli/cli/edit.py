@@ -19,8 +19,8 @@ from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
 from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, names_of
 from ..protocol import check_prompt, display_url, stream_url
-from ..prompt_line import PromptLine, ToolbarReporter
-from ..ui import ConsoleReporter, render_summary
+from ..ui.prompt_line import PromptLine, ToolbarReporter
+from ..ui.reporter import ConsoleReporter, render_summary
 from .fixes import COPYABLE, FIXES, NOTICES
 from . import app, configure_editing_process, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
 from .options import at_least
@@ -156,14 +156,17 @@ def edit(
         cues=tuple(cue_list),
         screen=screen,
     )
-    from ..session import EditSession
+    # aiortc and the session load only when a session runs (decart --help and decart models stay quick).
+    from ..client.session import EditSession
+    from ..diagnose.bench.probe import BenchProbe
 
+    probe = BenchProbe(warmup=0.0, live=True) if config.stats else None  # --stats: the bench's latency probe, live
     prompt_line = None
     if isinstance(reporter, ToolbarReporter):
         prompt_line = PromptLine(reporter, history_file=data_dir() / "history", output=sys.stderr)
     if config.url is None:
         configure_editing_process()  # the embedded server edits in this process
-    session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line)
+    session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line, probe=probe)
     failed = True
     try:
         asyncio.run(run_stoppable(session))
@@ -196,7 +199,7 @@ def data_dir() -> Path:
 def _probe_transport(server_url: str, key: str, timeout: float, reporter: ConsoleReporter) -> str:
     """``livekit`` or ``webrtc`` for ``--transport auto`` against a server that is not the hosted service."""
     from ..client.probe import probe
-    from ..session import USER_AGENT
+    from ..client.connection import USER_AGENT
 
     url = stream_url(server_url, api_key=key or "local", model=HOSTED_MODEL, user_agent=USER_AGENT, livekit=True)
     answer = asyncio.run(probe(url, timeout=timeout))

@@ -24,12 +24,22 @@ import threading
 
 log = logging.getLogger("decart.native")
 
+_installed = False
+
 NATIVE_NOISE = re.compile(rb"^\[OpenH264\]")
 """Lines native libraries print that are theirs, not the user's business."""
 
 
 def filter_native_stderr() -> None:
-    """Route fd 2 through a filter thread (see the module docstring); Python's ``sys.stderr`` keeps writing to the terminal."""
+    """Route fd 2 through a filter thread (see the module docstring); Python's ``sys.stderr`` keeps writing to the terminal.
+
+    Only in a process whose ``sys.stderr`` is still its own fd 2 (not one run
+    in-process by a test runner that captures it), and only once.
+    """
+    global _installed
+    if _installed or sys.stderr is not sys.__stderr__:
+        return
+    _installed = True
     try:
         terminal = os.dup(2)
         read_end, write_end = os.pipe()

@@ -9,10 +9,10 @@ from typing import Optional
 
 import typer
 
-from ..client.watch_token import decode
+from ..protocol.watch_token import decode
 from ..config import HOSTED_URL, Screen, WatchConfig
 from ..errors import UsageError
-from ..ui import ConsoleReporter
+from ..ui.reporter import ConsoleReporter
 from .fixes import FIXES
 from . import app, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
 from .options import at_least
@@ -62,7 +62,7 @@ def watch(
         connect_timeout=connect_timeout,
         screen=screen,
     )
-    from ..watch import WatchSession, render_watch_summary
+    from ..client.watch import WatchSession, render_watch_summary
 
     reporter = ConsoleReporter(live=False, fixes=FIXES)
     session = WatchSession(config, reporter)

@@ -36,8 +36,8 @@ from aiortc import MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import DecartError
-from ..signaling import Signaling, error_from_server
-from .race import first_of
+from .signaling import Signaling, error_from_server
+from .race import Overtaken, unless
 
 T = TypeVar("T")
 
@@ -127,18 +127,10 @@ class Link(abc.ABC):
 
     async def until_closed(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` unless this link closes first (then raise why)."""
-        task = asyncio.ensure_future(awaitable)
         try:
-            done = await first_of({task: "task", self.closed: "closed"})
-        except asyncio.CancelledError:  # our caller gave up: so does what it waited for
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            raise
-        if "task" in done:
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise self.closed.result()
+            return await unless(awaitable, {self.closed: "closed"})
+        except Overtaken:
+            raise self.closed.result() from None
 
     def _on_message(self, message: p.Message) -> None:
         if isinstance(message, p.Error) and not self.first_frame.is_set():

@@ -38,8 +38,8 @@ from ..errors import ConnectError, SessionClosed
 from ..media.sources import plane_pixels
 from .link import Link, LinkOwner
 from .livekit_track import LiveKitTrack
+from ..protocol.watch_token import RoomToken
 from .race import cancelled
-from .watch_token import RoomToken
 
 log = logging.getLogger(__name__)
 

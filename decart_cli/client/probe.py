@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .. import protocol as p
 from ..errors import AuthError, HandshakeRefused
-from ..signaling import Signaling
+from .signaling import Signaling
 
 DECART_SERVE = "decart-serve/"
 """The ``Server`` header prefix of ``decart serve``."""

@@ -1,10 +1,12 @@
-"""Waiting for the first of several things: the one race primitive of the client side."""
+"""Waiting for the first of several things (:func:`first_of`), or for one thing unless another comes first (:func:`unless`): the client side's races."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 async def first_of(waiters: dict[Awaitable[object], str], timeout: float | None = None) -> set[str]:
@@ -34,3 +36,36 @@ async def cancelled(*futures: asyncio.Future[Any]) -> None:
     for future in futures:
         future.cancel()
     await asyncio.gather(*futures, return_exceptions=True)
+
+
+class Overtaken(Exception):
+    """What :func:`unless` awaited was overtaken: ``names`` came first (``late``: its result, had it finished while being cancelled)."""
+
+    def __init__(self, names: set[str], late: object = None) -> None:
+        super().__init__(", ".join(sorted(names)))
+        self.names = names
+        self.late = late
+
+
+_AWAITED = "\0awaited"
+
+
+async def unless(awaitable: Awaitable[T], others: dict[Awaitable[object], str], timeout: float | None = None) -> T:
+    """Await ``awaitable`` unless one of ``others`` (or ``timeout``) comes first: then cancel it and raise :class:`Overtaken`.
+
+    The one "await this unless that" of the client side (a link closing, a
+    stop request, the session ending). When our caller is cancelled, so is
+    what it awaited.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done = await first_of({task: _AWAITED, **others}, timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    if _AWAITED in done:
+        return task.result()
+    task.cancel()
+    (result,) = await asyncio.gather(task, return_exceptions=True)
+    raise Overtaken(done, None if isinstance(result, BaseException) else result)

@@ -23,9 +23,9 @@ from typing import Any
 
 from .. import protocol as p
 from ..errors import ConnectError, DecartError, ServerError
-from ..signaling import error_from_server
+from .signaling import error_from_server
 from .link import Link, LinkOwner
-from .watch_token import RoomToken, SessionToken
+from ..protocol.watch_token import RoomToken, SessionToken
 
 
 class Viewing:

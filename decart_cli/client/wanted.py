@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import protocol as p
 from ..errors import AuthError, DecartError, PromptRejected, ProtocolError
-from ..ui import ConsoleReporter, SessionStats
+from ..ui.reporter import ConsoleReporter, SessionStats
 from .link import Link
 
 def prompt_line(prompt: str, note: str | None) -> str:

@@ -9,9 +9,9 @@ from aiortc import MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import SessionClosed
-from ..transport import Transport
+from .media_connection import Transport
 from .link import Link, LinkOwner
-from .watch_token import SessionToken
+from ..protocol.watch_token import SessionToken
 
 
 class WebRTCLink(Link):

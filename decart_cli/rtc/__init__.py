@@ -22,7 +22,7 @@ not need:
   next frame starts. Taps (``add_tap``) see each frame as it is released,
   still encoded: a recorder writes the received H.264 from there without
   re-encoding it (:mod:`decart_cli.media.remux`, through
-  :meth:`decart_cli.transport.Transport.encoded_source`).
+  :meth:`decart_cli.client.media_connection.Transport.encoded_source`).
 * **x264 runs at preset "medium".** The tuned H.264 encoder (:mod:`.encoder`)
   uses ``preset=ultrafast`` (configurable) with ``tune=zerolatency``, one
   thread (x264's sliced threads save ~2 ms of latency but cost CPU), a VBV
@@ -45,7 +45,7 @@ not need:
 
 Layout: :mod:`.settings` (:class:`MediaTuning`, no aiortc), :mod:`.jitter`,
 :mod:`.encoder`, :mod:`.ice` (the parts and the helpers around them) and
-:mod:`.registry` (the list of parts, the one state object, :func:`apply`,
+:mod:`.state` (the one state object), :mod:`.registry` (the list of parts, :func:`apply`,
 :func:`configure`, :func:`unapply`, :func:`status`, :func:`active`).
 
 Every part checks that what it patches exists and behaves as expected (the
@@ -57,7 +57,7 @@ and ``decart bench`` reports it. The decoders need nothing: PyAV opens
 them with slice threading, which adds no frame of delay (a test guards
 this).
 
-:func:`apply` is idempotent and is called by :class:`~decart_cli.peer.Peer`
+:func:`apply` is idempotent and is called by :class:`~decart_cli.rtc.peer.Peer`
 before any peer connection exists, so the client (also against the hosted
 service: the edited stream comes back through the same receiver) and the
 local server both get it. ``DECART_RTC_TUNING=off`` leaves aiortc and aioice

@@ -17,7 +17,7 @@ import fractions
 import logging
 from typing import Any
 
-from .registry import STATE
+from .state import STATE
 from .settings import MediaTuning
 
 log = logging.getLogger("decart.rtc")

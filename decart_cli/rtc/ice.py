@@ -39,7 +39,7 @@ from typing import Any
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from ..protocol import candidate_address, is_loopback_host, keep_candidates
-from .registry import STATE
+from .state import STATE
 
 PART = "ice_loopback"
 """The hook's name among the tuning's parts."""

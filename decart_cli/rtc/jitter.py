@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .registry import STATE
+from .state import STATE
 
 log = logging.getLogger("decart.rtc")
 

@@ -5,7 +5,8 @@ Every part is listed once, in :func:`parts`: its name (the key in
 it (``"applied"`` or ``"skipped: why"``) and what its absence costs. The
 modules that install the parts (:mod:`.jitter`, :mod:`.encoder`,
 :mod:`.ice`) keep no state of their own: they read and record it in
-:data:`STATE`.
+:data:`.state.STATE`, which they import from :mod:`.state` (this module
+imports them, never the reverse).
 
 A part that cannot be installed (what it patches is missing in this
 aiortc/aioice, or its self-test fails) is skipped, never an error, and said
@@ -17,43 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from . import encoder, ice, jitter
 from .settings import MediaTuning
+from .state import STATE
 
 log = logging.getLogger("decart.rtc")
-
-
-@dataclass
-class State:
-    """Everything the tuning changes or knows, in one place (one instance: :data:`STATE`)."""
-
-    tuning: MediaTuning = field(default_factory=MediaTuning)
-    """The active settings: what new jitter buffers, encoders and transceivers get."""
-    installed: dict[str, list[tuple[object, str, object]]] = field(default_factory=dict)
-    """Part -> [(object patched, attribute, original value)], for :meth:`restore`."""
-    classes: dict[str, type] = field(default_factory=dict)
-    """Part -> the class it installed (the low-latency jitter buffer, the tuned encoder)."""
-    status: dict[str, str] = field(default_factory=dict)
-    """``enabled`` (``yes``/``no``) and each part's ``applied``, ``off`` or ``skipped: why``; empty before :func:`apply`."""
-    warned: set[tuple[str, str]] = field(default_factory=set)
-    """(part, why) skips already logged: a warning once per process, not per :func:`apply`."""
-
-    def replace(self, part: str, target: object, attribute: str, value: object) -> None:
-        """Set ``target.attribute`` to ``value``, remembering the value it had before ``part`` first set it."""
-        records = self.installed.setdefault(part, [])
-        if not any(t is target and a == attribute for t, a, _ in records):
-            records.append((target, attribute, getattr(target, attribute)))
-        setattr(target, attribute, value)
-
-    def restore(self, part: str) -> None:
-        """Put back what ``part`` replaced (nothing if it replaced nothing)."""
-        for target, attribute, original in reversed(self.installed.pop(part, [])):
-            setattr(target, attribute, original)
-        self.classes.pop(part, None)
-
-
-STATE = State()
 
 
 @dataclass(frozen=True)
@@ -74,8 +45,6 @@ class Part:
 
 def parts() -> tuple[Part, ...]:
     """Every part of the tuning, in the order they are installed."""
-    from . import encoder, ice, jitter
-
     return (
         Part(
             "jitter",

@@ -51,7 +51,7 @@ from collections.abc import Callable
 from aiortc import MediaStreamTrack, RTCRtpTransceiver
 from livekit.protocol import rtc as lk
 from ..errors import ProtocolError, Refused
-from ..peer import Peer
+from ..rtc.peer import Peer
 from . import room_signal as rs
 from .editor import EditedTrack, Editor
 from .session import check_media_sections, discard

@@ -2,7 +2,7 @@
 
 A viewer opens a WebSocket to ``/subscribe/<sid>?IP=&port=&api_key=`` (the
 official SDKs build it from a subscribe token, see
-:mod:`decart_cli.client.watch_token`), offers a peer connection with one
+:mod:`decart_cli.protocol.watch_token`), offers a peer connection with one
 receive-only video section, and gets the watched session's edited video
 on it, send-only. ``IP`` and ``port`` route the hosted service to the
 machine that runs the session; this server runs them all, so it reads only
@@ -17,7 +17,7 @@ import logging
 
 from .. import protocol as p
 from ..errors import ProtocolError
-from ..peer import Peer
+from ..rtc.peer import Peer
 from .session import ServerSession, check_media_sections, cut, send_message
 from .sockets import Socket
 from .viewers import TooManyViewers

@@ -17,7 +17,7 @@ from .. import protocol as p
 from ..engine import Engine
 from ..errors import ProtocolError
 from ..models import TODAY, Model, names_of
-from ..peer import Peer
+from ..rtc.peer import Peer
 from .editor import EditedTrack
 from .session import ServerSession, check_media_sections, discard
 from .sockets import Socket

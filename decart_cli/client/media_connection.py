@@ -1,6 +1,6 @@
 """The client's media connection: our track out, the edited track back.
 
-:class:`Transport` makes the offer, sends it over :class:`~decart_cli.signaling.Signaling`,
+:class:`Transport` makes the offer, sends it over :class:`~decart_cli.client.signaling.Signaling`,
 applies the answer and the server's trickled candidates, and returns the
 remote (edited) video track.
 """
@@ -13,10 +13,10 @@ from typing import Any
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
 
-from . import protocol as p
-from . import rtc
-from .errors import ConnectError, SessionClosed
-from .peer import Peer
+from .. import protocol as p
+from .. import rtc
+from ..errors import ConnectError, SessionClosed
+from ..rtc.peer import Peer
 from .signaling import Signaling
 
 log = logging.getLogger(__name__)

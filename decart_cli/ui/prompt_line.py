@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-from .ui import ConsoleReporter, SessionStats, render_status
+from .reporter import ConsoleReporter, SessionStats, render_status
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What ``decart bench`` measures inside a session.
 
-:class:`BenchProbe` plugs into :class:`~decart_cli.session.EditSession`: it
+:class:`BenchProbe` plugs into :class:`~decart_cli.client.session.EditSession`: it
 stamps a frame id into every outbound frame (:mod:`.marker`) and notes when
 the frame left the source; each edited frame that comes back is read for its
 id, giving the glass-to-glass latency of that frame. It also keeps a few sent
@@ -21,11 +21,11 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from av import VideoFrame
 
-from .. import protocol as p
+from ... import protocol as p
 from . import marker
 
 if TYPE_CHECKING:
-    from ..client.link import Link
+    from ...client.link import Link
 
 _LIVE_FRAMES = 125
 """Frames (5 s at 25 fps) a live probe's figures are taken over."""
@@ -71,7 +71,7 @@ class StampingTrack(MediaStreamTrack):
 
 @dataclass
 class BenchProbe:
-    """Collects a bench run's raw measurements; :func:`decart_cli.bench.run.run_bench` turns them into the report's figures."""
+    """Collects a bench run's raw measurements; :func:`decart_cli.diagnose.bench.run.run_bench` turns them into the report's figures."""
 
     warmup: float = 2.0
     """Seconds after the first edited frame before measuring starts."""

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ..errors import UnsupportedPrompt
+from ...errors import UnsupportedPrompt
 
 
 class Costly:

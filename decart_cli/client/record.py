@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ui import SessionStats
+from ..ui.reporter import SessionStats
 
 
 @dataclass

@@ -7,17 +7,40 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
-from .client.race import first_of
-from .media.sources import SourceTrack
+from .race import Overtaken, first_of, unless
+from ..media.sources import SourceTrack
 
 if TYPE_CHECKING:
-    from .media.window import Window
+    from ..media.window import Window
 
 T = TypeVar("T")
 
 
 class Ended(Exception):
     """The session ended normally while something else was still in progress."""
+
+
+class StopRequest:
+    """A request to end the session (a signal, ``q``, the billed-seconds limit, a failed recording): set once, with its reason."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.reason = ""
+        self.hurry = False
+        """A second request, or one that cannot wait: stop without waiting for the frames in flight."""
+
+    def request(self, reason: str = "stopped", *, hurry: bool = False) -> None:
+        """Ask to stop (safe from a signal handler); the first reason is kept."""
+        self.hurry = self.hurry or hurry
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 async def source_ended(source: SourceTrack) -> None:
@@ -35,7 +58,7 @@ class Ends:
     Built when media started (``started``), so ``duration`` counts from there.
     """
 
-    def __init__(self, stop: asyncio.Event, source: SourceTrack, window: Window | None, *, duration: float | None, started: float | None) -> None:
+    def __init__(self, stop: StopRequest | asyncio.Event, source: SourceTrack, window: Window | None, *, duration: float | None, started: float | None) -> None:
         self._futures: dict[Awaitable[object], str] = {
             asyncio.ensure_future(stop.wait()): "stop",
             asyncio.ensure_future(source_ended(source)): "source",
@@ -55,12 +78,11 @@ class Ends:
 
     async def until(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable``; raise :class:`Ended` (after cancelling it) if the session ends first."""
-        task = asyncio.ensure_future(awaitable)
-        if "task" in await self.race({task: "task"}):
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise Ended
+        remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        try:
+            return await unless(awaitable, self._futures, remaining)
+        except Overtaken:
+            raise Ended from None
 
     def cancel(self) -> None:
         """Stop watching."""

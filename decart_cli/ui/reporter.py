@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from .errors import DecartError
+from ..errors import DecartError
 
 STATES = ("connecting", "connected", "generating", "reconnecting", "disconnected")
 

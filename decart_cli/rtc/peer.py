@@ -12,9 +12,11 @@ import logging
 from aiortc import MediaStreamTrack, RTCIceCandidate, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
-from . import rtc
-from .errors import ProtocolError
-from .protocol import Candidate
+from ..errors import ProtocolError
+from ..protocol import Candidate
+from .encoder import prefer_codecs
+from .ice import accept_remote_candidate, filter_remote_sdp, loopback_session, rtc_configuration
+from .registry import apply
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +26,8 @@ class Peer:
 
     def __init__(self, *, loopback: bool, ice_servers: tuple[str, ...] | None = None, max_bundle: bool = False) -> None:
         self.loopback = loopback
-        rtc.apply()  # once per process; see decart_cli.rtc
-        self.pc = RTCPeerConnection(rtc.rtc_configuration(loopback=loopback, ice_servers=ice_servers, max_bundle=max_bundle))
+        apply()  # once per process; see decart_cli.rtc
+        self.pc = RTCPeerConnection(rtc_configuration(loopback=loopback, ice_servers=ice_servers, max_bundle=max_bundle))
         self._pending: list[Candidate] = []
         self._remote_set = False
 
@@ -39,12 +41,12 @@ class Peer:
         """
         transceiver = self.pc.addTransceiver(track_or_kind, direction=direction)
         if our_codecs:
-            rtc.prefer_codecs(transceiver)
+            prefer_codecs(transceiver)
         return transceiver
 
     async def set_local(self, description: RTCSessionDescription) -> RTCSessionDescription:
         """Set the local description (gathering candidates) and return it, candidates included."""
-        with rtc.loopback_session(self.loopback):
+        with loopback_session(self.loopback):
             await self.pc.setLocalDescription(description)
         return self.pc.localDescription
 
@@ -58,7 +60,7 @@ class Peer:
 
     async def set_remote(self, sdp: str, kind: str) -> None:
         """Apply the remote ``offer``/``answer``, then the candidates that came before it."""
-        description = RTCSessionDescription(sdp=rtc.filter_remote_sdp(sdp, loopback=self.loopback), type=kind)
+        description = RTCSessionDescription(sdp=filter_remote_sdp(sdp, loopback=self.loopback), type=kind)
         try:
             await self.pc.setRemoteDescription(description)
         except ValueError as exc:
@@ -78,7 +80,7 @@ class Peer:
             self._pending.append(candidate)
             return
         line = candidate.candidate.removeprefix("a=")
-        if not rtc.accept_remote_candidate(line, loopback=self.loopback):
+        if not accept_remote_candidate(line, loopback=self.loopback):
             log.debug("ignoring a candidate not on this machine in a loopback session")
             return
         try:

@@ -21,9 +21,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from . import protocol as p
-from .engine.instructions import REFUSAL_PREFIX
-from .errors import AuthError, ConnectError, CreditsError, DecartError, HandshakeRefused, PromptRejected, ProtocolError, ServerError, SessionClosed
+from .. import protocol as p
+from ..engine.instructions import REFUSAL_PREFIX
+from ..errors import AuthError, ConnectError, CreditsError, DecartError, HandshakeRefused, PromptRejected, ProtocolError, ServerError, SessionClosed
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .media.recorder import Recorder
-from .media.relay import Relay
-from .media.sources import SourceTrack
-from .ui import ConsoleReporter, SessionStats
+from ..media.recorder import Recorder
+from ..media.relay import Relay
+from ..media.sources import SourceTrack
+from .reporter import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
-    from .client.link import Link
+    from ..client.link import Link
 
 
 def recording_counts(stats: SessionStats, relay: Relay, recorder: Recorder | None) -> None:

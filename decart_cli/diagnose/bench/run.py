@@ -1,7 +1,7 @@
 """``decart bench``: run a real session and report how it performed.
 
-The session is an ordinary :class:`~decart_cli.session.EditSession` with a
-:class:`~decart_cli.bench.probe.BenchProbe` plugged in, sending the built-in
+The session is an ordinary :class:`~decart_cli.client.session.EditSession` with a
+:class:`~decart_cli.diagnose.bench.probe.BenchProbe` plugged in, sending the built-in
 test pattern (motion and film grain) at the model's size and rate. Without
 ``--url`` the local server runs as a child process, so that its CPU time is
 measured apart from the client's.
@@ -22,12 +22,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import protocol as p
-from .. import rtc
-from ..config import EditConfig, SourceConfig
-from ..errors import ConnectError
-from ..models import Model
-from ..ui import ConsoleReporter
+from ... import protocol as p
+from ... import rtc
+from ...client.session import EditSession
+from ...config import EditConfig, SourceConfig
+from ...errors import ConnectError
+from ...models import Model
+from ...ui.reporter import ConsoleReporter
 from .probe import BenchProbe
 
 
@@ -219,8 +220,6 @@ async def run_bench(
     on_progress: Callable[[float], None] | None = None,
 ) -> BenchReport:
     """Run one bench session and compute its report."""
-    from ..session import EditSession
-
     model = config.model
     server: ChildServer | None = None
     url = config.url

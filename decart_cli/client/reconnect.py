@@ -13,8 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from .ends import Ended, Ends
-from .errors import AuthError, DecartError, Interrupted, SessionClosed
-from .ui import ConsoleReporter, SessionStats
+from ..errors import AuthError, DecartError, Interrupted, SessionClosed
+from ..ui.reporter import ConsoleReporter, SessionStats
 
 log = logging.getLogger(__name__)
 

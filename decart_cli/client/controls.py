@@ -15,17 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .client.commands import Command, Prompt, help_lines, parse_line, switch
-from .client.cues import Cue, in_order
-from .engine.instructions import capability_lines
-from .errors import CommandError
-from .ui import ConsoleReporter, SessionStats
+from .commands import Command, Prompt, help_lines, parse_line, switch
+from .cues import Cue, in_order
+from ..engine.instructions import capability_lines
+from ..errors import CommandError
+from ..ui.reporter import ConsoleReporter, SessionStats
 
 if TYPE_CHECKING:
-    from .client.link import Link
-    from .client.wanted import WantedEdit
-    from .media.relay import Relay
-    from .media.sources import SourceTrack
+    from .link import Link
+    from .wanted import WantedEdit
+    from ..media.relay import Relay
+    from ..media.sources import SourceTrack
 
 log = logging.getLogger(__name__)
 

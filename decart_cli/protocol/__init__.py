@@ -23,7 +23,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from .errors import BadURLError, ProtocolError
+from ..errors import BadURLError, ProtocolError
 
 MAX_PROMPT_LENGTH = 1000
 

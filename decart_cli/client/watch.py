@@ -1,8 +1,8 @@
 """One ``decart watch`` session: a running session's edited video, receive-only.
 
 :class:`WatchSession` opens a viewer's link (:func:`~decart_cli.client.viewer.open_viewer`)
-and hands the video to the same sinks ``decart edit`` uses, through a
-:class:`~decart_cli.media.relay.Relay`: a window and/or a recording. It ends
+and hands the video to the same sinks ``decart edit`` uses (:mod:`.sinks`):
+a window and/or a recording. It ends
 when the user stops it (signal, window, ``duration``) or when the watched
 session ends (the server lets its viewers go); a recording is finished
 either way. A viewer does not reconnect: the session it watched is gone.
@@ -17,17 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .client.race import first_of
-from .client.viewer import Viewing, open_viewer
-from .config import WatchConfig
-from .errors import ConnectError, DecartError, Interrupted
-from .media.recorder import Recorder
-from .media.relay import Relay
-from .ui import ConsoleReporter
+from .race import Overtaken, first_of, unless
+from .viewer import Viewing, open_viewer
+from ..config import WatchConfig
+from ..errors import ConnectError, DecartError, Interrupted
+from ..media.recorder import Recorder
+from ..media.relay import Relay
+from ..ui.reporter import ConsoleReporter
+from .sinks import new_window, wire
 
 if TYPE_CHECKING:
-    from .client.link import Link
-    from .media.window import Window
+    from .link import Link
+    from ..media.window import Window
 
 NOMINAL_FPS = 30
 """The recording's nominal rate (a viewer is not told the model's; timestamps are the frames' arrival times)."""
@@ -87,19 +88,13 @@ class WatchSession(Viewing):
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(self._finish)
             recorder = Recorder(cfg.output, fps=NOMINAL_FPS) if cfg.output is not None else None
-            window: Window | None = None
-            if cfg.show:
-                from .media.window import Window
-
-                window = Window("decart watch - ? for keys", screen=cfg.screen)
+            window = new_window("decart watch - ? for keys", cfg.screen) if cfg.show else None
             relay = Relay(on_frame=self._on_frame)
             stack.push_async_callback(relay.stop)
+            wire(relay, recorder=recorder, window=window)
             if recorder is not None:
-                recorder.addTrack(relay.subscribe(maxsize=50, name="recorder"))
                 stack.callback(self._count_recorded, recorder)  # after the file is finished
                 stack.push_async_callback(recorder.stop)
-            if window is not None:
-                window.addTrack(relay.subscribe(maxsize=1, name="window"))
             link = await self._until_stopped(open_viewer(cfg.token, cfg.url, api_key=cfg.api_key or "local", owner=self, connect_timeout=cfg.connect_timeout, ice_servers=cfg.ice_servers))
             stack.push_async_callback(link.close)
             self.stats.transport = link.transport
@@ -122,15 +117,12 @@ class WatchSession(Viewing):
         return self.stats
 
     async def _until_stopped(self, awaitable: object) -> Link:
-        task = asyncio.ensure_future(awaitable)  # type: ignore[arg-type]
-        done = await first_of({task: "task", self._stop.wait(): "stop"})
-        if "task" in done:
-            return task.result()
-        task.cancel()
-        results = await asyncio.gather(task, return_exceptions=True)
-        if results and not isinstance(results[0], BaseException):
-            await results[0].close()
-        raise Interrupted(f"{self._stop_reason} before the video started")
+        try:
+            return await unless(awaitable, {self._stop.wait(): "stop"})  # type: ignore[arg-type]
+        except Overtaken as overtaken:
+            if overtaken.late is not None:  # the link opened as it was given up
+                await overtaken.late.close()  # type: ignore[attr-defined]
+            raise Interrupted(f"{self._stop_reason} before the video started") from None
 
     async def _wait_first_frame(self, link: Link) -> None:
         timeout = self.config.connect_timeout

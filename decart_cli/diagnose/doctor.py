@@ -19,8 +19,8 @@ from typing import Any
 
 import cv2
 
-from .config import Screen, SourceConfig
-from .errors import DecartError, SourceError
+from ..config import Screen, SourceConfig
+from ..errors import DecartError, SourceError
 
 CAMERA_SECONDS = 2.0
 """How long each camera's real frame rate is measured for."""
@@ -120,7 +120,7 @@ def check_cameras(candidates: list[str | int], seconds: float = CAMERA_SECONDS) 
 
 def check_source(spec: str, width: int, height: int, fps: float, seconds: float = CAMERA_SECONDS) -> list[Check]:
     """The lines for the source a session will use: that camera measured, or the file (``sample``, ``test``) opened and read."""
-    from .media.sources import camera_of, open_source
+    from ..media.sources import camera_of, open_source
 
     device = camera_of(spec)
     if device is not None:
@@ -141,7 +141,7 @@ def check_source(spec: str, width: int, height: int, fps: float, seconds: float 
 
 def check_display(screen: Screen) -> Check:
     """Whether `decart edit` can open its window on ``screen``."""
-    from .media.window import _check_display, display_available
+    from ..media.window import _check_display, display_available
 
     if not display_available(screen):
         return Check("display", "warn", "no display: no window", fix_name="doctor_display")
@@ -154,8 +154,8 @@ def check_display(screen: Screen) -> Check:
 
 def check_virtual_camera() -> Check:
     """Whether `--vcam` would find a device."""
-    from .errors import VirtualCameraError
-    from .media.vcam import VirtualCamera
+    from ..errors import VirtualCameraError
+    from ..media.vcam import VirtualCamera
 
     try:
         device = VirtualCamera(1280, 704, 25).probe()
@@ -166,8 +166,8 @@ def check_virtual_camera() -> Check:
 
 def check_microphone() -> Check:
     """Whether `--audio` would find a microphone."""
-    from .errors import AudioError
-    from .media.audio import Microphone
+    from ..errors import AudioError
+    from ..media.audio import Microphone
 
     microphone = Microphone()
     try:
@@ -192,9 +192,9 @@ ENGINE_PROMPTS = ("add sunglasses and change the shirt to blue", "black and whit
 
 def check_engine(width: int, height: int, fps: float) -> Check:
     """The local engine's cost per frame on this machine, against the model's frame interval."""
-    from .engine import load_engine
-    from .engine.bench import time_prompts
-    from .media.clip import read_frames
+    from ..engine import load_engine
+    from ..engine.bench import time_prompts
+    from ..media.clip import read_frames
 
     frames = read_frames("sample", width, height, 20)
     timings = time_prompts(lambda: load_engine(None), frames, ENGINE_PROMPTS)
@@ -214,9 +214,9 @@ async def check_server(url: str | None, api_key: str, model: Any, transport: str
     from rich.console import Console
 
     from .bench.run import BenchConfig, run_bench
-    from .errors import AuthError
-    from .protocol import display_url
-    from .ui import ConsoleReporter
+    from ..errors import AuthError
+    from ..protocol import display_url
+    from ..ui.reporter import ConsoleReporter
 
     where = "the local server" if url is None else display_url(url)
     config = BenchConfig(model=model, duration=seconds, warmup=0.5, url=url, api_key=api_key, transport=transport, connect_timeout=10.0)
