@@ -27,7 +27,7 @@ from decart_cli import rtc
 from decart_cli.media.recorder import Recorder
 from decart_cli.media.remux import nal_types, parameter_sets
 from decart_cli.client.signaling import Signaling
-from decart_cli.client.media_connection import Transport
+from decart_cli.client.media_connection import MediaConnection
 
 H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)
 FPS = 25
@@ -144,7 +144,7 @@ def test_tap_sees_every_frame_the_receiver_releases() -> None:
     async def test(server) -> None:  # type: ignore[no-untyped-def]
         signaling = Signaling(stream(server))
         await signaling.connect()
-        transport = Transport(signaling, loopback=True)
+        transport = MediaConnection(signaling, loopback=True)
         from test_rtc_tuning import Pattern
 
         remote = await transport.start(Pattern())

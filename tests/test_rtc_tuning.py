@@ -31,7 +31,7 @@ from decart_cli.rtc.peer import Peer
 from decart_cli.rtc import MediaTuning, h264_starts_frame, vp8_starts_frame
 from decart_cli.server import Server
 from decart_cli.client.signaling import Signaling
-from decart_cli.client.media_connection import Transport
+from decart_cli.client.media_connection import MediaConnection
 
 H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
@@ -475,7 +475,7 @@ def test_loopback_session_negotiates_the_preferred_codec(codec: str, restore_tun
     async def test(server: Server) -> None:
         signaling = Signaling(stream(server))
         await signaling.connect()
-        transport = Transport(signaling, loopback=True)
+        transport = MediaConnection(signaling, loopback=True)
         remote = await transport.start(Pattern())
         for _ in range(15):
             frame = await asyncio.wait_for(remote.recv(), 10)
@@ -530,13 +530,13 @@ def test_a_client_that_offers_vp8_first_gets_vp8_and_edited_frames() -> None:
 
 
 def video_frames_back() -> tuple[int, str, str, object]:
-    """Frames our Transport gets back from an in-process server over a loopback session; its local and remote SDP; its encoded source."""
+    """Frames our MediaConnection gets back from an in-process server over a loopback session; its local and remote SDP; its encoded source."""
     result: list = []
 
     async def test(server: Server) -> None:
         signaling = Signaling(stream(server))
         await signaling.connect()
-        transport = Transport(signaling, loopback=True)
+        transport = MediaConnection(signaling, loopback=True)
         remote = await transport.start(Pattern())
         count = 0
         for _ in range(15):

@@ -17,7 +17,7 @@ from decart_cli import protocol as p
 from decart_cli.errors import AuthError, PromptRejected
 from decart_cli.server import Server
 from decart_cli.client.signaling import Signaling
-from decart_cli.client.media_connection import Transport
+from decart_cli.client.media_connection import MediaConnection
 
 pytestmark = pytest.mark.usefixtures("no_tracebacks")  # bad input is answered, never a traceback in the server's log
 
@@ -179,7 +179,7 @@ def test_media_round_trip_with_trickle_and_status_messages() -> None:
 
     async def test(server: Server) -> None:
         seen: list[str] = []
-        transport: Transport | None = None
+        transport: MediaConnection | None = None
 
         def on_message(message: p.Message) -> None:
             seen.append(message.type or getattr(message, "kind", ""))
@@ -193,7 +193,7 @@ def test_media_round_trip_with_trickle_and_status_messages() -> None:
         await signaling.request_prompt("invert the colors")
         with pytest.raises(PromptRejected):
             await signaling.request_prompt("remove the tree")
-        transport = Transport(signaling, loopback=True)
+        transport = MediaConnection(signaling, loopback=True)
         remote = await transport.start(Solid((40, 40, 200)))
         frame = None
         for _ in range(10):
@@ -217,7 +217,7 @@ def test_duplicate_offer_is_refused() -> None:
         errors: list[str] = []
         signaling.on_message = lambda m: errors.append(m.error) if isinstance(m, p.Error) else None
         await signaling.connect()
-        transport = Transport(signaling, loopback=True)
+        transport = MediaConnection(signaling, loopback=True)
         remote = await transport.start(Solid((0, 0, 0)))
         await asyncio.wait_for(remote.recv(), 10)
         await signaling.send(p.Offer(sdp="v=0\r\n"))

@@ -24,7 +24,7 @@ from decart_cli import protocol as p
 from decart_cli.errors import ProtocolError
 from decart_cli.server import session as server_session
 from decart_cli.client.signaling import Signaling
-from decart_cli.client.media_connection import Transport
+from decart_cli.client.media_connection import MediaConnection
 
 from conftest import recv_until, serve
 
@@ -103,7 +103,7 @@ def test_oversized_images_do_not_stall_another_session(bomb: bytes) -> None:
     async def main(base: str) -> tuple[list[float], list[float], list[float]]:
         signaling = Signaling(p.stream_url(base, api_key="k", model="lucy_v2v_720p_rt"))
         await signaling.connect()
-        transport = Transport(signaling, loopback=True, timeout=10)
+        transport = MediaConnection(signaling, loopback=True, timeout=10)
         remote = await transport.start(Moving())
         await asyncio.wait_for(remote.recv(), 10)
         arrivals: list[float] = []

@@ -20,7 +20,7 @@ from decart_cli.server import keys as server_keys
 from decart_cli.server import session as server_session
 from decart_cli.server import webrtc as server_webrtc
 from decart_cli.client.signaling import Signaling
-from decart_cli.client.media_connection import Transport
+from decart_cli.client.media_connection import MediaConnection
 
 from conftest import recv_json, recv_until, stream, with_server, serve
 
@@ -79,7 +79,7 @@ async def media_session(server: Server, before: Callable[[Signaling], Awaitable[
     await signaling.connect()
     if before is not None:
         await before(signaling)
-    transport = Transport(signaling, loopback=True, timeout=10)
+    transport = MediaConnection(signaling, loopback=True, timeout=10)
     remote = await transport.start(Solid())
     await asyncio.wait_for(remote.recv(), 10)
     return signaling, transport, remote, errors

@@ -121,7 +121,7 @@ def edit(
     reporter = ToolbarReporter() if interactive else ConsoleReporter()
     reporter.fixes, reporter.notices, reporter.copyable = FIXES, NOTICES, COPYABLE
     if transport == "auto" and model is None and server_url is not None and not hosted:
-        transport = _probe_transport(server_url, key, connect_timeout, reporter)
+        transport = _ask_transport(server_url, key, connect_timeout, reporter)
     chosen, transport = choose_model(model, transport, hosted=hosted)
     image_data = None
     if image is not None:
@@ -196,13 +196,13 @@ def data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "decart"
 
 
-def _probe_transport(server_url: str, key: str, timeout: float, reporter: ConsoleReporter) -> str:
+def _ask_transport(server_url: str, key: str, timeout: float, reporter: ConsoleReporter) -> str:
     """``livekit`` or ``webrtc`` for ``--transport auto`` against a server that is not the hosted service."""
-    from ..client.probe import probe
+    from ..client.generation import ask_generation
     from ..client.connection import USER_AGENT
 
     url = stream_url(server_url, api_key=key or "local", model=HOSTED_MODEL, user_agent=USER_AGENT, livekit=True)
-    answer = asyncio.run(probe(url, timeout=timeout))
+    answer = asyncio.run(ask_generation(url, timeout=timeout))
     if answer.livekit:
         return "livekit"
     if not answer.decart_serve:

@@ -1,6 +1,6 @@
 """The client's media connection: our track out, the edited track back.
 
-:class:`Transport` makes the offer, sends it over :class:`~decart_cli.client.signaling.Signaling`,
+:class:`MediaConnection` makes the offer, sends it over :class:`~decart_cli.client.signaling.Signaling`,
 applies the answer and the server's trickled candidates, and returns the
 remote (edited) video track.
 """
@@ -22,7 +22,7 @@ from .signaling import Signaling
 log = logging.getLogger(__name__)
 
 
-class Transport:
+class MediaConnection:
     """One peer connection to the server for one video track."""
 
     def __init__(

@@ -9,7 +9,7 @@ from aiortc import MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import SessionClosed
-from .media_connection import Transport
+from .media_connection import MediaConnection
 from .link import Link, LinkOwner
 from ..protocol.watch_token import SessionToken
 
@@ -22,7 +22,7 @@ class WebRTCLink(Link):
     def __init__(self, url: str, owner: LinkOwner, *, connect_timeout: float, ack_timeout: float, ice_servers: tuple[str, ...] | None = None) -> None:
         super().__init__(url, owner, connect_timeout=connect_timeout, ack_timeout=ack_timeout)
         self.ice_servers = ice_servers
-        self.media: Transport | None = None
+        self.media: MediaConnection | None = None
 
     async def transport_bytes(self) -> tuple[int, int] | None:
         if self.media is None:
@@ -43,7 +43,7 @@ class WebRTCLink(Link):
         if self.state_sent:
             self.step("prompt acknowledged")
         loopback = p.is_loopback_host(p.url_host(self.url))
-        self.media = media = Transport(self.signaling, loopback=loopback, ice_servers=self.ice_servers, timeout=self.connect_timeout)
+        self.media = media = MediaConnection(self.signaling, loopback=loopback, ice_servers=self.ice_servers, timeout=self.connect_timeout)
         self.media_failure = SessionClosed("the media connection to the server failed")
         self.watch(media.failed.wait(), self.media_failure)
         self.remote = await self.until_closed(media.start(outbound, audio))

@@ -149,7 +149,7 @@ class EncodedFrame:
 class EncodedTap:
     """Feed the frames a jitter buffer releases to a recorder's encoded input, for one connection.
 
-    ``buffer`` is a :meth:`~decart_cli.client.media_connection.Transport.encoded_source` result
+    ``buffer`` is a :meth:`~decart_cli.client.media_connection.MediaConnection.encoded_source` result
     with taps (see :meth:`supported`); ``write`` is called on the event
     loop with ``(data, codec, link=self)``. :meth:`close` detaches it.
     """

@@ -22,7 +22,7 @@ not need:
   next frame starts. Taps (``add_tap``) see each frame as it is released,
   still encoded: a recorder writes the received H.264 from there without
   re-encoding it (:mod:`decart_cli.media.remux`, through
-  :meth:`decart_cli.client.media_connection.Transport.encoded_source`).
+  :meth:`decart_cli.client.media_connection.MediaConnection.encoded_source`).
 * **x264 runs at preset "medium".** The tuned H.264 encoder (:mod:`.encoder`)
   uses ``preset=ultrafast`` (configurable) with ``tune=zerolatency``, one
   thread (x264's sliced threads save ~2 ms of latency but cost CPU), a VBV

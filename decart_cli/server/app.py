@@ -78,7 +78,7 @@ ROOM_PATH_V0 = "/rtc"
 WATCH_PREFIX = "/watch-stream/"
 """``POST /watch-stream/<room>`` (header ``x-api-key``): credentials for a viewer of today's protocol to join that room."""
 SERVER_HEADER = f"decart-serve/{__version__}"
-"""The ``Server`` header of every response: how a client knows it talks to decart serve (see decart_cli.client.probe)."""
+"""The ``Server`` header of every response: how a client knows it talks to decart serve (see decart_cli.client.generation)."""
 SPEEDS = ("fast",)
 RESOLUTIONS = ("720p", "1080p")
 MAX_LINE = 16 * 1024

@@ -26,7 +26,7 @@ DECART_SERVE = "decart-serve/"
 
 @dataclass(frozen=True)
 class Answer:
-    """What the probe found."""
+    """What the server answered."""
 
     livekit: bool
     """The server speaks today's protocol."""
@@ -35,7 +35,7 @@ class Answer:
     """Why not today's protocol, in the server's words where it gave some."""
 
 
-async def probe(url: str, *, timeout: float) -> Answer:
+async def ask_generation(url: str, *, timeout: float) -> Answer:
     """Ask the server at ``url`` (a today's model's stream URL, with its key) which protocol it speaks.
 
     Raises what connecting raises (ConnectError, AuthError: the same

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_clean_failure, decode, run_decart
-from decart_cli.client.probe import probe
+from decart_cli.client.generation import ask_generation
 from decart_cli.errors import AuthError
 from decart_cli.models import LEGACY, names_of
 from decart_cli.protocol import stream_url
@@ -16,7 +16,7 @@ from scripted_server import Link, Raw, kind, message, scripted_server
 
 
 def ask(base: str, key: str = "k") -> object:
-    return asyncio.run(probe(stream_url(base, api_key=key, model="lucy-latest", livekit=True), timeout=5))
+    return asyncio.run(ask_generation(stream_url(base, api_key=key, model="lucy-latest", livekit=True), timeout=5))
 
 
 def test_decart_serve_is_known_by_its_server_header(server) -> None:
@@ -49,7 +49,7 @@ def test_refusal_silence_and_a_bad_key(server) -> None:
         answer = ask(url)
     assert not answer.livekit and answer.reason == "unknown message type"
     with scripted_server(server.url, from_client=ignore, server_header=None) as url:
-        answer = asyncio.run(probe(stream_url(url, api_key="k", model="lucy-latest", livekit=True), timeout=1))
+        answer = asyncio.run(ask_generation(stream_url(url, api_key="k", model="lucy-latest", livekit=True), timeout=1))
     assert not answer.livekit and "no answer to livekit_join" in answer.reason
 
     async def bad_key(link: Link, raw: Raw) -> None:
