@@ -131,11 +131,15 @@ class EditSession:
         self._pairing: Pairing | None = None
         self._sound = False
         """Whether the session has sound (recorded, and sent where the transport carries it)."""
-        self._record: SessionRecord | None = None
+        self._record: SessionRecord | None = (
+            SessionRecord(config.output, model=model.name, transport=config.transport, server="") if config.output is not None else None
+        )
         """What was asked and when, written beside the recording (with ``output``)."""
         self._detector: FirstVisible[PromptEntry] = FirstVisible()
+        recorded = self._record is not None
         self.wanted = WantedEdit(
-            prompt=config.prompt, image=config.image, enhance=config.enhance, reporter=reporter, stats=self.stats, reconnects=config.reconnect_attempts > 0
+            prompt=config.prompt, image=config.image, enhance=config.enhance, reporter=reporter, stats=self.stats, reconnects=config.reconnect_attempts > 0,
+            on_sent=self._prompt_sent if recorded else None, on_answer=self._prompt_answered if recorded else None,
         )
         """The prompt and image the user wants: applied to every link, changed by stdin."""
         self.connection: Connection | None = None
@@ -163,10 +167,6 @@ class EditSession:
             audio_in = self._open_audio(source) if cfg.output is not None else None
             self._sound = audio_in is not None
             self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps, audio=audio_in is not None, captions=True) if cfg.output is not None else None
-            if cfg.output is not None:
-                self._record = SessionRecord(cfg.output, model=self.model.name, transport=cfg.transport, server="")
-                self.wanted.on_sent = self._prompt_sent
-                self.wanted.on_answer = self._prompt_answered
             loop = asyncio.get_running_loop()
             if recorder is not None:
                 recorder.on_warning = from_thread(loop, self.reporter.warning)

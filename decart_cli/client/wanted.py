@@ -27,7 +27,18 @@ def prompt_line(prompt: str, note: str | None) -> str:
 class WantedEdit:
     """The latest prompt and image the user asked for (see the module docstring)."""
 
-    def __init__(self, *, prompt: str | None, image: str | None, enhance: bool, reporter: ConsoleReporter, stats: SessionStats, reconnects: bool) -> None:
+    def __init__(
+        self,
+        *,
+        prompt: str | None,
+        image: str | None,
+        enhance: bool,
+        reporter: ConsoleReporter,
+        stats: SessionStats,
+        reconnects: bool,
+        on_sent: Callable[[str], None] | None = None,
+        on_answer: Callable[[str, str | None], None] | None = None,
+    ) -> None:
         self.prompt = p.check_prompt(prompt) if prompt else None
         self.image = image
         """Base64 image data, or None."""
@@ -36,9 +47,9 @@ class WantedEdit:
         self.stats = stats
         self.reconnects = reconnects
         """Whether a dropped link comes back (then what is typed meanwhile is kept for it)."""
-        self.on_sent: Callable[[str], None] = lambda text: None
-        """Called as a prompt goes to the server."""
-        self.on_answer: Callable[[str, str | None], None] = lambda text, refusal: None
+        self.on_sent: Callable[[str], None] = on_sent or (lambda text: None)
+        """Called as a prompt goes to the server (the session record's journal)."""
+        self.on_answer: Callable[[str, str | None], None] = on_answer or (lambda text, refusal: None)
         """Called with the server's answer to a prompt: None when it accepted it, else why not."""
 
     async def _request(self, link: Link, text: str) -> str | None:
