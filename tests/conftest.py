@@ -108,13 +108,13 @@ def server() -> Iterator[ServeProcess]:
         yield running
 
 
-def run_decart(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    """Run `decart ARGS` to completion (``input``: text, or raw bytes, on stdin); stdout and stderr are captured separately."""
+def run_decart(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None, timeout: float = 90, prefix: tuple[str, ...] | list[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Run `decart ARGS` to completion (under ``prefix``, e.g. a network namespace; ``input``: text, or raw bytes, on stdin); stdout and stderr are captured separately."""
     if isinstance(input, bytes):
-        raw = subprocess.run(decart_cmd(*args), input=input, capture_output=True, env=env or child_env(), timeout=timeout)
+        raw = subprocess.run([*prefix, *decart_cmd(*args)], input=input, capture_output=True, env=env or child_env(), timeout=timeout)
         return subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace"))
     return subprocess.run(
-        decart_cmd(*args),
+        [*prefix, *decart_cmd(*args)],
         input=input if input is not None else "",
         capture_output=True,
         text=True,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import fractions
-import subprocess
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from conftest import child_env, decart_cmd, decode
+from conftest import child_env, decode, run_decart
 
 from decart_cli.media.audio import AudioTrack, file_has_audio
 
@@ -82,10 +81,7 @@ def test_a_files_sound_is_recorded_in_sync_with_the_edit(server, tmp_path: Path,
     """`decart edit -i clip -o out`: the recording has the clip's sound, and the tone starts within 40 ms of the flash."""
     clip = flash_and_tone_clip(tmp_path / "clip.mp4")
     out = tmp_path / f"out{suffix}"
-    result = subprocess.run(
-        decart_cmd("edit", "-i", str(clip), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url),
-        capture_output=True, text=True, env=child_env(), timeout=90,
-    )
+    result = run_decart("edit", "-i", str(clip), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url, env=child_env(), timeout=90)
     assert result.returncode == 0, result.stderr
     with av.open(str(out)) as container:
         assert [s.type for s in container.streams] == (["video", "audio"] if suffix == ".mp4" else ["video", "audio", "subtitle"])
@@ -98,10 +94,7 @@ def test_a_files_sound_is_recorded_in_sync_with_the_edit(server, tmp_path: Path,
 def test_no_microphone_is_one_line_and_the_session_goes_on(server, tmp_path: Path) -> None:
     """`--audio` where no audio device exists: one warning line naming the device, then the session runs and records video only."""
     out = tmp_path / "out.mp4"
-    result = subprocess.run(
-        decart_cmd("edit", "-i", "test", "--audio", "--no-show", "--no-stdin", "-o", str(out), "--duration", "2", "--url", server.url),
-        capture_output=True, text=True, env=child_env(), timeout=90,
-    )
+    result = run_decart("edit", "-i", "test", "--audio", "--no-show", "--no-stdin", "-o", str(out), "--duration", "2", "--url", server.url, env=child_env(), timeout=90)
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
     warnings = [line for line in lines if "microphone at" in line]
@@ -134,10 +127,7 @@ def test_the_sound_goes_to_the_server_over_the_legacy_transport(tmp_path: Path) 
 
     clip = flash_and_tone_clip(tmp_path / "clip.mp4", seconds=2.0)
     with serve() as server:
-        result = subprocess.run(
-            decart_cmd("edit", "-i", str(clip), "--no-show", "--no-stdin", "-o", str(tmp_path / "out.mp4"), "--url", server.url),
-            capture_output=True, text=True, env=child_env(), timeout=90,
-        )
+        result = run_decart("edit", "-i", str(clip), "--no-show", "--no-stdin", "-o", str(tmp_path / "out.mp4"), "--url", server.url, env=child_env(), timeout=90)
         log = server.output()
     assert result.returncode == 0, result.stderr
     assert "the client sends audio" in log, log
@@ -150,10 +140,7 @@ def test_the_sound_goes_to_the_server_over_livekit(netns, tmp_path: Path) -> Non
     clip = flash_and_tone_clip(tmp_path / "clip.mp4", seconds=3.0, size=(1280, 720), fps=30)
     out = tmp_path / "out.mp4"
     with serve(prefix=tuple(netns.run())) as server:
-        result = subprocess.run(
-            netns.run(*decart_cmd("edit", "--transport", "livekit", "-i", str(clip), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url)),
-            capture_output=True, text=True, env=child_env(), timeout=120,
-        )
+        result = run_decart("edit", "--transport", "livekit", "-i", str(clip), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url, timeout=120, prefix=netns.run())
         log = server.output()
     assert result.returncode == 0, result.stderr
     assert "the client publishes audio" in log, log

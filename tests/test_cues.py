@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import child_env, decart_cmd, decode, halves_clip, mean_bgr
+from conftest import child_env, decode, halves_clip, mean_bgr, run_decart
 
 from decart_cli.client.cues import Cue, parse_cues
 from decart_cli.errors import CueError
@@ -43,10 +42,7 @@ def test_a_bad_sheet_fails_before_starting(tmp_path: Path, server) -> None:
     sheet = tmp_path / "cues.txt"
     sheet.write_text("0 make it sepia\n00:01 /mirror sideways\n")
     out = tmp_path / "out.mp4"
-    result = subprocess.run(
-        decart_cmd("edit", "-i", "test", "--cues", str(sheet), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url),
-        capture_output=True, text=True, env=child_env(), timeout=60,
-    )
+    result = run_decart("edit", "-i", "test", "--cues", str(sheet), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url, env=child_env(), timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == "error: cues.txt line 2: /mirror: takes on or off, not 'sideways': fix the line, or see /help for the commands"
     assert not out.exists()
@@ -66,10 +62,7 @@ def test_the_same_cues_hit_the_same_frames_on_every_run(tmp_path: Path, server) 
     firsts = []
     for run in range(2):
         out = tmp_path / f"run{run}.mp4"
-        result = subprocess.run(
-            decart_cmd("edit", "-i", str(clip), "--cues", str(sheet), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url),
-            capture_output=True, text=True, env=child_env(), timeout=90,
-        )
+        result = run_decart("edit", "-i", str(clip), "--cues", str(sheet), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url, env=child_env(), timeout=90)
         assert result.returncode == 0, result.stderr
         assert "prompt: invert the colors" in result.stderr and "mirror on" in result.stderr
         firsts.append(first_inverted(out))

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import child_env, decart_cmd
+from conftest import child_env, run_decart
 
 from decart_cli.diagnose import doctor
 
 
 def run_doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
-    result = subprocess.run(decart_cmd("doctor", "--json", "--camera-seconds", "0.5", *args), capture_output=True, text=True, env=env or child_env(), timeout=120)
+    result = run_decart("doctor", "--json", "--camera-seconds", "0.5", *args, env=env or child_env(), timeout=120)
     return result.returncode, json.loads(result.stdout), result.stderr
 
 
@@ -50,10 +49,7 @@ def test_a_key_is_reported_present_never_shown_and_a_rejected_key_fails(tmp_path
 
     secret = "sk-doctor-0123456789"
     with serve("--api-key", "the-right-one") as server:
-        result = subprocess.run(
-            decart_cmd("doctor", "--json", "--camera-seconds", "0.5", "--url", server.url),
-            capture_output=True, text=True, env=child_env(DECART_API_KEY=secret), timeout=120,
-        )
+        result = run_decart("doctor", "--json", "--camera-seconds", "0.5", "--url", server.url, env=child_env(DECART_API_KEY=secret), timeout=120)
     report = json.loads(result.stdout)
     checks = by_name(report)
     assert checks["API key"]["status"] == "ok"

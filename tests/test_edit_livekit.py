@@ -9,7 +9,6 @@ at 30 fps, so what comes back is the clip, edited.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import Editing, NetNamespace, ServeProcess, child_env, decart_cmd, decode, halves_clip, mean_bgr, serve
+from conftest import Editing, NetNamespace, ServeProcess, child_env, decode, halves_clip, mean_bgr, run_decart, serve
 
 LEFT, RIGHT = (30, 30, 200), (200, 60, 30)  # BGR: red, blue
 GREEN, MAGENTA = (0, 200, 0), (200, 0, 200)
@@ -177,10 +176,7 @@ def test_bench_measures_the_livekit_path(netns, tmp_path):
     import json
 
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        netns.run(*decart_cmd("bench", "--transport", "livekit", "--duration", "2", "--warmup", "0.5", "--json", str(out))),
-        capture_output=True, text=True, errors="replace", env=child_env(), timeout=120,
-    )
+    result = run_decart("bench", "--transport", "livekit", "--duration", "2", "--warmup", "0.5", "--json", str(out), env=child_env(), timeout=120, prefix=netns.run())
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     assert report["transport"] == "livekit" and report["model"] == "lucy-latest"

@@ -167,13 +167,14 @@ class LiveKitLink(Link):
             simulcast=False,
             video_encoding=rtc.VideoEncoding(max_bitrate=MAX_BITRATE, max_framerate=self.fps),
         )
-        # Frames go to the source from now: the encoder has one the moment the track is published.
-        self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
         await self.until_closed(room.local_participant.publish_track(track, options))
         self.step("camera published")
         if initial is not None:
             await self.until_closed(initial)
         self.owner.media_starting(self)
+        # Only now: a frame the source takes before the track is published never reaches the
+        # server, and the sound's alignment counts from the source's first frame.
+        self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
         if audio is not None:
             sound = rtc.AudioSource(AUDIO_RATE, 2)
             microphone = rtc.LocalAudioTrack.create_audio_track("microphone", sound)
