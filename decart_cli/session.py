@@ -234,7 +234,7 @@ class EditSession:
             self._watch_server = "" if base_url.rstrip("/") == HOSTED_URL else p.display_url(base_url)
             if self._record is not None:
                 self._record.server = p.display_url(base_url) if cfg.url is not None else "the local server (embedded)"
-            url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT, livekit=cfg.transport == "livekit")
+            url = p.stream_url(base_url, api_key=cfg.api_key or "local", model=self.model.name, path=self.model.path, user_agent=cfg.user_agent or USER_AGENT, livekit=cfg.transport == "livekit", resolution=cfg.resolution)
             self.reporter.start(self.stats)
             stack.callback(self.reporter.stop)
             outbound = self.probe.wrap_source(source) if self.probe is not None else source
@@ -452,7 +452,7 @@ class EditSession:
         if cfg.transport == "livekit":
             from .client.livekit import LiveKitLink
 
-            return LiveKitLink(url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, size=self.model.size, fps=self.model.fps)
+            return LiveKitLink(url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, size=self.model.size, fps=self.model.fps, codec=cfg.codec)
         return WebRTCLink(url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, ice_servers=cfg.ice_servers)
 
     async def _connect(self, url: str, outbound: MediaStreamTrack, relay: Relay, *, initial: bool) -> None:
