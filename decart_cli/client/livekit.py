@@ -101,6 +101,7 @@ class LiveKitLink(Link):
         self._feeder: asyncio.Task[None] | None = None
         self._sound_feeder: asyncio.Task[None] | None = None
         self._edited: LiveKitTrack | None = None
+        self._codec_check: asyncio.Task[None] | None = None
 
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         initial: asyncio.Future[None] | None = None
@@ -196,13 +197,10 @@ class LiveKitLink(Link):
         self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
         await self.until_closed(room.local_participant.publish_track(track, options))
         self.step("camera published")
-        # The codec the camera goes out with is checked while the prompt's answer comes.
-        confirmed = asyncio.ensure_future(self._confirm_codec())
-        try:
-            await self.until_closed(asyncio.gather(confirmed, *([initial] if initial is not None else [])))
-        except BaseException:
-            await cancelled(confirmed)
-            raise
+        # The codec the camera goes out with is checked alongside, without holding media up.
+        self._codec_check = asyncio.create_task(self._confirm_codec(), name="decart-livekit-codec")
+        if initial is not None:
+            await self.until_closed(initial)
         self.owner.media_starting(self)
         if audio is not None:
             sound = rtc.AudioSource(AUDIO_RATE, 2)
@@ -214,7 +212,7 @@ class LiveKitLink(Link):
             await self.request_image(None)
 
     async def _confirm_codec(self) -> None:
-        """Wait until the camera is being sent, and fail (ConnectError) if the room took another codec than :attr:`codec`.
+        """Wait until the camera is being sent, and close this link (ConnectError) if the room took another codec than :attr:`codec`.
 
         LiveKit's client offers only the codec asked for, so a room that
         cannot take it usually fails the connection instead; a room that
@@ -224,9 +222,9 @@ class LiveKitLink(Link):
         while time.monotonic() < deadline:
             sent = await self._sent_codec()
             if sent is not None:
-                if sent != self.codec:
+                if sent != self.codec and not self.closed.done():
                     asked, took = CODEC_NAMES[self.codec], CODEC_NAMES.get(sent, sent.upper())
-                    raise ConnectError(f"the room took the camera as {took}, not the {asked} asked for", fix="codec")
+                    self.closed.set_result(ConnectError(f"the room took the camera as {took}, not the {asked} asked for", fix="codec"))
                 self.step("codec confirmed")
                 return
             await asyncio.sleep(0.05)
@@ -308,7 +306,7 @@ class LiveKitLink(Link):
             pass
 
     async def _close_media(self) -> None:
-        for task in (self._feeder, self._sound_feeder):
+        for task in (self._feeder, self._sound_feeder, self._codec_check):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
