@@ -9,18 +9,20 @@ with raw WebSockets against an in-process server.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import websockets
 
-from conftest import Editing, NetNamespace, assert_clean_failure, child_env, decode, halves_clip, mean_bgr, recv_json, recv_until, run_decart, serve, stream, with_server
+from conftest import Editing, NetNamespace, assert_clean_failure, child_env, decode, halves_clip, mean_bgr, recv_json, recv_until, run_decart, serve, stream, wait_for, with_server
 from decart_cli import protocol as p
 from decart_cli.models import MODELS, get_model
 from decart_cli.server import Server
 from decart_cli.server import room_signal as rs
 from scripted_server import Link, Raw, kind, message, scripted_server
+from test_interop_today import run_client, sdk2_python, start_client  # noqa: F401 - sdk2_python is a fixture
 
 LEFT, RIGHT = (30, 30, 200), (200, 60, 30)  # BGR: red, blue
 INVERTED_LEFT = tuple(255 - v for v in LEFT)
@@ -93,6 +95,25 @@ def test_vp9_is_refused_in_one_line_with_exit_1(netns, clip, tmp_path):
     assert "could not connect" not in errors[0] and "UDP" not in errors[0]
     assert "refused client-" in log and "cannot receive VP9" in log, log
     assert not out.exists()
+
+
+def test_the_official_sdk_gets_1080p_and_a_clear_vp9_refusal(netns, sdk2_python, tmp_path):
+    """The Python SDK 0.2.4: resolution="1080p" gets 1920x1080 edited frames; preferred_video_codec="vp9" is told the server's words on the control channel and gets no edited frame."""
+    with serve("-v", prefix=tuple(netns.run())) as server:
+        report, context = run_client(netns, sdk2_python, server, tmp_path / "hd.json", "--resolution", "1080p", "--prompt", "invert the colors", "--seconds", "2")
+        assert report["connected"] and report["frames"] > 0 and report["sizes"] == [[1920, 1080]], context
+        # Its connect does not return after the refusal (LiveKit's publish_track keeps waiting on
+        # the refused negotiation), so the SDK's own log line is what there is to read.
+        proc = start_client(netns, sdk2_python, server, tmp_path / "vp9.json", "--codec", "vp9", "--prompt", "invert the colors", "--first-frame-timeout", "5")
+        refused = wait_for(lambda: "0 frames received" in server.output(), 30)
+        try:
+            proc.wait(3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        stderr = proc.communicate()[1]
+        log = server.output()
+    assert refused and "Received error from server: this server cannot receive VP9 video: publish H.264 or VP8" in stderr, f"{stderr[-2000:]}\n{log[-3000:]}"
+    assert "publishes VP9" not in log and "generation started" not in log.split("model lucy-2.6\n")[-1], log
 
 
 # ---------------------------------------------------------------- the server, message level

@@ -241,6 +241,7 @@ class RoomHub:
             log.warning("room %s: refused %s: %s", room.name, grant.identity, exc)
             if room.on_refused is not None:
                 await room.on_refused(str(exc))
+            await connection.close(leave=True)  # not to come back: a resume would be refused the same
         except ProtocolError as exc:
             log.info("room %s: closing a connection: %s", room.name, exc)
         except Exception as exc:  # one broken connection must not take the server down
