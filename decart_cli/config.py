@@ -19,6 +19,8 @@ Fit = Literal["crop", "pad", "stretch"]
 FIT_MODES: tuple[str, ...] = get_args(Fit)
 VIEWS = ("edited", "side-by-side")
 """What ``decart edit``'s window can show."""
+CODECS = ("h264", "vp8", "vp9")
+"""What ``decart edit`` can publish its camera with on today's protocol (the official SDKs' choices)."""
 
 DEFAULT_PORT = 8765
 HOSTED_URL = "wss://api3.decart.ai"
@@ -89,6 +91,10 @@ class EditConfig:
     """The longest wait between two reconnect attempts."""
     transport: str = "webrtc"
     """``webrtc`` (legacy protocol) or ``livekit`` (today's): the CLI resolves ``auto``."""
+    resolution: str | None = None
+    """``resolution=`` in the control channel's query (``720p``, ``1080p``; today's protocol); None: the model's own size, nothing sent."""
+    codec: str = "h264"
+    """The codec the camera is published with in the room (one of :data:`CODECS`; today's protocol)."""
     image: str | None = None
     """Reference image (base64), sent with the initial prompt and on every reconnect."""
     max_seconds: float | None = None

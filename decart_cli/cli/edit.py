@@ -14,10 +14,10 @@ from rich import box
 from rich.table import Table
 
 from ..client.cues import Cue, parse_cues
-from ..config import FIT_MODES, VIEWS, HOSTED_URL, EditConfig, Screen, ServeConfig, SourceConfig
+from ..config import CODECS, FIT_MODES, VIEWS, HOSTED_URL, EditConfig, Screen, ServeConfig, SourceConfig
 from ..errors import ProtocolError, UsageError
 from ..media.image import load_image
-from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, TODAY, Model, get_model, names_of
+from ..models import DEFAULT_MODEL, HOSTED_MODEL, LEGACY, MODELS, RESOLUTIONS, TODAY, Model, get_model, names_of
 from ..protocol import check_prompt, display_url, stream_url
 from ..ui.prompt_line import PromptLine, ToolbarReporter
 from ..ui.reporter import ConsoleReporter, render_summary
@@ -40,6 +40,19 @@ def _fit(value: str) -> str:
 def _view(value: str) -> str:
     if value not in VIEWS:
         raise typer.BadParameter(f"use one of {', '.join(VIEWS)}")
+    return value
+
+
+def _resolution(value: str | None) -> str | None:
+    if value is not None and value not in RESOLUTIONS:
+        raise typer.BadParameter(f"use one of {', '.join(RESOLUTIONS)}")
+    return value
+
+
+def _codec(value: str) -> str:
+    value = value.lower()
+    if value not in CODECS:
+        raise typer.BadParameter(f"use one of {', '.join(CODECS)}")
     return value
 
 
@@ -73,6 +86,8 @@ def edit(
     vcam: Optional[str] = typer.Option(None, "--vcam", metavar="[DEVICE]", show_default=False, rich_help_panel=OUTPUT, help="Also send the edited video to a virtual camera (v4l2loopback, OBS) for Zoom, Meet, OBS or a browser; DEVICE e.g. /dev/video4 \\[default: the first one found]."),
     model: Optional[str] = typer.Option(None, "-m", "--model", show_default=False, metavar="NAME", rich_help_panel=SERVER, help=f"Realtime model (see `decart models`) \\[default: {DEFAULT_MODEL} locally, {HOSTED_MODEL} on the hosted service]."),
     transport: str = typer.Option("auto", "--transport", callback=transport_option, metavar="MODE", rich_help_panel=SERVER, help="auto, webrtc (legacy protocol) or livekit (today's protocol) \\[auto: livekit on the hosted service or for today's models, else webrtc]."),
+    resolution: Optional[str] = typer.Option(None, "--resolution", callback=_resolution, show_default=False, metavar="RES", rich_help_panel=SERVER, help="Output resolution, 720p or 1080p (1920x1080), for models that offer it (today's protocol; see `decart models`) \\[default: the model's own size]."),
+    codec: str = typer.Option("h264", "--codec", callback=_codec, metavar="CODEC", rich_help_panel=SERVER, help="Codec the camera is published with on today's protocol: h264, vp8 or vp9."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", callback=at_least(1), metavar="SECONDS", rich_help_panel=SERVER, help="End the session once the server has billed this many seconds (a cost guard)."),
     url: Optional[str] = typer.Option(None, "--url", metavar="URL", rich_help_panel=SERVER, help="Server base URL, e.g. wss://api3.decart.ai or ws://127.0.0.1:8765."),
     local: bool = typer.Option(False, "--local", rich_help_panel=SERVER, help="Use the built-in local server even when an API key is set."),
@@ -120,9 +135,14 @@ def edit(
     interactive = stdin and sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
     reporter = ToolbarReporter() if interactive else ConsoleReporter()
     reporter.fixes, reporter.notices, reporter.copyable = FIXES, NOTICES, COPYABLE
+    if transport == "auto" and model is None and (resolution is not None or codec != "h264"):
+        transport = "livekit"  # options of today's protocol: its default model
     if transport == "auto" and model is None and server_url is not None and not hosted:
         transport = _ask_transport(server_url, key, connect_timeout, reporter)
     chosen, transport = choose_model(model, transport, hosted=hosted)
+    chosen = _at_resolution(chosen, resolution, transport)
+    if codec != "h264" and transport != "livekit":
+        raise UsageError(f"--codec {codec} is for today's protocol (livekit); model {chosen.name} speaks the legacy one (webrtc)", "drop --codec, or use a model of today's protocol (see `decart models`)")
     image_data = None
     if image is not None:
         if not chosen.accepts_image:
@@ -147,6 +167,8 @@ def edit(
         reconnect_delay=reconnect_delay,
         reconnect_max_delay=max(reconnect_max_delay, reconnect_delay),
         transport=transport,
+        resolution=resolution,
+        codec=codec,
         image=image_data,
         max_seconds=max_seconds,
         vcam=vcam.strip() if vcam is not None else None,
@@ -232,6 +254,21 @@ def choose_model(name: str | None, transport: str, *, hosted: bool) -> tuple[Mod
     return chosen, transport
 
 
+def _at_resolution(chosen: Model, resolution: str | None, transport: str) -> Model:
+    """``chosen`` at ``--resolution`` (its size the one asked for); a usage error where it is not offered."""
+    if resolution is None:
+        return chosen
+    if transport != "livekit":
+        raise UsageError(f"--resolution is for today's protocol (livekit); model {chosen.name} speaks the legacy one (webrtc) at {chosen.width}x{chosen.height} only", "drop --resolution, or use a model of today's protocol (see `decart models`)")
+    if not chosen.offers(resolution):
+        raise UsageError(f"model {chosen.name} does not offer {resolution}: it offers {' and '.join(chosen.resolutions)} only", f"drop --resolution, or use a model that offers {resolution} ({_offering(resolution)})")
+    return chosen.at(resolution)
+
+
+def _offering(resolution: str) -> str:
+    return ", ".join(m.name for m in MODELS.values() if m.offers(resolution))
+
+
 class EmbeddedServer:
     """The local server `decart edit` runs in-process when it has no server to talk to (no key, or --local)."""
 
@@ -274,6 +311,8 @@ def models(edits: bool = typer.Option(False, "--edits", help="List what the loca
             notes.append(f"alias of {m.alias_of}")
         if m.speeds:
             notes.append("speed=" + "|".join(m.speeds))
+        if m.resolutions:
+            notes.append("resolution=" + "|".join(m.resolutions) + (f" ({'x'.join(map(str, m.at('1080p').size))})" if m.offers("1080p") else ""))
         protocol = ("today's (LiveKit)" if m.uses_livekit else "legacy (WebRTC)") if wide else ("today's" if m.uses_livekit else "legacy")
         table.add_row(m.name, protocol, str(m.fps), f"{m.width}x{m.height}", "; ".join(notes))
     console.print(table)

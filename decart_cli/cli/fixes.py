@@ -24,6 +24,8 @@ FIXES: dict[str, str] = {
     "url_is_server": "is --url a decart realtime server?",
     "connect_timeout": "check the server, or raise --connect-timeout",
     "reconnect": "check the server, or raise --reconnect",
+    "resolution": "drop --resolution, or pick one the model offers (`decart models` lists them)",
+    "codec": "publish with --codec h264 (the default) or another codec the server takes",
     # The input.
     "input": "{lead}; or " + _INPUTS,
     "no_camera": "no cameras found on this machine; use a video file or -i test",

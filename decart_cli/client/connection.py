@@ -126,6 +126,7 @@ class Connection:
             path=self.model.path,
             user_agent=cfg.user_agent or USER_AGENT,
             livekit=cfg.transport == "livekit",
+            resolution=cfg.resolution,
         )
 
     # -- what a link asks of its owner (see decart_cli.client.link.LinkOwner)
@@ -195,7 +196,7 @@ class Connection:
     def _new_link(self) -> Link:
         cfg = self.config
         if cfg.transport == "livekit":
-            return LiveKitLink(self._url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, size=self.model.size, fps=self.model.fps)
+            return LiveKitLink(self._url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, size=self.model.size, fps=self.model.fps, codec=cfg.codec)
         return WebRTCLink(self._url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, ice_servers=cfg.ice_servers)
 
     async def connect(self, outbound: MediaStreamTrack, relay: Relay, *, initial: bool = True) -> None:

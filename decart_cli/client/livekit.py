@@ -47,6 +47,12 @@ INFERENCE_PREFIX = "inference-server-"
 """Identity prefix of the room participant that publishes the edited video."""
 MAX_BITRATE = 3_500_000
 """What our camera may use (the official JS SDK's cap)."""
+VP9_MAX_BITRATE = 3_000_000
+"""What our camera may use in VP9 (the JS SDK's cap for it; it publishes VP9 without simulcast, as we publish every codec)."""
+ROOM_GRACE = 0.5
+"""How long a room that closed before the first edited frame waits for the server's ``error`` saying why."""
+CODEC_NAMES = {"h264": "H.264", "vp8": "VP8", "vp9": "VP9"}
+"""How the codecs of ``--codec`` are called in messages."""
 AUDIO_RATE = 48000
 """What :class:`~decart_cli.media.audio.AudioTrack` delivers: s16 stereo at this rate."""
 
@@ -72,11 +78,22 @@ class LiveKitLink(Link):
     transport = "livekit"
 
     def __init__(
-        self, url: str, owner: LinkOwner, *, connect_timeout: float, ack_timeout: float, size: tuple[int, int], fps: float, room_info: p.LiveKitRoomInfo | None = None
+        self,
+        url: str,
+        owner: LinkOwner,
+        *,
+        connect_timeout: float,
+        ack_timeout: float,
+        size: tuple[int, int],
+        fps: float,
+        room_info: p.LiveKitRoomInfo | None = None,
+        codec: str = "h264",
     ) -> None:
         super().__init__(url, owner, connect_timeout=connect_timeout, ack_timeout=ack_timeout)
         self.size = size
         self.fps = fps
+        self.codec = codec
+        """What the camera is published with: ``h264``, ``vp8`` or ``vp9``."""
         self.room: Any = None
         self.room_info = room_info
         """The room to join; given up front to a viewer (from ``watch-stream``), else asked for on the control channel."""
@@ -84,6 +101,7 @@ class LiveKitLink(Link):
         self._feeder: asyncio.Task[None] | None = None
         self._sound_feeder: asyncio.Task[None] | None = None
         self._edited: LiveKitTrack | None = None
+        self._codec_check: asyncio.Task[None] | None = None
 
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         initial: asyncio.Future[None] | None = None
@@ -143,8 +161,16 @@ class LiveKitLink(Link):
 
         @room.on("disconnected")
         def on_disconnected(reason: Any = None) -> None:
-            if not self.closed.done():
-                self.closed.set_result(self.media_failure)
+            if self.closed.done():
+                return
+            error = self.media_failure
+            if self.codec != "h264" and self.remote is not None and not self.first_frame.is_set():
+                # Joined, then dropped before any edit came back: most likely the codec.
+                error = ConnectError(f"the media room closed before any edited frame came back: it may not take {CODEC_NAMES[self.codec]} video", fix="codec")
+            if self.first_frame.is_set():
+                self.closed.set_result(error)
+            else:  # the server may be saying why on the control channel: its words come first
+                asyncio.get_running_loop().call_later(ROOM_GRACE, lambda: self.closed.done() or self.closed.set_result(error))
 
         try:
             await self.until_closed(asyncio.wait_for(room.connect(info.livekit_url, info.token), self.connect_timeout))
@@ -163,12 +189,14 @@ class LiveKitLink(Link):
         track = rtc.LocalVideoTrack.create_video_track("camera", source)
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA,
-            video_codec=rtc.VideoCodec.H264,
+            video_codec=getattr(rtc.VideoCodec, self.codec.upper()),
             simulcast=False,
-            video_encoding=rtc.VideoEncoding(max_bitrate=MAX_BITRATE, max_framerate=self.fps),
+            video_encoding=rtc.VideoEncoding(max_bitrate=VP9_MAX_BITRATE if self.codec == "vp9" else MAX_BITRATE, max_framerate=self.fps),
         )
         await self.until_closed(room.local_participant.publish_track(track, options))
         self.step("camera published")
+        # The codec the camera goes out with is checked alongside, without holding media up.
+        self._codec_check = asyncio.create_task(self._confirm_codec(), name="decart-livekit-codec")
         if initial is not None:
             await self.until_closed(initial)
         self.owner.media_starting(self)
@@ -183,6 +211,36 @@ class LiveKitLink(Link):
         if not self.state_sent:
             # No prompt and no image: what the service expects then (as the SDK does).
             await self.request_image(None)
+
+    async def _confirm_codec(self) -> None:
+        """Wait until the camera is being sent, and close this link (ConnectError) if the room took another codec than :attr:`codec`.
+
+        LiveKit's client offers only the codec asked for, so a room that
+        cannot take it usually fails the connection instead; a room that
+        answers with another one must not go unnoticed either.
+        """
+        deadline = time.monotonic() + self.connect_timeout
+        while time.monotonic() < deadline:
+            sent = await self._sent_codec()
+            if sent is not None:
+                if sent != self.codec and not self.closed.done():
+                    asked, took = CODEC_NAMES[self.codec], CODEC_NAMES.get(sent, sent.upper())
+                    self.closed.set_result(ConnectError(f"the room took the camera as {took}, not the {asked} asked for", fix="codec"))
+                self.step("codec confirmed")
+                return
+            await asyncio.sleep(0.05)
+        log.info("could not tell which codec the camera is sent with (no outbound video in the stats)")
+
+    async def _sent_codec(self) -> str | None:
+        """The codec (``h264``, ``vp8``, ...) of the video we send, from the publisher's stats; None before any is sent."""
+        stats = await self.room.get_rtc_stats()
+        codecs = {item.codec.rtc.id: item.codec.codec.mime_type for item in stats.publisher_stats if item.WhichOneof("stats") == "codec"}
+        for item in stats.publisher_stats:
+            if item.WhichOneof("stats") == "outbound_rtp" and item.outbound_rtp.stream.kind == "video":
+                mime = codecs.get(item.outbound_rtp.stream.codec_id, "")
+                if mime:
+                    return mime.lower().removeprefix("video/")
+        return None
 
     async def transport_bytes(self) -> tuple[int, int] | None:
         if self.room is None or not self.room.isconnected():
@@ -249,7 +307,7 @@ class LiveKitLink(Link):
             pass
 
     async def _close_media(self) -> None:
-        for task in (self._feeder, self._sound_feeder):
+        for task in (self._feeder, self._sound_feeder, self._codec_check):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -54,6 +54,10 @@ def error_from_server(text: str) -> DecartError:
         return ServerError(f"this API key already holds as many sessions as it may ({text})", "end another session that uses this key (or its client tokens), or try again when one ends")
     if any(marker in lowered for marker in CAPACITY_MARKERS):
         return ServerError(f"the server is at capacity ({text})", "try again in a minute")
+    if "resolution" in lowered:
+        return ServerError(f"the server refused the resolution ({text})", fix="resolution")
+    if "cannot receive" in lowered and "video" in lowered:
+        return ServerError(f"the server refused the camera's codec ({text})", fix="codec")
     if "model" in lowered and any(marker in lowered for marker in MODEL_MARKERS):
         return ServerError(f"the server does not serve this model ({text})", fix="model")
     return ServerError(f"server error: {text}")

@@ -366,22 +366,25 @@ def _server_base(base: str) -> tuple[str, SplitResult]:
     return scheme, parts
 
 
-def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream", user_agent: str | None = None, livekit: bool = False) -> str:
+def stream_url(base: str, *, api_key: str, model: str, path: str = "/v1/stream", user_agent: str | None = None, livekit: bool = False, resolution: str | None = None) -> str:
     """The WebSocket URL of a model's stream on the server at ``base``.
 
     ``base`` is a scheme, host and port (``wss://api3.decart.ai``,
     ``http://127.0.0.1:8765``); ``http(s)`` maps to ``ws(s)``; a base that
     already ends in the model's path is accepted as is. ``livekit`` adds
-    ``livekit_early_room_info=true`` (today's protocol, as the official SDKs ask).
+    ``livekit_early_room_info=true`` (today's protocol, as the official SDKs ask),
+    ``resolution`` a ``resolution=`` after it (where the SDKs put it).
     """
     scheme, parts = _server_base(base)
     base_path = parts.path.rstrip("/")
     if not base_path.endswith(path):
         base_path += path
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("api_key", "model", "user_agent", "livekit_early_room_info")]
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("api_key", "model", "user_agent", "livekit_early_room_info", "resolution")]
     query += [("api_key", api_key), ("model", model)]
     if livekit:
         query.append(("livekit_early_room_info", "true"))
+    if resolution:
+        query.append(("resolution", resolution))
     if user_agent:
         query.append(("user_agent", user_agent))
     return urlunsplit((scheme, parts.netloc, base_path, urlencode(query, quote_via=quote), ""))

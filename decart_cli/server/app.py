@@ -51,7 +51,7 @@ from .. import protocol as p
 from ..config import ServeConfig
 from ..engine import Engine, load_engine
 from ..errors import ProtocolError, Refused
-from ..models import LEGACY, MODELS, TODAY, Model, names_of
+from ..models import LEGACY, MODELS, RESOLUTIONS, TODAY, Model, names_of
 from .connections import ConnectionGuard
 from .cors import Origins, cors
 from .editor import PromptChecker
@@ -80,7 +80,6 @@ WATCH_PREFIX = "/watch-stream/"
 SERVER_HEADER = f"decart-serve/{__version__}"
 """The ``Server`` header of every response: how a client knows it talks to decart serve (see decart_cli.client.generation)."""
 SPEEDS = ("fast",)
-RESOLUTIONS = ("720p", "1080p")
 MAX_LINE = 16 * 1024
 """Longest request line accepted (a browser's LiveKit join request, offer included, is ~4 KB)."""
 V0_REFUSAL = (
@@ -298,6 +297,7 @@ class Server:
             await socket.send_quietly(p.serialize(p.Error(error=refusal or "unknown model")))
             await socket.close(1008, "unknown model" if model is None else "bad query")
             return
+        model = model.at(query.get("resolution"))
         try:
             self.keys.open_session(access)
         except Refused as exc:
@@ -340,7 +340,7 @@ class Server:
                 self.slots.release()
             raise
         self.sessions.add(session)
-        log.info("session %s: %s connected, model %s", session.id, socket.remote, model.name)
+        log.info("session %s: %s connected, model %s%s", session.id, socket.remote, model.name, f" at {model.resolution}" if model.resolution else "")
         try:
             await session.run()
         finally:
@@ -367,6 +367,10 @@ class Server:
         resolution = query.get("resolution")
         if resolution is not None and resolution not in RESOLUTIONS:
             return f"unknown resolution {resolution[:20]!r}; use 720p or 1080p"
+        if resolution is not None and not model.offers(resolution):
+            if not model.resolutions:
+                return f"model {model.name} takes no resolution: the legacy protocol has none ({model.width}x{model.height} only)"
+            return f"model {model.name} does not offer resolution {resolution}: it offers {' and '.join(model.resolutions)} only"
         return None
 
     # ------------------------------------------------------------ viewers

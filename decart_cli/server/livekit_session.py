@@ -113,6 +113,7 @@ class LiveKitSession(ServerSession):
             on_first_frame=self.generation_started,
             on_left=self._left_room,
             viewers=self.viewers,
+            on_refused=self._refused_media,
         )
         try:
             token = self.rooms.open(self.room)
@@ -123,6 +124,12 @@ class LiveKitSession(ServerSession):
             return
         log.info("session %s: room %s open", self.id, self.room.name)
         await self.send(p.LiveKitRoomInfo(livekit_url=self.room_url, token=token, room_name=self.room.name, session_id=self.id))
+
+    async def _refused_media(self, why: str) -> None:
+        """The room refused what the client publishes: say why on the control channel, then end the session."""
+        log.info("session %s: %s; closing the session", self.id, why)
+        await self.send(p.Error(error=why))
+        await self.ws.close(1008, "media refused")
 
     def generation_started(self) -> None:
         if self.generating_since is None:  # end_generation() cancelled any earlier ticker

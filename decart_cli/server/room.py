@@ -46,9 +46,10 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiortc import MediaStreamTrack, RTCRtpTransceiver
+from livekit.protocol import models as lm
 from livekit.protocol import rtc as lk
 from ..errors import ProtocolError, Refused
 from ..rtc.peer import Peer
@@ -81,6 +82,7 @@ class Room:
         on_first_frame: Callable[[], None],
         on_left: Callable[[], None],
         viewers: Viewers | None = None,
+        on_refused: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.session_id = session_id
@@ -90,6 +92,8 @@ class Room:
         self.size = size
         self.on_first_frame = on_first_frame
         self.on_left = on_left
+        self.on_refused = on_refused
+        """Tells the session's client why the room refused what it publishes (on the control channel, before the room connection closes)."""
         self.publisher: rs.PublishedTrack | None = self._new_track(rs.new_sid("PA"))
         """The inference participant and the edited track it publishes; None while that participant is not in the room."""
         self.viewers = viewers if viewers is not None else Viewers()
@@ -233,6 +237,11 @@ class RoomHub:
             room.joined.set()
         try:
             await connection.run(request)
+        except Refused as exc:
+            log.warning("room %s: refused %s: %s", room.name, grant.identity, exc)
+            if room.on_refused is not None:
+                await room.on_refused(str(exc))
+            await connection.close(leave=True)  # not to come back: a resume would be refused the same
         except ProtocolError as exc:
             log.info("room %s: closing a connection: %s", room.name, exc)
         except Exception as exc:  # one broken connection must not take the server down
@@ -275,6 +284,8 @@ class RoomConnection:
         """Whether the client was asked for a section to receive the current edited track on."""
         self._candidates = 0
         self._closed = False
+        self.codec: str | None = None
+        """The codec the client publishes its video with (from its offer), once it publishes."""
 
     async def send(self, response: lk.SignalResponse) -> None:
         await self.ws.send_quietly(response.SerializeToString())
@@ -336,7 +347,18 @@ class RoomConnection:
 
     async def _apply_offer(self, sdp: str) -> None:
         check_media_sections(sdp, MAX_MEDIA_SECTIONS)
+        codec = rs.published_codec(sdp) if not self.viewer else None
+        if codec is not None and codec != self.codec:
+            self._check_codec(codec)
+            self.codec = codec
+            log.info("room %s: the client publishes %s video", self.room.name, rs.CODEC_NAMES.get(codec, codec))
         await self.peer.set_remote(rs.sent_codec_first(sdp), "offer")
+
+    def _check_codec(self, codec: str) -> None:
+        """Refuse (:class:`Refused`) video the client publishes with a codec aiortc cannot decode, rather than answer another one."""
+        refusal = rs.codec_refusal(codec)
+        if refusal is not None:
+            raise Refused(refusal)
 
     def _mid(self) -> str | None:
         return self._sender.mid if self._sender is not None else None
@@ -421,6 +443,8 @@ class RoomConnection:
         elif kind == "add_track":
             add = request.add_track
             log.info("room %s: the client adds a track (%dx%d)", self.room.name, add.width, add.height)
+            if add.type == lm.VIDEO and add.simulcast_codecs and not self.viewer:
+                self._check_codec(add.simulcast_codecs[0].codec)  # a browser names its codec here, before its offer
             await self.send(rs.track_published(add, rs.new_sid("TR")))
         elif kind == "offer":
             await self._apply_offer(request.offer.sdp)

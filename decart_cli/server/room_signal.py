@@ -358,6 +358,46 @@ def _codec_first(section: list[str], codec: str) -> list[str]:
     return [" ".join(m_line[:3] + fmts), *body]
 
 
+RECEIVED_CODECS = ("H264", "VP8")
+"""The video codecs aiortc decodes: what a client may publish its camera with here."""
+CODEC_NAMES = {"H264": "H.264", "VP8": "VP8", "VP9": "VP9", "AV1": "AV1", "H265": "H.265"}
+_NOT_MEDIA = ("RTX", "RED", "ULPFEC", "FLEXFEC-03")
+
+
+def _codecs(section: list[str]) -> list[str]:
+    """The media codecs of a section (upper case), in the offer's order, retransmission and FEC formats left out."""
+    names = []
+    for line in section:
+        if line.startswith("a=rtpmap:"):
+            name = line[len("a=rtpmap:"):].split(None, 1)[-1].split("/")[0].upper()
+            if name not in _NOT_MEDIA and name not in names:
+                names.append(name)
+    return names
+
+
+def published_codec(offer: str) -> str | None:
+    """The codec the client publishes its camera with: the first of its sending video section (its preference), or None while it sends no video."""
+    _, sections = _sections(offer)
+    for section in sections:
+        if section[0].startswith("m=video") and not section[0].startswith("m=video 0 ") and "a=sendonly" in section:
+            codecs = _codecs(section)
+            if codecs:
+                return codecs[0]
+    return None
+
+
+def codec_refusal(codec: str) -> str | None:
+    """Why a client publishing with ``codec`` (``VP9``, ``video/vp9``: any case, with or without ``video/``) cannot be received here, or None.
+
+    The client asked for it first: answering with another codec it also
+    offered would be a silent fall back, so the room refuses instead.
+    """
+    name = codec.upper().removeprefix("VIDEO/")
+    if not name or name in RECEIVED_CODECS:
+        return None
+    return f"this server cannot receive {CODEC_NAMES.get(name, name)} video: publish H.264 or VP8"
+
+
 def complete_answer(offer: str, answer: str) -> str:
     """aiortc's ``answer`` to a LiveKit client's ``offer``, with the RID extensions, one simulcast layer and a bitrate floor.
 

@@ -155,7 +155,9 @@ async def main(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     feeder = asyncio.ensure_future(publish(source, stop))
     initial = ModelState(prompt=Prompt(text=args.prompt)) if args.prompt else None
-    options = RealtimeConnectOptions(model=models.realtime(args.model), on_remote_stream=watcher.on_remote_stream, initial_state=initial)
+    options = RealtimeConnectOptions(
+        model=models.realtime(args.model), on_remote_stream=watcher.on_remote_stream, initial_state=initial, resolution=args.resolution, preferred_video_codec=args.codec
+    )
     started = time.monotonic()
     try:
         client = await RealtimeClient.connect(base_url=args.url, api_key=args.api_key, local_track=track, options=options)
@@ -232,6 +234,8 @@ if __name__ == "__main__":
     parser.add_argument("--hold", type=float, default=0.0, help="stay connected this much longer before disconnecting")
     parser.add_argument("--first-frame-timeout", type=float, default=20.0)
     parser.add_argument("--watch", action="store_true", help="also watch the session with RealtimeClient.subscribe during the first phase (report: viewer)")
+    parser.add_argument("--resolution", default=None, help="the SDK's resolution option: 720p or 1080p")
+    parser.add_argument("--codec", default="h264", help="the SDK's preferred_video_codec: h264 or vp9")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
