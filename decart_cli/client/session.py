@@ -56,7 +56,6 @@ from ..ui.status import StatusTicker, recording_counts
 from .connection import Connection
 from .controls import Controls, play_cues
 from .ends import Ends, StopRequest
-from .race import cancelled
 from .link import Link
 from .record import PromptEntry, SessionRecord
 from .sinks import from_thread, new_vcam, new_window, wire
@@ -158,33 +157,12 @@ class EditSession:
         self._tasks.append(task)
         return task
 
-    def _start_local_server(self, stack: contextlib.AsyncExitStack) -> asyncio.Future[str]:
-        """Start the embedded server (its stop goes on ``stack`` once it has started); the future of its base URL."""
-        server = self.local_server
-        if server is None:
-            raise ValueError("EditConfig.url is None and no local server was given")
-
-        async def start() -> str:
-            url = await server.start()
-            stack.push_async_callback(server.stop)
-            return url
-
-        return asyncio.ensure_future(start())
-
     async def run(self) -> SessionStats:
         """Run until the session ends; return its stats. Raises DecartError on failure."""
         cfg = self.config
         async with contextlib.AsyncExitStack() as stack:
-            # Opening a camera can take seconds: keep the loop free meanwhile,
-            # and start the embedded server (if any) in the same time.
-            opening = asyncio.ensure_future(asyncio.to_thread(open_source, cfg.source))
-            starting = self._start_local_server(stack) if cfg.url is None else None
-            try:
-                source = await opening
-            except BaseException:
-                if starting is not None:
-                    await cancelled(starting)
-                raise
+            # Opening a camera can take seconds: keep the loop free meanwhile.
+            source = await asyncio.to_thread(open_source, cfg.source)
             stack.callback(source.stop)
             audio_in = self._open_audio(source) if cfg.output is not None else None
             self._sound = audio_in is not None
@@ -207,7 +185,12 @@ class EditSession:
             if cfg.show:
                 window = self._window = new_window(f"decart - {self.model.name} - ? for keys", cfg.screen)
 
-            base_url = cfg.url if starting is None else await starting
+            base_url = cfg.url
+            if base_url is None:
+                if self.local_server is None:
+                    raise ValueError("EditConfig.url is None and no local server was given")
+                base_url = await self.local_server.start()
+                stack.push_async_callback(self.local_server.stop)
             if self._record is not None:
                 self._record.server = p.display_url(base_url) if cfg.url is not None else "the local server (embedded)"
             connection = self.connection = Connection(
