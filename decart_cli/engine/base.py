@@ -48,6 +48,15 @@ size, or None to clear it; a bad array raises ValueError. Like
 :meth:`Engine.process`, so the engine should swap its image in one
 assignment. An engine without ``set_image`` does not take reference images
 (the server refuses them for it); :func:`accepts_image` tells which.
+
+Other optional members, each used when present:
+
+* ``notice() -> str``: what the user should know about the current edit
+  beyond "applied" ("'sombrero' is drawn as a plain hat", "waiting for a
+  face"); the server puts it in the prompt's acknowledgement (``note``) and
+  sends it again when it changes.
+* ``warm() -> None``: work the engine would otherwise do on its first
+  prompt; the server runs it in a thread as it starts.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ from decart_cli.errors import EngineError, UnsupportedPrompt
 from . import atmosphere, backdrops, looks, overlays, paintings, reference, regions, scene, styles, wardrobe
 from .face import FaceTracker, detect_faces
 from .frame import Edit, EditSpec, Face, FrameContext
-from .instructions import describe, read, refusal
+from .instructions import compile_all, describe, read, refusal
 from .reference import Reference
 
 log = logging.getLogger("decart.engine")
@@ -150,6 +150,10 @@ class BuiltinEngine:
         built.sort(key=lambda pair: pair[1].stage)  # stable: ties keep the prompt's order
         ordered = tuple(spec for spec, _ in built)
         return Plan(ordered, tuple(edit for _, edit in built), describe(list(ordered)), tuple(reading.notes))
+
+    def warm(self) -> None:
+        """Compile the parser's table now (~0.4 s), so the first prompt does not wait for it (see :class:`.instructions.LazyPattern`)."""
+        compile_all()
 
     def set_prompt(self, prompt: str) -> None:
         """Switch to the edits ``prompt`` asks for ("" = none).

@@ -60,6 +60,7 @@ __all__ = [
     "KINDS",
     "NotUnderstood",
     "RULES",
+    "compile_all",
     "describe",
     "describe_spec",
     "normalize",
@@ -492,10 +493,38 @@ def _intensity(m: re.Match[str]) -> float:
 # --------------------------------------------------------------------------
 # The table
 
+class LazyPattern:
+    """A regular expression compiled the first time it is matched.
+
+    The table's ~120 rows take ~0.4 s to compile: a process that never reads
+    a prompt (``decart --help``, a client of a remote server) should not
+    pay it at import. :func:`compile_all` compiles them ahead (the server
+    does, in a thread, as it starts).
+    """
+
+    __slots__ = ("pattern", "_compiled")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self.pattern)
+        return compiled.fullmatch(text)
+
+
 Builder = Callable[[re.Match[str]], EditSpec]
-Rule = tuple[re.Pattern[str], Builder]
+Rule = tuple[LazyPattern, Builder]
 RULES: list[Rule] = []
 """``(pattern, builder)`` rows, tried in order; a pattern must match a whole (cleaned) part."""
+
+
+def compile_all() -> None:
+    """Compile every row of :data:`RULES` now (else each is compiled when first tried)."""
+    for pattern, _ in RULES:
+        pattern.fullmatch("")
 KINDS: set[str] = {"recolor_region"}
 """Every :attr:`EditSpec.kind` :func:`parse` can produce (filled in as :data:`RULES` is built)."""
 
@@ -508,7 +537,7 @@ def rule(pattern: str, builder: Builder) -> None:
         n = seen[m[1]] = seen.get(m[1], 0) + 1
         return m[0] if n == 1 else f"(?P<{m[1]}_{n}>"
 
-    RULES.append((re.compile(re.sub(r"\(\?P<([a-z]+)>", rename, pattern)), builder))
+    RULES.append((LazyPattern(re.sub(r"\(\?P<([a-z]+)>", rename, pattern)), builder))
 
 
 def group(m: re.Match[str], name: str) -> str | None:

@@ -33,6 +33,12 @@ class PromptChecker:
         self.engine = engine
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Run the engine's optional ``warm()`` (work it would otherwise do on the first prompt) in a daemon thread."""
+        warm = getattr(self.engine, "warm", None)
+        if callable(warm):
+            threading.Thread(target=warm, name="decart-engine-warm", daemon=True).start()
+
     def check(self, prompt: str) -> str:
         """Raise UnsupportedPrompt if an engine would refuse ``prompt``; else the engine's notice about it (see :func:`notice_of`)."""
         with self._lock:
