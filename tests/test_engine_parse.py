@@ -337,4 +337,4 @@ def test_the_table_is_compiled_when_used_not_when_imported():
         "print(sum(p._compiled is not None for p, _ in i.RULES))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout.split()
-    assert out[0] == "0" and int(out[1]) > 100 and out[2] == out[1], out
+    assert out[0] == "0" and int(out[1]) > 80 and out[2] == out[1], out

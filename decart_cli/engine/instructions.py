@@ -496,7 +496,7 @@ def _intensity(m: re.Match[str]) -> float:
 class LazyPattern:
     """A regular expression compiled the first time it is matched.
 
-    The table's ~120 rows take ~0.4 s to compile: a process that never reads
+    The table's ~90 rows take ~0.4 s to compile: a process that never reads
     a prompt (``decart --help``, a client of a remote server) should not
     pay it at import. :func:`compile_all` compiles them ahead (the server
     does, in a thread, as it starts).
