@@ -56,7 +56,8 @@ Other optional members, each used when present:
   face"); the server puts it in the prompt's acknowledgement (``note``) and
   sends it again when it changes.
 * ``warm() -> None``: work the engine would otherwise do on its first
-  prompt; the server runs it in a thread as it starts.
+  prompt; the server runs it (in a thread) as it starts, before it accepts
+  clients.
 """
 
 from __future__ import annotations

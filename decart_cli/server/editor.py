@@ -34,10 +34,11 @@ class PromptChecker:
         self._lock = threading.Lock()
 
     def warm(self) -> None:
-        """Run the engine's optional ``warm()`` (work it would otherwise do on the first prompt) in a daemon thread."""
+        """Run the engine's optional ``warm()``: work it would otherwise do on the first prompt (blocking: call it off the event loop)."""
         warm = getattr(self.engine, "warm", None)
         if callable(warm):
-            threading.Thread(target=warm, name="decart-engine-warm", daemon=True).start()
+            with self._lock:
+                warm()
 
     def check(self, prompt: str) -> str:
         """Raise UnsupportedPrompt if an engine would refuse ``prompt``; else the engine's notice about it (see :func:`notice_of`)."""
