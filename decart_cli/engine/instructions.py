@@ -271,13 +271,18 @@ STAND_INS: dict[str, str] = {
 """Words the engine takes but draws as something close, and what it draws: the acknowledgement says so."""
 
 
+def _unfound(s: EditSpec) -> bool:
+    """Whether ``s`` recolours a thing the engine cannot find (not the shirt, hair or background): the dominant colour stands in."""
+    return s.kind == "recolor_region" and s.target not in ("shirt", "hair", "background")
+
+
 def stand_in(s: EditSpec) -> str | None:
     """"'sombrero' is drawn as a plain hat" when ``s`` came from a word of :data:`STAND_INS`, else None.
 
     A colour for a thing the engine cannot find ("make my eyes blue") is
     said too: it recolours the picture's dominant saturated colour instead.
     """
-    if s.kind == "recolor_region" and s.target not in ("shirt", "hair", "background"):
+    if _unfound(s):
         return f"'{s.target}' is not something the engine finds: it recolours the picture's most saturated colour"
     text = f" {s.text} "
     for word in sorted(STAND_INS, key=len, reverse=True):
@@ -1127,28 +1132,30 @@ def read(prompt: str) -> Reading:
     words = _words(prompt)
     try:
         specs, changes = _read_all(_protect(words), prompt), []
-        if any(s.kind == "recolor_region" and s.target not in TARGET_OF for s in specs):
-            # "set the backround to white" reads as a thing called "backround": is it a typo of one the engine knows?
-            for fixed, respelled in respellings(words):
-                try:
-                    other = _read_all(_protect(fixed), prompt)
-                except NotUnderstood:
-                    continue
-                if not any(s.kind == "recolor_region" and s.target not in TARGET_OF for s in other):
-                    specs, changes = other, respelled
-                    break
     except NotUnderstood:
-        for fixed, changes in respellings(words):
-            try:
-                specs = _read_all(_protect(fixed), prompt)
-                break
-            except NotUnderstood:
-                continue
-        else:
+        respelled = _respelled_reading(words, prompt)
+        if respelled is None:
             raise  # naming the part as the user wrote it
+        specs, changes = respelled
+    else:
+        if any(_unfound(s) for s in specs):
+            # "set the backround to white" reads as a thing called "backround": is it a typo of one the engine knows?
+            specs, changes = _respelled_reading(words, prompt, finds_all=True) or (specs, changes)
     notes = [f"read '{old}' as '{new}'" for old, new in changes]
     notes.extend(note for s in specs if (note := stand_in(s)))
     return Reading(specs, notes)
+
+
+def _respelled_reading(words: str, prompt: str, *, finds_all: bool = False) -> tuple[list[EditSpec], list[tuple[str, str]]] | None:
+    """The first of :func:`respellings` of ``words`` that reads (``finds_all``: and recolours no unfound thing), with its changes; else None."""
+    for fixed, changes in respellings(words):
+        try:
+            specs = _read_all(_protect(fixed), prompt)
+        except NotUnderstood:
+            continue
+        if not (finds_all and any(_unfound(s) for s in specs)):
+            return specs, changes
+    return None
 
 
 def _read_all(text: str, prompt: str) -> list[EditSpec]:
