@@ -268,8 +268,7 @@ class LiveKitLink(Link):
                 if time.monotonic() - self._progress >= self.connect_timeout:
                     raise ConnectError(f"no room from the server within {self.connect_timeout:g} s", fix="connect_timeout")
         finally:
-            request.cancel()
-            await asyncio.gather(request, return_exceptions=True)
+            await cancelled(request)
 
     def _on_message(self, message: p.Message) -> None:
         if isinstance(message, p.QueuePosition):
@@ -307,10 +306,7 @@ class LiveKitLink(Link):
             pass
 
     async def _close_media(self) -> None:
-        for task in (self._feeder, self._sound_feeder, self._codec_check):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await cancelled(*(task for task in (self._feeder, self._sound_feeder, self._codec_check) if task is not None))
         if self._edited is not None:
             await self._edited.close()
         if self.room is not None:

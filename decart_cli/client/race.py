@@ -61,8 +61,7 @@ async def unless(awaitable: Awaitable[T], others: dict[Awaitable[object], str], 
     try:
         done = await first_of({task: _AWAITED, **others}, timeout)
     except asyncio.CancelledError:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancelled(task)
         raise
     if _AWAITED in done:
         return task.result()

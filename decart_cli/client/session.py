@@ -57,6 +57,7 @@ from .connection import Connection
 from .controls import Controls, play_cues
 from .ends import Ends, StopRequest
 from .link import Link
+from .race import cancelled
 from .record import PromptEntry, SessionRecord
 from .sinks import from_thread, new_vcam, new_window, wire
 from .stdin import read_lines
@@ -395,9 +396,7 @@ class EditSession:
             await controls.line(await prompts.get())
 
     async def _cancel_tasks(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancelled(*self._tasks)
         self._tasks.clear()
 
 
