@@ -7,6 +7,8 @@ and the only place where exceptions become messages and exit codes.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import functools
 import logging
 import os
@@ -149,8 +151,8 @@ class Stoppable(Protocol):
     async def run(self) -> Any: ...
 
 
-async def run_stoppable(session: Stoppable) -> None:
-    """Run ``session``; SIGINT / SIGTERM ask it to stop (the handlers only set its flags).
+def run_stoppable(session: Stoppable) -> None:
+    """Run ``session`` to its end; SIGINT / SIGTERM ask it to stop (the handlers only set its flags).
 
     The first signal stops it gracefully (the frames in flight reach the
     file); a second one hurries the stop (no waiting for them); a third
@@ -158,25 +160,61 @@ async def run_stoppable(session: Stoppable) -> None:
     holds (it is written in fragments). A signal never raises
     KeyboardInterrupt inside the event loop: that tears whatever was
     running and can leave the shutdown waiting forever.
+
+    The count goes on after the session ends, while the program prints its
+    summary and exits: one more press there changes nothing (it is leaving
+    already), the third still leaves at once. Without this, a quick second
+    Ctrl-C that lands after the loop closed would be Python's own: a
+    KeyboardInterrupt in the summary, or, once the interpreter is tearing
+    down, death by the signal with the session's exit code lost.
     """
-    loop = asyncio.get_running_loop()
-    signals = 0
+    presses = SignalCount(session)
+    try:
+        asyncio.run(presses.run(session))
+    finally:
+        presses.leaving()
 
-    def on_signal(name: str, signum: int) -> None:
-        nonlocal signals
-        signals += 1
-        if signals <= 2:
-            session.request_stop(name, hurry=signals == 2)
-            return
-        os.write(2, b"\nquit without finishing\n")
-        os._exit(130)
 
-    for signum, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
-        try:
-            loop.add_signal_handler(signum, on_signal, name, signum)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
-    await session.run()
+class SignalCount:
+    """The SIGINT / SIGTERM presses of one command, during its session and while it leaves."""
+
+    def __init__(self, session: Stoppable) -> None:
+        self._session: Stoppable | None = session
+        self.count = 0
+
+    async def run(self, session: Stoppable) -> None:
+        """Run ``session`` with the signals routed to :meth:`press` (through the loop, so the handler runs between callbacks)."""
+        loop = asyncio.get_running_loop()
+        for signum, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+            try:
+                loop.add_signal_handler(signum, self.press, name)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+                pass
+        await session.run()
+
+    def press(self, name: str) -> None:
+        """One signal: stop, hurry, or (the third) leave at once."""
+        self.count += 1
+        if self.count > 2:
+            os.write(2, b"\nquit without finishing\n")
+            os._exit(130)
+        if self._session is not None:
+            self._session.request_stop(name, hurry=self.count == 2)
+
+    def leaving(self) -> None:
+        """The session is over: later signals go on counting (Python's handlers, which run while threads are joined), then are ignored while the interpreter tears down."""
+        self._session = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                signal.signal(signum, lambda _signum, _frame: self.press("leaving"))
+        atexit.register(_ignore_signals)  # atexit runs last-in first: before the libraries' own exit handlers
+
+
+def _ignore_signals() -> None:
+    """Ignore SIGINT / SIGTERM from here to the process's end (the interpreter would reset them to the default, which kills)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def version_line() -> str:

@@ -191,7 +191,7 @@ def edit(
     session = EditSession(config, chosen, reporter, local_server=EmbeddedServer(reporter) if config.url is None else None, prompt_line=prompt_line, probe=probe)
     failed = True
     try:
-        asyncio.run(run_stoppable(session))
+        run_stoppable(session)
         failed = False
     finally:
         # Also after a failure: say what was recorded before it.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Optional
@@ -68,7 +67,7 @@ def watch(
     session = WatchSession(config, reporter)
     failed = True
     try:
-        asyncio.run(run_stoppable(session))
+        run_stoppable(session)
         failed = False
     finally:
         if session.stats.first_frame is not None:
