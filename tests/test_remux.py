@@ -137,6 +137,35 @@ def test_vp8_falls_back_to_reencoding(tmp_path: Path) -> None:
     assert len(decode(recorder.path).frames) == 5
 
 
+def test_the_input_is_chosen_before_any_frame_and_the_other_is_ignored(tmp_path: Path) -> None:
+    """take_decoded() before frames: H.264 encoded frames are ignored; a tap before frames: decoded frames are ignored."""
+    img = np.empty((176, 320, 3), np.uint8)
+    decoded_first = Recorder(tmp_path / "decoded.mp4", fps=FPS)
+    decoded_first.take_decoded()
+    assert decoded_first.mode == "encode"
+    assert decoded_first.tap(rtc.jitter_buffer_class()(capacity=128, is_video=True)) is None
+    for i, data in enumerate(encoded(3)):
+        decoded_first.write_encoded(data, "h264")  # ignored: the decoded input was chosen
+        img[:] = colour(i)
+        decoded_first.write(av.VideoFrame.from_ndarray(img, format="bgr24"))
+    decoded_first.close()
+    assert decoded_first.frames_written == 3 and len(decode(decoded_first.path).frames) == 3
+
+    rtc.apply()
+    buffer = rtc.jitter_buffer_class()(capacity=128, is_video=True)
+    tapped_first = Recorder(tmp_path / "tapped.mp4", fps=FPS)
+    tap = tapped_first.tap(buffer)
+    assert tap is not None and tapped_first.mode == "remux"
+    tapped_first.take_decoded()  # too late: the encoded input was chosen
+    for i, data in enumerate(encoded(4)):
+        img[:] = colour(i)
+        tapped_first.write(av.VideoFrame.from_ndarray(img, format="bgr24"))  # ignored
+        tapped_first.write_encoded(data, "h264", link=tap)
+    tap.close()
+    tapped_first.close()
+    assert tapped_first.mode == "remux" and len(decode(tapped_first.path).frames) == 4
+
+
 def test_tap_sees_every_frame_the_receiver_releases() -> None:
     """Over a real loopback session, the jitter buffer's tap gets exactly the frames that are then decoded, the first a keyframe."""
     rtc.apply()
@@ -212,9 +241,12 @@ def test_killed_remuxed_recording_decodes_and_loses_at_most_a_second(tmp_path: P
     assert np.abs(video.frames[60].reshape(-1, 3).mean(axis=0) - colour(60)).max() < 6
 
 
-@pytest.mark.parametrize(("suffix", "tuning", "mode"), [(".mp4", "", "the received H.264 as is"), (".mkv", "", "the received H.264 as is"), (".mp4", "off", "by re-encoding")])
+@pytest.mark.parametrize(
+    ("suffix", "tuning", "mode"),
+    [(".mp4", "", "the received H.264 as is"), (".mkv", "", "the received H.264 as is"), (".mp4", "off", "by re-encoding"), (".mp4", "codec=vp8", "by re-encoding")],
+)
 def test_edit_records_by_remuxing_or_falls_back(server, tmp_path: Path, suffix: str, tuning: str, mode: str) -> None:  # type: ignore[no-untyped-def]
-    """`decart edit -o` remuxes what it receives (.mp4, .mkv) and re-encodes with the tuning off; either way every frame is in the file."""
+    """`decart edit -o` remuxes the H.264 it receives (.mp4, .mkv) and re-encodes with the tuning off or VP8 coming back; either way every frame is in the file."""
     out = tmp_path / f"out{suffix}"
     result = run_decart("edit", "-v", "-i", "test", "--no-show", "-o", str(out), "--duration", "3", "--url", server.url, env=child_env(DECART_RTC_TUNING=tuning))
     assert result.returncode == 0, result.stderr

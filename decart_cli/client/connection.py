@@ -135,16 +135,20 @@ class Connection:
         await self.wanted.apply(link, initial=self._initial)
 
     def media_starting(self, link: Link) -> None:
-        """Have the recorder take this link's frames as received (remux), where it can."""
+        """Choose, at the first link's start and before any frame, what the recorder takes: this link's frames as received (remux) where it can, else the decoded ones.
+
+        Later links are tapped too while the file is made of received frames
+        (a link that cannot be tapped pauses the recording until one can).
+        """
         recorder = self.recorder
         if recorder is None or recorder.mode == "encode":
             return
-        source = link.encoded_source()
-        if source is None:
+        link_tap = recorder.tap(link.encoded_source())
+        if recorder.mode is None:  # the first link cannot be tapped: the file is made of decoded frames
+            recorder.take_decoded()
             return
-        link_tap = recorder.tap(source)
         self._taps[link] = link_tap
-        if link_tap is None and recorder.mode == "remux":
+        if link_tap is None:
             self.reporter.warning("recording paused: this connection's frames cannot be taken as received")
 
     def on_message(self, message: p.Message) -> None:

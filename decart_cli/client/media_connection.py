@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc.sdp import SessionDescription
 
 from .. import protocol as p
 from .. import rtc
@@ -50,14 +51,27 @@ class MediaConnection:
         return self._peer.pc
 
     def encoded_source(self) -> Any:
-        """The low-latency jitter buffer of the video receiver, whose taps see each received frame still encoded.
+        """The low-latency jitter buffer of the video receiver, whose taps see each received H.264 frame still encoded.
 
-        None before the video transceiver exists, when the tuning is off (or
-        its jitter buffer was skipped) or when this aiortc keeps the buffer
+        None before the server's answer, when the edited video does not come
+        as H.264 (the file takes H.264 only), when the tuning is off (or its
+        jitter buffer was skipped), or when this aiortc keeps the buffer
         elsewhere. See :class:`~decart_cli.media.remux.EncodedTap`.
         """
+        if self.received_codec() != "h264":
+            return None
         receivers = [t.receiver for t in self._peer.pc.getTransceivers() if t.kind == "video"]
         return rtc.tappable_jitter_buffer(receivers[0]) if receivers else None
+
+    def received_codec(self) -> str | None:
+        """The codec the edited video comes in (``"h264"``, ``"vp8"``): the first of the answer's video codecs; None before the answer."""
+        answer = self._peer.pc.remoteDescription
+        if answer is None:
+            return None
+        for media in SessionDescription.parse(answer.sdp).media:
+            if media.kind == "video" and media.rtp.codecs:
+                return media.rtp.codecs[0].mimeType.split("/")[-1].lower()
+        return None
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video" and not self._remote.done():

@@ -29,11 +29,15 @@ shared with other sinks, see :mod:`decart_cli.media.relay`).
 **Encoded input.** A recorder can instead take the H.264 frames as they
 were received (:meth:`Recorder.write_encoded`, or a :meth:`Recorder.tap` on
 a connection's jitter buffer) and write them without re-encoding (see
-:mod:`decart_cli.media.remux`): ~0.07 ms a frame instead of ~4.5 ms. The
-first frame to arrive decides, once, which input the file is made from
-(``mode``): an H.264 encoded frame makes it ``"remux"`` and decoded frames
-are then ignored; a decoded frame, or an encoded frame of another codec,
-makes it ``"encode"`` and encoded frames are then ignored.
+:mod:`decart_cli.media.remux`): ~0.07 ms a frame instead of ~4.5 ms. Which
+input the file is made from (``mode``) is chosen once, before frames come,
+by whoever feeds it: :meth:`Recorder.tap` chooses the encoded frames
+(``"remux"``), :meth:`Recorder.take_decoded` the decoded ones
+(``"encode"``); the other input is then ignored. An edit session chooses
+when its first connection starts (``Connection.media_starting``). A
+recorder nobody chose for takes the first input that arrives: an H.264
+encoded frame makes it ``"remux"``; a decoded frame, or an encoded frame of
+another codec, ``"encode"``.
 """
 
 from __future__ import annotations
@@ -168,7 +172,7 @@ class Recorder:
         self._progress_at = 0.0
         self.error: DecartError | None = None
         self.mode: str | None = None
-        """``"remux"`` (encoded input), ``"encode"`` (decoded input), or None before the first frame."""
+        """``"remux"`` (encoded input), ``"encode"`` (decoded input), or None before it is chosen (see the module docstring)."""
         self.on_warning: Callable[[str], None] | None = None
         """Called on the recorder's thread with a message for the user (e.g. a connection that cannot be remuxed)."""
         self.on_failure: Callable[[DecartError], None] | None = None
@@ -261,8 +265,7 @@ class Recorder:
         now = time.monotonic()
         with self._cond:
             if self.mode is None:
-                self.mode = "encode"
-                log.info("recording by re-encoding the decoded frames")
+                self._choose("encode")
             elif self.mode != "encode":
                 return
             self._put(now, frame)
@@ -279,8 +282,7 @@ class Recorder:
         now = time.monotonic()
         with self._cond:
             if self.mode is None:
-                self.mode = "remux" if codec == "h264" else "encode"
-                log.info("recording %s", "the received H.264 as is" if self.mode == "remux" else f"by re-encoding ({codec or 'unknown'} received)")
+                self._choose("remux" if codec == "h264" else "encode", f" ({codec or 'unknown'} received)")
             if self.mode != "remux":
                 return
             self._encoded_seq += 1
@@ -324,13 +326,28 @@ class Recorder:
     def tap(self, buffer: Any) -> EncodedTap | None:
         """Record the frames ``buffer`` (a connection's jitter buffer) releases; None where it cannot.
 
-        None when the buffer has no taps (the tuning is off) or this
-        recorder already records decoded frames: feed it decoded frames.
-        The caller closes the tap when the connection goes.
+        The first tap chooses the encoded input (``mode`` ``"remux"``), so
+        the decoded frames are ignored from then on. None when the buffer has
+        no taps (the tuning is off) or the decoded input was chosen: feed it
+        decoded frames. The caller closes the tap when the connection goes.
         """
         if self.mode == "encode" or not EncodedTap.supported(buffer):
             return None
+        with self._cond:
+            if self.mode is None:
+                self._choose("remux")
         return EncodedTap(buffer, self.write_encoded)
+
+    def take_decoded(self) -> None:
+        """Choose the decoded input (``mode`` ``"encode"``): encoded frames and taps are refused from now on. No-op once chosen."""
+        with self._cond:
+            if self.mode is None:
+                self._choose("encode")
+
+    def _choose(self, mode: str, why: str = "") -> None:
+        """Set ``mode`` once (hold ``_cond``)."""
+        self.mode = mode
+        log.info("recording %s", "the received H.264 as is" if mode == "remux" else f"by re-encoding the decoded frames{why}")
 
     def _put(self, now: float, item: Any) -> None:
         """Queue ``item`` for the recorder thread, dropping the oldest when full (hold ``_cond``)."""
