@@ -48,7 +48,6 @@ import atexit
 import collections
 import concurrent.futures
 import contextlib
-import ctypes
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -60,6 +59,7 @@ import numpy as np
 
 from decart_cli.config import Screen
 from decart_cli.errors import DecartError, UsageError
+from decart_cli.media import xserver
 from decart_cli.media.pairing import Pair
 
 __all__ = ["Window", "display_available"]
@@ -120,40 +120,6 @@ def _qt_platform_plugins(plugin_path: str) -> set[str] | None:
     return names or None
 
 
-_held_x_connections: dict[str, int] = {}
-"""One idle libxcb connection per display that answered :func:`_x_server_reachable`, kept open."""
-
-
-def _x_server_reachable(display: str) -> bool:
-    """Connect to ``display`` with libxcb, as Qt's xcb plugin will; keep the connection if it works.
-
-    Hanging up would be a trap: a bare X server (Xvfb, ``xvfb-run``)
-    resets when its last client leaves and refuses connections meanwhile,
-    so Qt, connecting a moment later, failed to start about one run in ten
-    (and aborted the process). An idle connection held for the process's
-    life keeps the server from resetting under us.
-    """
-    if display in _held_x_connections:
-        return True
-    try:
-        xcb = ctypes.CDLL("libxcb.so.1")
-    except OSError:
-        return False  # Qt's xcb plugin needs it too: no window possible
-    xcb.xcb_connect.restype = ctypes.c_void_p
-    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
-    xcb.xcb_connection_has_error.restype = ctypes.c_int
-    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
-    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
-    conn = xcb.xcb_connect(display.encode(), None)
-    if not conn:
-        return False
-    if xcb.xcb_connection_has_error(conn) != 0:
-        xcb.xcb_disconnect(conn)
-        return False
-    _held_x_connections[display] = conn
-    return True
-
-
 def _shadowed_library() -> str | None:
     """A library bundled with OpenCV that the process loaded from elsewhere (PyAV's wheel), or None.
 
@@ -197,7 +163,7 @@ def _check_display(screen: Screen) -> None:
             raise UsageError("cannot open a window: no display", fix="no_display")
     if not display and not wayland:
         raise UsageError("cannot open a window: no display", fix="no_display")
-    if display and not _x_server_reachable(display):
+    if display and not xserver.reachable(display):
         raise UsageError(f"cannot open a window: cannot connect to display {display}", fix="check_display")
     shadowed = _shadowed_library()
     if shadowed is not None:
