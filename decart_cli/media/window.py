@@ -30,6 +30,15 @@ import it before anything imports ``av`` or ``aiortc``. If the clash is
 already there, :meth:`Window.start` raises a
 :class:`~decart_cli.errors.DecartError` instead of hanging.
 
+**A window Qt never painted is mapped again.** About one start in twenty
+on a bare X server (Xvfb), OpenCV's Qt 5.15 loses the X events that come
+right after it maps its window (the MapNotify among them): Qt then
+believes the window is not exposed and never paints it, and it stays black
+for the whole session. Half a second after the first frame, the GUI thread
+reads a few pixels at the window's centre from the X server
+(:mod:`decart_cli.media.xserver`); black where the frame is not makes it
+unmap and map the window once, and Qt paints from the fresh events.
+
 ``q``, ``Q``, Esc or closing the window sets :attr:`Window.closed`; the
 session awaits :meth:`Window.wait_closed`. (``cv2.waitKey`` reports keys of
 any OpenCV window, so with several windows open a key closes all of them.)
@@ -48,8 +57,10 @@ import atexit
 import collections
 import concurrent.futures
 import contextlib
+import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -64,6 +75,8 @@ from decart_cli.media.pairing import Pair
 
 __all__ = ["Window", "display_available"]
 
+log = logging.getLogger(__name__)
+
 _CLOSE_KEYS = {ord("q"), ord("Q"), 27}
 ACTION_KEYS = {ord("m"): "mirror", ord("s"): "snapshot", ord(" "): "pause"}
 """Keys the window passes to its owner (``on_key`` gets the name)."""
@@ -73,6 +86,8 @@ _STOP_TIMEOUT = 5.0
 _OPEN_TIMEOUT = 10.0
 _IDLE_TICK = 0.01
 """How often (s) the GUI thread polls keys and window state while a window is open."""
+_PAINT_CHECK = (0.5, 10.0)
+"""From when to when (s after its first frame) a window is checked for having been painted (see :meth:`Window._gui_check_painted`)."""
 
 
 def _uses_x11() -> bool:
@@ -329,6 +344,8 @@ class Window:
         self._open = False
         self._visible_seen = False
         self._sized = False
+        self._first_shown_at: float | None = None
+        self._paint_checked = False
 
     # ------------------------------------------------------------------ state
 
@@ -481,6 +498,32 @@ class Window:
             self._sized = True
         cv2.imshow(self.title, image)
         self.frames_shown += 1
+        if not self._paint_checked:
+            self._gui_check_painted(image)
+
+    def _gui_check_painted(self, image: np.ndarray) -> None:
+        """Once, from half a second after the first frame: if the X server holds black where the frame is bright, map the window again (see the module docstring)."""
+        now = time.monotonic()
+        if self._first_shown_at is None:
+            self._first_shown_at = now
+        waited = now - self._first_shown_at
+        if waited < _PAINT_CHECK[0]:
+            return
+        display = self.screen.display
+        height, width = image.shape[:2]
+        centre = image[height // 2 - 4 : height // 2 + 4, width // 2 - 4 : width // 2 + 4]
+        if waited > _PAINT_CHECK[1] or not display or not _uses_x11():
+            self._paint_checked = True
+            return
+        if centre.mean() < 40:
+            return  # too dark to tell: a later frame
+        self._paint_checked = True
+        window = xserver.window_named(display, self.title)
+        shown = xserver.window_centre(display, window) if window is not None else None
+        if window is None or shown is None or shown.max() > 2:
+            return
+        log.info("the window stayed black (Qt missed the X server's first events for it): mapping it again")
+        xserver.remap(display, window)
 
     def _overlay_lines(self) -> list[str]:
         lines: list[str] = []
