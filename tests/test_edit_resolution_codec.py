@@ -20,7 +20,7 @@ from conftest import Editing, NetNamespace, assert_clean_failure, child_env, dec
 from decart_cli import protocol as p
 from decart_cli.models import MODELS, get_model
 from decart_cli.server import Server
-from decart_cli.server import room_signal as rs
+from decart_cli.protocol import room_signal as rs
 from scripted_server import Link, Raw, kind, message, scripted_server
 from test_interop_today import run_client, sdk2_python, start_client  # noqa: F401 - sdk2_python is a fixture
 

@@ -180,7 +180,7 @@ def test_keep_loopback_candidates() -> None:
 def test_server_error_texts_say_what_to_do(text: str, kind: str, says: str, hint: str | None) -> None:
     """A server's error text becomes the error that says what it means (key, credits, capacity, model) and what to do; credits are as final as a bad key."""
     from decart_cli.errors import AuthError
-    from decart_cli.client.signaling import error_from_server
+    from decart_cli.protocol.server_errors import error_from_server
 
     error = error_from_server(text)
     assert type(error).__name__ == kind and says in error.message and text in error.message

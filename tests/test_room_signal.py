@@ -11,7 +11,7 @@ import pytest
 from livekit.protocol import rtc as lk
 
 from decart_cli.errors import ProtocolError
-from decart_cli.server import room_signal as rs
+from decart_cli.protocol import room_signal as rs
 from decart_cli.server.slots import Slots
 from decart_cli.server.tokens import RoomTokens
 

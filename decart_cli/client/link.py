@@ -36,7 +36,8 @@ from aiortc import MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import DecartError
-from .signaling import Signaling, error_from_server
+from ..protocol.server_errors import error_from_server
+from .signaling import Signaling
 from .race import Overtaken, unless
 
 T = TypeVar("T")

@@ -23,8 +23,8 @@ from typing import Any
 
 from .. import protocol as p
 from ..errors import ConnectError, DecartError, ServerError
-from .signaling import error_from_server
 from .link import Link, LinkOwner
+from ..protocol.server_errors import error_from_server
 from ..protocol.watch_token import RoomToken, SessionToken
 
 

@@ -4,7 +4,7 @@ The control channel (:mod:`.livekit_session`) opens a :class:`Room` per
 session and hands the client a token for it. The client's LiveKit client
 (the ``livekit`` package, or ``livekit-client`` in a browser) then connects
 here (``/rtc/v1``, LiveKit's single peer connection signaling, see
-:mod:`.room_signal`) and finds one other participant,
+:mod:`decart_cli.protocol.room_signal`) and finds one other participant,
 ``inference-server-<session>``, already publishing the edited track. When
 the client publishes its camera, the track's frames go through the
 session's engine and come back on that edited track: aiortc does the media
@@ -52,8 +52,8 @@ from aiortc import MediaStreamTrack, RTCRtpTransceiver
 from livekit.protocol import models as lm
 from livekit.protocol import rtc as lk
 from ..errors import ProtocolError, Refused
+from ..protocol import room_signal as rs
 from ..rtc.peer import Peer
-from . import room_signal as rs
 from .editor import EditedTrack, Editor
 from .session import check_media_sections, discard
 from .sockets import Socket

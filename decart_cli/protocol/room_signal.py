@@ -39,7 +39,7 @@ from livekit.protocol import models as lm
 from livekit.protocol import rtc as lk
 
 from ..errors import ProtocolError
-from ..protocol import Candidate
+from .messages import Candidate
 
 M = TypeVar("M", bound=Message)
 
