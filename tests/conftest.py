@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import av
 import numpy as np
@@ -39,6 +39,33 @@ def child_env(**extra: str) -> dict[str, str]:
     env["COLUMNS"] = "200"
     env.update(extra)
     return env
+
+
+def start_decart(
+    *args: str,
+    stdin: int | IO[Any] | None = subprocess.DEVNULL,
+    stdout: int | IO[Any] | None = subprocess.DEVNULL,
+    stderr: int | IO[Any] | Path | None = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    prefix: tuple[str, ...] | list[str] = (),
+    console_script: bool = False,
+) -> subprocess.Popen[str]:
+    """Start `decart ARGS` as a child (text streams; a Path for ``stderr`` is a file it writes; ``console_script``: the installed `decart`, as users start it) and return it at once."""
+    command = [str(Path(sys.executable).with_name("decart")), *args] if console_script else decart_cmd(*args)
+    with contextlib.ExitStack() as stack:
+        if isinstance(stderr, Path):
+            stderr = stack.enter_context(stderr.open("w"))
+        return subprocess.Popen(
+            [*prefix, *command],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            errors="replace",
+            env=env or child_env(),
+            cwd=cwd,
+        )
 
 
 @dataclass
@@ -63,14 +90,9 @@ def serve(*args: str, port: int = 0, timeout: float = 30.0, cwd: Path | None = N
 
     ``prefix`` runs it through another command, e.g. a network namespace's ``nsenter``.
     """
-    proc = subprocess.Popen(
-        [*prefix, *decart_cmd("serve", "--host", "127.0.0.1", "--port", str(port), *args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=child_env(PYTHONPATH=str(REPO), **(env_extra or {})),
-        cwd=cwd,
+    proc = start_decart(
+        "serve", "--host", "127.0.0.1", "--port", str(port), *args,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(PYTHONPATH=str(REPO), **(env_extra or {})), cwd=cwd, prefix=prefix,
     )
     lines: list[str] = []
     found: list[str] = []
@@ -385,16 +407,7 @@ class Editing:
     """A running `decart edit` (run under ``prefix``, e.g. a network namespace): its stderr and stdout as they come, and its stdin."""
 
     def __init__(self, *args: str, prefix: tuple[str, ...] = (), cwd: Path | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [*prefix, *decart_cmd("edit", *args)],
-            cwd=cwd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=child_env(),
-        )
+        self.proc = start_decart("edit", *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, prefix=prefix)
         self.lines: list[str] = []
         self.out_lines: list[str] = []
         """What it printed on stdout: lines meant to be copied (the watch command)."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import bar_means, child_env, decart_cmd, decart_window, decode, halves_clip, mean_bgr, run_decart, screenshot, wait_for, write_clip
+from conftest import bar_means, child_env, decart_window, decode, halves_clip, mean_bgr, run_decart, screenshot, start_decart, wait_for, write_clip
 from decart_cli.media.sources import TestPattern
 
 LEFT = (30, 30, 200)  # BGR: red-ish
@@ -61,20 +60,12 @@ def test_prompt_from_stdin_changes_the_edit_mid_session(server, tmp_path: Path) 
     clip = halves_clip(tmp_path / "halves.mp4", frames=50, left=LEFT, right=RIGHT)
     out = tmp_path / "out.mp4"
     log = tmp_path / "stderr.txt"
-    with log.open("w") as errors:
-        proc = subprocess.Popen(
-            decart_cmd("edit", "-i", str(clip), "--loop", "--no-show", "-o", str(out), "--duration", "5", "--url", server.url),
-            stdin=subprocess.PIPE,
-            stderr=errors,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env=child_env(),
-        )
-        assert proc.stdin is not None
-        time.sleep(3.0)  # let unedited frames be recorded first
-        proc.stdin.write("invert the colors\n")
-        proc.stdin.close()  # end of stdin must not end the session
-        proc.wait(timeout=60)
+    proc = start_decart("edit", "-i", str(clip), "--loop", "--no-show", "-o", str(out), "--duration", "5", "--url", server.url, stdin=subprocess.PIPE, stderr=log)
+    assert proc.stdin is not None
+    time.sleep(3.0)  # let unedited frames be recorded first
+    proc.stdin.write("invert the colors\n")
+    proc.stdin.close()  # end of stdin must not end the session
+    proc.wait(timeout=60)
     stderr = log.read_text()
     assert proc.returncode == 0, stderr
     assert "prompt: invert the colors" in stderr
@@ -142,10 +133,7 @@ PROGRESS = re.compile(r"recording: (\d+) frames received")
 
 def _record(server, out: Path, *args: str) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
     """`decart edit -i test --no-show -o OUT --duration 60 ARGS` against ``server``, stderr piped."""
-    return subprocess.Popen(
-        decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", server.url, *args),
-        stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=child_env(),
-    )
+    return start_decart("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", server.url, *args, stderr=subprocess.PIPE)
 
 
 @pytest.mark.parametrize("signum, suffix", [(signal.SIGTERM, ".mp4"), (signal.SIGINT, ".mkv")], ids=["sigterm-mp4", "sigint-mkv"])
@@ -170,15 +158,14 @@ def test_sigterm_and_sigint_stop_gracefully(server, tmp_path: Path, signum: int,
 
 def test_ctrl_c_at_any_moment(tmp_path: Path) -> None:
     """Ctrl-C once or twice (the second also after the session ended), from loading to mid-recording: never a traceback; exit 130 before media, else 0 and a summary whose file decodes."""
-    decart = Path(sys.executable).with_name("decart")  # the console script, as users start it
     outcomes = []
     # From 0.25 s: before that, Python itself is still starting (its own site import), none of our code has run.
     # (when, presses, seconds between them): 0.3 s apart, the second lands while the program is leaving.
     for delay, presses, gap in ((0.25, 1, 0), (0.5, 1, 0), (0.9, 1, 0), (1.3, 1, 0), (2.0, 1, 0), (3.5, 1, 0), (0.4, 2, 0.05), (2.0, 2, 0.05), (3.5, 2, 0.3)):
         out = tmp_path / f"cc-{delay}-{presses}.mp4"
-        proc = subprocess.Popen(
-            [str(decart), "edit", "-i", "sample", "-p", "add sunglasses", "-o", str(out), "--no-show", "--duration", "30"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env(),
+        proc = start_decart(
+            "edit", "-i", "sample", "-p", "add sunglasses", "-o", str(out), "--no-show", "--duration", "30",
+            stderr=subprocess.PIPE, console_script=True,  # the console script, as users start it
         )
         try:
             time.sleep(delay)
@@ -229,28 +216,24 @@ def test_window_shows_the_edited_stream_and_q_ends_the_session(server, xvfb: str
     shot = tmp_path / "screen.png"
     log = tmp_path / "stderr.txt"
     display_env = child_env(DISPLAY=xvfb)
-    with log.open("w") as errors:
-        proc = subprocess.Popen(
-            decart_cmd("edit", "-i", "test", "-p", "invert the colors", "--show", "-o", str(out), "--duration", "60", "--url", server.url),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=display_env,
-        )
-        try:
-            assert wait_for(lambda: bool(decart_window(display_env)), 30), log.read_text()
-            source = bar_means(TestPattern(1280, 704).render(0))
+    proc = start_decart("edit", "-i", "test", "-p", "invert the colors", "--show", "-o", str(out), "--duration", "60", "--url", server.url, stderr=log, env=display_env)
+    try:
+        assert wait_for(lambda: bool(decart_window(display_env)), 30), log.read_text()
+        source = bar_means(TestPattern(1280, 704).render(0))
 
-            def showing_the_edit() -> bool:
-                # The window sits at the top-left of the bare X screen, at the frame's size.
-                shown = screenshot(xvfb, shot)[:704, :1280]
-                return bool(np.abs(bar_means(shown) - (255 - source)).max() < 40)
+        def showing_the_edit() -> bool:
+            # The window sits at the top-left of the bare X screen, at the frame's size.
+            shown = screenshot(xvfb, shot)[:704, :1280]
+            return bool(np.abs(bar_means(shown) - (255 - source)).max() < 40)
 
-            # Edited frames reach a new window within a second or two; a loaded machine may take longer.
-            assert wait_for(showing_the_edit, 15, interval=0.5), log.read_text()
-            time.sleep(1.5)  # some seconds of recording before `q`
-            subprocess.run(["xdotool", "key", "--window", decart_window(display_env), "q"], env=display_env, check=True, timeout=10)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        # Edited frames reach a new window within a second or two; a loaded machine may take longer.
+        assert wait_for(showing_the_edit, 15, interval=0.5), log.read_text()
+        time.sleep(1.5)  # some seconds of recording before `q`
+        subprocess.run(["xdotool", "key", "--window", decart_window(display_env), "q"], env=display_env, check=True, timeout=10)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     stderr = log.read_text()
     assert proc.returncode == 0, stderr
     assert len(decode(out).frames) > 25
@@ -263,14 +246,10 @@ def test_server_dying_mid_session_keeps_the_recording(tmp_path: Path) -> None:
     out = tmp_path / "cut.mp4"
     with serve() as dying:
         log = tmp_path / "stderr.txt"
-        with log.open("w") as errors:
-            proc = subprocess.Popen(
-                decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", dying.url, "--reconnect", "0"),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(),
-            )
-            assert wait_for(lambda: out.exists() and out.stat().st_size > 50_000, 30), log.read_text()
-            dying.proc.kill()
-            proc.wait(timeout=30)
+        proc = start_decart("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", dying.url, "--reconnect", "0", stderr=log)
+        assert wait_for(lambda: out.exists() and out.stat().st_size > 50_000, 30), log.read_text()
+        dying.proc.kill()
+        proc.wait(timeout=30)
     stderr = log.read_text()
     assert proc.returncode == 1, stderr
     assert "Traceback" not in stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ServeProcess, bar_means, child_env, decart_cmd, decart_window, decode, screenshot, serve, wait_for
+from conftest import ServeProcess, bar_means, child_env, decart_window, decode, screenshot, serve, start_decart, wait_for
 from rich.console import Console
 
 from decart_cli.config import EditConfig, ServeConfig, SourceConfig
@@ -28,17 +28,16 @@ SOURCE = bar_means(TestPattern(1280, 704).render(0))
 def editing(tmp_path: Path, url: str, *args: str, tuning: str = "") -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """`decart edit -i test` recording to out.mp4 against ``url``, with stdin a pipe; yields it and its stderr file."""
     log = tmp_path / "stderr.txt"
-    with log.open("w") as errors:
-        proc = subprocess.Popen(
-            decart_cmd("edit", "-i", "test", "--no-show", "-o", str(tmp_path / "out.mp4"), "--url", url, "--reconnect-delay", "0.5", *args),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(DECART_RTC_TUNING=tuning), text=True,
-        )
-        try:
-            yield proc, log
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+    proc = start_decart(
+        "edit", "-i", "test", "--no-show", "-o", str(tmp_path / "out.mp4"), "--url", url, "--reconnect-delay", "0.5", *args,
+        stdin=subprocess.PIPE, stderr=log, env=child_env(DECART_RTC_TUNING=tuning),
+    )
+    try:
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
 
 
 def recording_started(tmp_path: Path) -> bool:
@@ -205,11 +204,7 @@ def test_window_says_reconnecting_over_the_held_frame(xvfb: str, tmp_path: Path)
     with serve() as first:
         port = first.port
         log = tmp_path / "stderr.txt"
-        with log.open("w") as errors:
-            proc = subprocess.Popen(
-                decart_cmd("edit", "-i", "test", "--show", "--url", first.url, "--reconnect-delay", "2", "--duration", "30"),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=display_env,
-            )
+        proc = start_decart("edit", "-i", "test", "--show", "--url", first.url, "--reconnect-delay", "2", "--duration", "30", stderr=log, env=display_env)
         try:
             assert wait_for(lambda: bool(decart_window(display_env)), 30), log.read_text()
             # Screenshots are polled: a loaded machine paints later than an idle one.

@@ -21,7 +21,7 @@ import pytest
 from aiortc.codecs import depayload
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from conftest import REPO, child_env, decart_cmd, decode, run_decart, stream, wait_for, with_server
+from conftest import REPO, child_env, decode, run_decart, start_decart, stream, wait_for, with_server
 
 from decart_cli import rtc
 from decart_cli.media.recorder import Recorder
@@ -261,10 +261,7 @@ def test_edit_records_by_remuxing_or_falls_back(server, tmp_path: Path, suffix: 
 def test_killed_client_leaves_a_playable_remuxed_recording(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """SIGKILL of `decart edit -o out.mp4` mid-session: the remuxed file decodes and covers the session up to about the last second."""
     out = tmp_path / "killed.mp4"
-    proc = subprocess.Popen(
-        decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", server.url),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(),
-    )
+    proc = start_decart("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "60", "--url", server.url)
     try:
         assert wait_for(out.exists, 30, interval=0.01)
         created = time.monotonic()

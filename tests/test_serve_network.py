@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from conftest import REPO, assert_clean_failure, child_env, decart_cmd, decode, make_tls_files, run_decart, serve, with_server
+from conftest import REPO, assert_clean_failure, child_env, decode, make_tls_files, run_decart, serve, with_server
 from decart_cli.server import Server
 
 KEY = "serve-key-0123456789abcdef"
@@ -114,17 +114,15 @@ def test_pages_of_other_origins_are_refused_unless_allowed() -> None:
 
 def test_tls_serves_https_wss_and_a_wss_room(netns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """With --tls-cert/--tls-key: wss:// in the listening line and the room info, a session of each generation over it (clients trusting the CA); a client that does not trust it is told how to."""
-    import subprocess
-
     tls = make_tls_files(tmp_path)
     with serve("--tls-cert", str(tls.cert), "--tls-key", str(tls.key), prefix=tuple(netns.run())) as server:
         assert server.url.startswith("wss://127.0.0.1:") and f"https://127.0.0.1:{server.port}/" in server.output()
         assert ask(netns, server.url, str(tls.ca)) == ["admitted wss", "admitted wss"]  # any key: none was set
         for transport in ("webrtc", "livekit"):
             out = tmp_path / f"{transport}.mp4"
-            edit = decart_cmd("edit", "--url", server.url, "--transport", transport, "-i", "test", "-p", "invert the colors", "--no-show", "-o", str(out), "--duration", "3")
-            result = subprocess.run(netns.run(*edit), capture_output=True, text=True, timeout=90, env=child_env(SSL_CERT_FILE=str(tls.ca)))
+            edit = ("edit", "--url", server.url, "--transport", transport, "-i", "test", "-p", "invert the colors", "--no-show", "-o", str(out), "--duration", "3")
+            result = run_decart(*edit, env=child_env(SSL_CERT_FILE=str(tls.ca)), prefix=netns.run())
             assert result.returncode == 0, result.stderr
             assert len(decode(out).frames) > 30, result.stderr
-        untrusted = subprocess.run(netns.run(*decart_cmd("edit", "--url", server.url, "-i", "test", "--no-show", "-o", str(tmp_path / "u.mp4"), "--duration", "2")), capture_output=True, text=True, timeout=90, env=child_env())
+        untrusted = run_decart("edit", "--url", server.url, "-i", "test", "--no-show", "-o", str(tmp_path / "u.mp4"), "--duration", "2", prefix=netns.run())
         assert_clean_failure(untrusted, 1, "TLS certificate is not trusted", "SSL_CERT_FILE")

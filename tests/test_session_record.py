@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
-from conftest import child_env, decart_cmd, decode, halves_clip, mean_bgr
+from conftest import decode, halves_clip, mean_bgr, run_decart
 
 from decart_cli.assets import sample_clip
 from decart_cli.client.record import PromptEntry, SessionRecord
@@ -42,10 +41,7 @@ def test_the_record_and_the_subtitles_agree_with_the_pixels(server, tmp_path: Pa
     sheet = tmp_path / "cues.txt"
     sheet.write_text("1.0 invert the colors\n")
     out = tmp_path / f"out{suffix}"
-    result = subprocess.run(
-        decart_cmd("edit", "-i", str(clip), "-p", "tint it red", "--cues", str(sheet), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url),
-        capture_output=True, text=True, env=child_env(), timeout=90,
-    )
+    result = run_decart("edit", "-i", str(clip), "-p", "tint it red", "--cues", str(sheet), "--no-show", "--no-stdin", "-o", str(out), "--url", server.url)
     assert result.returncode == 0, result.stderr
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["recording"] == out.name and record["model"] == "lucy_v2v_720p_rt" and record["transport"] == "webrtc"
@@ -139,10 +135,7 @@ def test_every_kind_of_edit_is_seen_and_captioned_as_it_shows(server, tmp_path: 
     sheet = tmp_path / "cues.txt"
     sheet.write_text("".join(f"{second}.0 {text}\n" for second, text in enumerate(ISSUE_CUES, start=1)))
     out = tmp_path / "out.mp4"
-    result = subprocess.run(
-        decart_cmd("edit", "-i", "sample", "--cues", str(sheet), "--duration", "5", "--no-show", "--no-stdin", "-o", str(out), "--url", server.url),
-        capture_output=True, text=True, env=child_env(), timeout=90,
-    )
+    result = run_decart("edit", "-i", "sample", "--cues", str(sheet), "--duration", "5", "--no-show", "--no-stdin", "-o", str(out), "--url", server.url)
     assert result.returncode == 0, result.stderr
     prompts = json.loads(out.with_suffix(".json").read_text())["prompts"]
     assert [p["text"] for p in prompts] == list(ISSUE_CUES)
@@ -178,10 +171,7 @@ def test_a_prompt_that_looks_like_the_last_is_recorded_as_acknowledged(server, t
     sheet = tmp_path / "cues.txt"
     sheet.write_text("0.5 cartoon\n1.5 cartoon\n")
     out = tmp_path / "out.mp4"
-    result = subprocess.run(
-        decart_cmd("edit", "-i", "sample", "--cues", str(sheet), "--duration", "3", "--no-show", "--no-stdin", "-o", str(out), "--url", server.url),
-        capture_output=True, text=True, env=child_env(), timeout=90,
-    )
+    result = run_decart("edit", "-i", "sample", "--cues", str(sheet), "--duration", "3", "--no-show", "--no-stdin", "-o", str(out), "--url", server.url)
     assert result.returncode == 0, result.stderr
     first, again = json.loads(out.with_suffix(".json").read_text())["prompts"]
     assert first["first_visible_by"] == "seen" and again["first_visible_by"] == "acknowledged", (first, again)

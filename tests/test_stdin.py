@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import child_env, decart_cmd, decode
+from conftest import decode, start_decart
 
 from decart_cli.config import EditConfig, SourceConfig
 from decart_cli.client.stdin import MAX_LINE, read_lines
@@ -64,10 +64,7 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 def test_session_ends_while_the_writer_keeps_stdin_open(tmp_path: Path) -> None:
     """A session that ends (--duration) while stdin is an open pipe exits 0 with its file, not an abort at shutdown."""
     out = tmp_path / "open.mp4"
-    proc = subprocess.Popen(
-        decart_cmd("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "1.5"),
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(),
-    )
+    proc = start_decart("edit", "-i", "test", "--no-show", "-o", str(out), "--duration", "1.5", stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stderr is not None
         stderr = proc.stderr.read()  # EOF when the process exits: stdin stays open meanwhile
@@ -77,5 +74,5 @@ def test_session_ends_while_the_writer_keeps_stdin_open(tmp_path: Path) -> None:
             proc.kill()
         assert proc.stdin is not None
         proc.stdin.close()
-    assert proc.returncode == 0, stderr.decode(errors="replace")
+    assert proc.returncode == 0, stderr
     assert len(decode(out).frames) >= 25

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import subprocess
 import time
 from typing import Any
 
@@ -19,7 +18,7 @@ import cv2
 import numpy as np
 import pyvirtualcam
 import pytest
-from conftest import bar_means, child_env, decart_cmd, decode
+from conftest import bar_means, decode, run_decart
 from rich.console import Console
 
 from decart_cli.cli import optional_values
@@ -134,10 +133,7 @@ def test_no_driver_is_one_line_with_the_fix_and_exit_2(tmp_path) -> None:
     """Without v4l2loopback, `--vcam` fails before the session starts: one line naming modprobe, exit 2, no traceback, no file."""
     out = tmp_path / "out.mp4"
     for args in (["--vcam"], ["--vcam", "/dev/video63"]):
-        result = subprocess.run(
-            decart_cmd("edit", "-i", "test", *args, "-o", str(out), "--no-show", "--no-stdin", "--duration", "2"),
-            capture_output=True, text=True, env=child_env(), timeout=60,
-        )
+        result = run_decart("edit", "-i", "test", *args, "-o", str(out), "--no-show", "--no-stdin", "--duration", "2", timeout=60)
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "modprobe v4l2loopback" in lines[0], result.stderr

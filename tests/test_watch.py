@@ -22,7 +22,7 @@ import pytest
 import websockets
 from aiortc.mediastreams import MediaStreamError
 
-from conftest import Editing, assert_clean_failure, child_env, decart_cmd, decode, recv_json, run_decart, serve, stream, with_server, write_clip
+from conftest import Editing, assert_clean_failure, child_env, decode, recv_json, run_decart, serve, stream, with_server, write_clip
 from decart_cli.protocol.watch_token import RoomToken, SessionToken, decode as decode_token
 from decart_cli.errors import TokenError
 from decart_cli.protocol import subscribe_url, watch_stream_url
@@ -226,10 +226,7 @@ def watch_while_editing(tmp_path: Path, prefix: tuple[str, ...], *args: str, siz
         edit = Editing("--url", server.url, "-i", str(clip), "--no-show", "-o", str(tmp_path / "edit.mp4"), "-p", "invert the colors", "--duration", "8", "--no-stdin", *args, prefix=prefix)
         command = edit.watch_command()
         assert command[:2] == ["decart", "watch"] and command[3:] == ["--url", server.url], command
-        watch = subprocess.run(
-            [*prefix, *decart_cmd("watch", command[2], "--url", server.url, "--no-show", "-o", str(tmp_path / "watch.mp4"), "--duration", "3")],
-            capture_output=True, text=True, env=child_env(), timeout=60,
-        )
+        watch = run_decart("watch", command[2], "--url", server.url, "--no-show", "-o", str(tmp_path / "watch.mp4"), "--duration", "3", timeout=60, prefix=prefix)
         assert edit.finish() == 0, edit.stderr
     return edit, watch
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import child_env, decart_cmd, decart_window, halves_clip, mean_bgr, screenshot, wait_for
+from conftest import child_env, decart_window, halves_clip, mean_bgr, screenshot, start_decart, wait_for
 
 LEFT, RIGHT = (30, 30, 200), (200, 60, 30)  # BGR: red, blue
 
@@ -21,11 +21,10 @@ def test_side_by_side_shows_input_and_edit_and_keys_act(server, xvfb: str, tmp_p
     clip = halves_clip(tmp_path / "halves.mp4", frames=50, left=LEFT, right=RIGHT)
     log = tmp_path / "stderr.txt"
     env = child_env(DISPLAY=xvfb)
-    with log.open("w") as errors:
-        proc = subprocess.Popen(
-            decart_cmd("edit", "-i", str(clip), "--loop", "--show", "--view", "side-by-side", "-p", "invert the colors", "--duration", "60", "--url", server.url),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=env, cwd=tmp_path,
-        )
+    proc = start_decart(
+        "edit", "-i", str(clip), "--loop", "--show", "--view", "side-by-side", "-p", "invert the colors", "--duration", "60", "--url", server.url,
+        stderr=log, env=env, cwd=tmp_path,
+    )
     try:
         assert wait_for(lambda: bool(decart_window(env)), 30), log.read_text()
         window = decart_window(env)
