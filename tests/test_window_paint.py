@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import child_env, decart_cmd, decart_window, require, wait_for
+from conftest import child_env, decart_window, require, start_decart, wait_for
 
 from decart_cli.media import xserver
 
@@ -44,10 +44,7 @@ def test_a_window_the_x_server_holds_black_is_mapped_again_once(server, xvfb: st
     env = child_env(DISPLAY=xvfb)
     cover = subprocess.Popen(["display", "-geometry", "+0+0", "-title", "cover", str(black)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lines: list[str] = []
-    proc = subprocess.Popen(
-        decart_cmd("edit", "-v", "-i", "test", "-p", "invert the colors", "--show", "--duration", "60", "--url", server.url),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    proc = start_decart("edit", "-v", "-i", "test", "-p", "invert the colors", "--show", "--duration", "60", "--url", server.url, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
     threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
     try:
