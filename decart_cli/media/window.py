@@ -34,10 +34,11 @@ already there, :meth:`Window.start` raises a
 on a bare X server (Xvfb), OpenCV's Qt 5.15 loses the X events that come
 right after it maps its window (the MapNotify among them): Qt then
 believes the window is not exposed and never paints it, and it stays black
-for the whole session. Half a second after the first frame, the GUI thread
+for the whole session. A second after the first frame, the GUI thread
 reads a few pixels at the window's centre from the X server
 (:mod:`decart_cli.media.xserver`); black where the frame is not makes it
-unmap and map the window once, and Qt paints from the fresh events.
+unmap and map the window, and Qt paints from the fresh events (checked
+again after each, up to three times).
 
 ``q``, ``Q``, Esc or closing the window sets :attr:`Window.closed`; the
 session awaits :meth:`Window.wait_closed`. (``cv2.waitKey`` reports keys of
@@ -86,8 +87,10 @@ _STOP_TIMEOUT = 5.0
 _OPEN_TIMEOUT = 10.0
 _IDLE_TICK = 0.01
 """How often (s) the GUI thread polls keys and window state while a window is open."""
-_PAINT_CHECK = (0.5, 10.0)
+_PAINT_CHECK = (1.0, 10.0)
 """From when to when (s after its first frame) a window is checked for having been painted (see :meth:`Window._gui_check_painted`)."""
+_PAINT_REMAPS = 3
+"""Times a window still black is mapped again, at most."""
 
 
 def _uses_x11() -> bool:
@@ -345,7 +348,9 @@ class Window:
         self._visible_seen = False
         self._sized = False
         self._first_shown_at: float | None = None
+        self._checked_at = 0.0
         self._paint_checked = False
+        self._remaps = 0
 
     # ------------------------------------------------------------------ state
 
@@ -502,26 +507,32 @@ class Window:
             self._gui_check_painted(image)
 
     def _gui_check_painted(self, image: np.ndarray) -> None:
-        """Once, from half a second after the first frame: if the X server holds black where the frame is bright, map the window again (see the module docstring)."""
+        """From a second after the first frame: if the X server holds black where the frame is bright, map the window again (see the module docstring).
+
+        Checked again a second after each remap, at most
+        :data:`_PAINT_REMAPS` times; done once the window shows the frame.
+        """
         now = time.monotonic()
         if self._first_shown_at is None:
-            self._first_shown_at = now
+            self._first_shown_at = self._checked_at = now
         waited = now - self._first_shown_at
-        if waited < _PAINT_CHECK[0]:
+        if now - self._checked_at < _PAINT_CHECK[0]:
             return
         display = self.screen.display
-        height, width = image.shape[:2]
-        centre = image[height // 2 - 4 : height // 2 + 4, width // 2 - 4 : width // 2 + 4]
         if waited > _PAINT_CHECK[1] or not display or not _uses_x11():
             self._paint_checked = True
             return
-        if centre.mean() < 40:
+        height, width = image.shape[:2]
+        if image[height // 2 - 4 : height // 2 + 4, width // 2 - 4 : width // 2 + 4].mean() < 40:
             return  # too dark to tell: a later frame
-        self._paint_checked = True
         window = xserver.window_named(display, self.title)
         shown = xserver.window_centre(display, window) if window is not None else None
-        if window is None or shown is None or shown.max() > 2:
+        log.debug("window paint check after %.1f s: window %s, centre %s", waited, window, None if shown is None else int(shown.max()))
+        if window is None or shown is None or shown.max() > 2 or self._remaps >= _PAINT_REMAPS:
+            self._paint_checked = True
             return
+        self._remaps += 1
+        self._checked_at = now
         log.info("the window stayed black (Qt missed the X server's first events for it): mapping it again")
         xserver.remap(display, window)
 
