@@ -39,7 +39,7 @@ from ..media.sources import plane_pixels
 from .link import Link, LinkOwner
 from .livekit_track import LiveKitTrack
 from ..protocol.watch_token import RoomToken
-from .race import cancelled
+from ..aio import cancelled
 
 log = logging.getLogger(__name__)
 

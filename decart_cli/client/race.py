@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from ..aio import cancelled
 
 T = TypeVar("T")
 
@@ -29,13 +31,6 @@ async def first_of(waiters: dict[Awaitable[object], str], timeout: float | None 
         for future in started:
             future.cancel()
     return {futures[f] for f in done}
-
-
-async def cancelled(*futures: asyncio.Future[Any]) -> None:
-    """Cancel ``futures`` and wait until they have finished (their errors are theirs: not raised here)."""
-    for future in futures:
-        future.cancel()
-    await asyncio.gather(*futures, return_exceptions=True)
 
 
 class Overtaken(Exception):

@@ -57,7 +57,7 @@ from .connection import Connection
 from .controls import Controls, play_cues
 from .ends import Ends, StopRequest
 from .link import Link
-from .race import cancelled
+from ..aio import cancelled
 from .record import PromptEntry, SessionRecord
 from .sinks import from_thread, new_vcam, new_window, wire
 from .stdin import read_lines
