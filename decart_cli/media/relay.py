@@ -35,6 +35,8 @@ from typing import Any
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from ..aio import cancelled
+
 __all__ = ["Relay", "RelayTrack"]
 
 log = logging.getLogger(__name__)
@@ -139,10 +141,7 @@ class Relay:
 
     async def stop(self) -> None:
         """Cancel the reader task and wait for it; subscribers then end."""
-        tasks = [t for t in (self._task, self._holder) if t is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancelled(*(t for t in (self._task, self._holder) if t is not None and not t.done()))
         self._finish()
 
     @property

@@ -29,6 +29,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
+from ..aio import cancelled
 from ..errors import VirtualCameraError
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,7 @@ class VirtualCamera:
     async def stop(self) -> None:
         """Stop sending and close the device (idempotent)."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancelled(self._task)
             self._task = None
         with self._wake:
             self._stopping = True

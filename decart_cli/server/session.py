@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .. import protocol as p
+from ..aio import cancelled
 from ..config import ServeConfig
 from ..engine import Engine
 from ..errors import ProtocolError, Refused, UnsupportedPrompt
@@ -332,6 +333,4 @@ class ServerSession:
         """End the viewers' tracks, release the engine thread and this session's tasks (subclasses release media first)."""
         self.viewers.close()
         self.editor.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancelled(*self._tasks)
