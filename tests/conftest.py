@@ -321,11 +321,11 @@ def decart_window(env: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def xvfb() -> Iterator[str]:
-    """A private Xvfb (1600x1000x24) on a free display number; yields its DISPLAY."""
+    """A private Xvfb (1600x1000x24) on a free display number, kept from resetting when its last client leaves (a test's own xdotool calls come and go); yields its DISPLAY."""
     require("Xvfb", "xdotool", "import")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp", "-noreset"],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
