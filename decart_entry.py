@@ -11,14 +11,16 @@ handlers). This module lives outside the package because importing
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
 
 
 def _stop_loading(signum: int, frame: FrameType | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while leaving changes nothing
-    raise SystemExit(130)
+    # Not SystemExit: raised inside an import, a library's bare `except:` can swallow it, and the
+    # session then ran in full with Ctrl-C ignored. Nothing is open yet that needs closing.
+    os._exit(130)
 
 
 def main() -> None:
