@@ -170,7 +170,7 @@ def run_stoppable(session: Stoppable) -> None:
     """
     presses = SignalCount(session)
     try:
-        asyncio.run(presses.run(session))
+        asyncio.run(presses.run())
     finally:
         presses.leaving()
 
@@ -182,15 +182,16 @@ class SignalCount:
         self._session: Stoppable | None = session
         self.count = 0
 
-    async def run(self, session: Stoppable) -> None:
-        """Run ``session`` with the signals routed to :meth:`press` (through the loop, so the handler runs between callbacks)."""
+    async def run(self) -> None:
+        """Run the session with the signals routed to :meth:`press` (through the loop, so the handler runs between callbacks)."""
         loop = asyncio.get_running_loop()
         for signum, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
             try:
                 loop.add_signal_handler(signum, self.press, name)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
                 pass
-        await session.run()
+        assert self._session is not None
+        await self._session.run()
 
     def press(self, name: str) -> None:
         """One signal: stop, hurry, or (the third) leave at once."""

@@ -30,14 +30,9 @@ def reachable(display: str) -> bool:
     if display in _held:
         return True
     try:
-        xcb = ctypes.CDLL("libxcb.so.1")
+        xcb = _xcb()
     except OSError:
         return False  # Qt's xcb plugin needs it too: no window possible
-    xcb.xcb_connect.restype = ctypes.c_void_p
-    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
-    xcb.xcb_connection_has_error.restype = ctypes.c_int
-    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
-    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
     conn = xcb.xcb_connect(display.encode(), None)
     if not conn:
         return False
@@ -79,6 +74,9 @@ def _xcb() -> ctypes.CDLL:
         xcb = ctypes.CDLL("libxcb.so.1")
         vp, u32, u16, i16, u8 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint16, ctypes.c_int16, ctypes.c_uint8
         signatures = {
+            "xcb_connect": (vp, [ctypes.c_char_p, vp]),
+            "xcb_connection_has_error": (ctypes.c_int, [vp]),
+            "xcb_disconnect": (None, [vp]),
             "xcb_get_setup": (vp, [vp]),
             "xcb_setup_roots_iterator": (_ScreenIterator, [vp]),
             "xcb_query_tree": (_Cookie, [vp, u32]),
