@@ -96,21 +96,15 @@ def open_source(cfg: SourceConfig) -> SourceTrack:
     applies), all digits a camera index, ``/dev/...`` a camera device,
     anything else a video file. The first frame is read
     here, so a missing, unreadable or non-video input raises
-    :class:`~decart_cli.errors.SourceError` (message plus a hint) before the
-    caller connects anywhere. Opening a camera can block for a second or
-    more: call it via ``asyncio.to_thread`` from async code.
+    :class:`~decart_cli.errors.SourceError` (message plus a hint);
+    :func:`check_source` finds the cheap cases without opening anything.
+    Opening a camera can block for a second or more: call it in a thread
+    from async code.
 
     Nothing is captured or played until the first ``recv()``: a file starts
     at its beginning when the stream starts, however long connecting took.
     """
-    if cfg.width <= 0 or cfg.height <= 0 or cfg.width % 2 or cfg.height % 2:
-        raise SourceError(
-            f"invalid frame size {cfg.width}x{cfg.height}",
-            hint="width and height must be positive and even (I420 needs even sizes)",
-        )
-    if not (cfg.fps > 0 and math.isfinite(cfg.fps)):
-        raise SourceError(f"invalid frame rate {cfg.fps}", hint="the frame rate must be a positive number")
-
+    check_source(cfg)
     spec = cfg.spec.strip()
     if spec == "test":
         return SourceTrack(cfg, _TestPatternReader(cfg))
@@ -120,6 +114,39 @@ def open_source(cfg: SourceConfig) -> SourceTrack:
     if camera is not None:
         return SourceTrack(cfg, _open_camera(camera, cfg))
     return SourceTrack(cfg, _open_file(spec, cfg))
+
+
+def check_source(cfg: SourceConfig) -> None:
+    """Raise :class:`~decart_cli.errors.SourceError` now for what needs no opening: the size, the rate, a file's path (missing, a directory, a pipe, unreadable).
+
+    Cheap (a ``stat``), so a caller can run it on the event loop before it
+    starts anything else; :func:`open_source` runs it too.
+    """
+    if cfg.width <= 0 or cfg.height <= 0 or cfg.width % 2 or cfg.height % 2:
+        raise SourceError(
+            f"invalid frame size {cfg.width}x{cfg.height}",
+            hint="width and height must be positive and even (I420 needs even sizes)",
+        )
+    if not (cfg.fps > 0 and math.isfinite(cfg.fps)):
+        raise SourceError(f"invalid frame rate {cfg.fps}", hint="the frame rate must be a positive number")
+    spec = cfg.spec.strip()
+    if spec not in ("test", "sample") and camera_of(spec) is None:
+        _check_file(spec)
+
+
+def _check_file(spec: str) -> Path:
+    """The path of the video file ``spec`` names; SourceError if it is missing, a directory, not a regular file or unreadable."""
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise SourceError(f"no such file: {spec}", fix="input", lead="check the path")
+    if path.is_dir():
+        raise SourceError(f"{spec} is a directory, not a video file", fix="input", lead="give a video file")
+    if not path.is_file():
+        # A named pipe or socket: opening it would block until a writer comes.
+        raise SourceError(f"{spec} is not a regular file (a pipe or socket)", fix="input", lead="save the video to a file first")
+    if not os.access(path, os.R_OK):
+        raise SourceError(f"cannot read {spec}: permission denied", hint="check the file's permissions")
+    return path
 
 
 def camera_of(spec: str) -> int | str | None:
@@ -639,16 +666,7 @@ def _camera_fix() -> dict[str, str]:
 
 
 def _open_file(spec: str, cfg: SourceConfig) -> _FileReader:
-    path = Path(spec).expanduser()
-    if not path.exists():
-        raise SourceError(f"no such file: {spec}", fix="input", lead="check the path")
-    if path.is_dir():
-        raise SourceError(f"{spec} is a directory, not a video file", fix="input", lead="give a video file")
-    if not path.is_file():
-        # A named pipe or socket: opening it would block until a writer comes.
-        raise SourceError(f"{spec} is not a regular file (a pipe or socket)", fix="input", lead="save the video to a file first")
-    if not os.access(path, os.R_OK):
-        raise SourceError(f"cannot read {spec}: permission denied", hint="check the file's permissions")
+    path = _check_file(spec)
     not_video = SourceError(
         f"{spec} is not a video that can be read",
         hint="check that it plays in a video player, or convert it: ffmpeg -i IN -c:v libx264 out.mp4",
