@@ -80,6 +80,35 @@ def test_open_sends_the_wanted_prompt_before_media_and_prompts_are_acknowledged(
     asyncio.run(main())
 
 
+def test_begin_acknowledges_the_prompt_before_any_track_and_open_finishes(server) -> None:  # type: ignore[no-untyped-def]
+    """begin() connects and has the prompt acknowledged with no track given; open() then only brings media up; a begun link closes cleanly."""
+
+    async def main() -> None:
+        owner = Owner("invert the colors")
+        link = WebRTCLink(url_of(server.url), owner, connect_timeout=15, ack_timeout=15)
+        link.begin()
+        for _ in range(200):
+            if "prompt acknowledged" in link.steps:
+                break
+            await asyncio.sleep(0.02)
+        assert owner.stats.prompt == "invert the colors" and owner.media_started == 0
+        source = open_source(SourceConfig(spec="test", width=320, height=192, fps=25))
+        try:
+            await link.open(source)
+            assert owner.media_started == 1 and link.remote is not None
+            await asyncio.wait_for(link.remote.recv(), 15)
+        finally:
+            await link.close()
+            source.stop()
+        unused = WebRTCLink(url_of(server.url), Owner(None), connect_timeout=15, ack_timeout=15)
+        unused.begin()
+        await asyncio.sleep(0)
+        await unused.close()  # mid-connect: nothing raised, nothing left running
+        assert unused._preparing is not None and unused._preparing.done()
+
+    asyncio.run(main())
+
+
 def test_an_error_before_the_first_frame_closes_the_link_with_it(server) -> None:  # type: ignore[no-untyped-def]
     async def refuse_after_answer(link: ProxyLink, raw: Raw) -> None:
         await link.to_client(raw)

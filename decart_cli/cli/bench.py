@@ -116,6 +116,10 @@ def bench_session(
         server_args = ("--engine", "decart_cli.diagnose.bench.engines:Costly")
         prompt = f"cost {edit_cost_ms:g}"
     chosen, transport = choose_model(model, transport, hosted=False)
+    if transport == "livekit":
+        from ..client.livekit import preload
+
+        preload()  # as `decart edit` does: LiveKit's client loads while the server starts
     config = BenchConfig(
         server_args=server_args,
         model=chosen,

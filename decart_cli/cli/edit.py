@@ -141,6 +141,10 @@ def edit(
         transport = _ask_transport(server_url, key, connect_timeout, reporter)
     chosen, transport = choose_model(model, transport, hosted=hosted)
     chosen = _at_resolution(chosen, resolution, transport)
+    if transport == "livekit":
+        from ..client.livekit import preload
+
+        preload()  # LiveKit's client loads while the rest is set up
     if codec != "h264" and transport != "livekit":
         raise UsageError(f"--codec {codec} is for today's protocol (livekit); model {chosen.name} speaks the legacy one (webrtc)", "drop --codec, or use a model of today's protocol (see `decart models`)")
     image_data = None
@@ -280,8 +284,10 @@ class EmbeddedServer:
 
     async def start(self) -> str:
         await self._server.start()
-        self._reporter.notice(f"no API key: editing with the local server at {self._server.url} (set DECART_API_KEY for the hosted service)")
         return self._server.url
+
+    def announce(self) -> None:
+        self._reporter.notice(f"no API key: editing with the local server at {self._server.url} (set DECART_API_KEY for the hosted service)")
 
     async def stop(self) -> None:
         await self._server.stop()

@@ -17,6 +17,9 @@ window and the recording go on.
 
 Its promises to the session:
 
+* :meth:`begin` starts the first link's steps that need no media (the
+  control channel, the prompt, today's room) while the session opens its
+  source and sinks; :meth:`connect` finishes them.
 * :meth:`connect` returns once a link is up and its edited track feeds the
   relay; it raises :class:`~decart_cli.errors.Interrupted` when a stop comes
   first and the link's error when the link closes first.
@@ -79,10 +82,8 @@ class Connection:
         wanted: WantedEdit,
         stats: SessionStats,
         reporter: ConsoleReporter,
-        recorder: Recorder | None = None,
         record: SessionRecord | None = None,
         probe: Any = None,
-        sound: bool = False,
         banner: Any = None,
     ) -> None:
         self.config = config
@@ -91,13 +92,13 @@ class Connection:
         self.wanted = wanted
         self.stats = stats
         self.reporter = reporter
-        self.recorder = recorder
-        """Takes each link's frames as received (remux) where it can."""
+        self.recorder: Recorder | None = None
+        """Takes each link's frames as received (remux) where it can (given to :meth:`connect`)."""
         self.record = record
         self.probe = probe
         """The session's probe (``--stats``, ``decart bench``): told of each link and message."""
-        self.sound = sound
-        """Whether each link gets a sound track (:attr:`audio`)."""
+        self.sound = False
+        """Whether each link gets a sound track (:attr:`audio`; given to :meth:`connect`)."""
         self.banner = banner if banner is not None else (lambda text: None)
         self.link: Link | None = None
         self.audio: AudioTrack | None = None
@@ -114,6 +115,8 @@ class Connection:
         self._url = ""
         self._outbound: MediaStreamTrack | None = None
         self._relay: Relay | None = None
+        self._begun: Link | None = None
+        """The first link, started by :meth:`begin` and not yet given its media by :meth:`connect`."""
 
     def aim(self, base_url: str) -> None:
         """Where the links go: the stream URL for ``base_url`` (the hosted service, ``--url`` or the local server's)."""
@@ -203,12 +206,30 @@ class Connection:
             return LiveKitLink(self._url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, size=self.model.size, fps=self.model.fps, codec=cfg.codec)
         return WebRTCLink(self._url, self, connect_timeout=cfg.connect_timeout, ack_timeout=cfg.ack_timeout, ice_servers=cfg.ice_servers)
 
-    async def connect(self, outbound: MediaStreamTrack, relay: Relay, *, initial: bool = True) -> None:
-        """Open a link (socket, the wanted prompt, media) sending ``outbound``; then feed its edited track to ``relay``."""
+    def begin(self) -> None:
+        """Start the first link now: the steps that need no media run while the session opens its source and sinks (:meth:`connect` finishes them)."""
+        self.link = self._begun = self._new_link()
+        self.link.begin()
+
+    async def connect(self, outbound: MediaStreamTrack, relay: Relay, *, recorder: Recorder | None = None, sound: bool = False) -> None:
+        """Bring the first link up (the one :meth:`begin` started, if it did) sending ``outbound``, then feed its edited track to ``relay``.
+
+        ``recorder`` and ``sound`` hold for every link of the session.
+        """
         self._outbound, self._relay = outbound, relay
+        self.recorder, self.sound = recorder, sound
+        await self._bring_up(initial=True)
+
+    async def _bring_up(self, *, initial: bool) -> None:
+        """Open a link (socket, the wanted prompt, media) sending the outbound track; then feed its edited track to the relay."""
+        outbound, relay = self._outbound, self._relay
+        assert outbound is not None and relay is not None
         self._initial = initial
+        if self._begun is not None:
+            link, self._begun = self._begun, None
+        else:
+            self.link = link = self._new_link()
         self._billed_before = self.stats.billed_seconds  # each link's ticks count from zero
-        self.link = link = self._new_link()
         if self.sound:
             from ..media.audio import AudioTrack  # sound is rare: PortAudio's import is not paid without it
 
@@ -233,7 +254,7 @@ class Connection:
         sound, self.audio = self.audio, None
         if sound is not None:
             sound.stop()
-        link, self.link = self.link, None
+        link, self.link, self._begun = self.link, None, None
         if link is not None:
             link_tap = self._taps.pop(link, None)
             if link_tap is not None:
@@ -285,8 +306,7 @@ class Connection:
                 self.record.back()
 
     async def _attempt(self) -> None:
-        assert self._outbound is not None and self._relay is not None
-        await self.connect(self._outbound, self._relay, initial=False)
+        await self._bring_up(initial=False)
         await self.first_frame()
 
     async def _watch(self, ends: Ends) -> DecartError | None:

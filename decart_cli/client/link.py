@@ -12,6 +12,10 @@ What a link promises:
 * :meth:`Link.open` connects, has its owner send the initial state
   (:meth:`LinkOwner.initial_state`, acknowledged before any media) and
   brings media up; afterwards :attr:`Link.remote` is the edited video track.
+  :meth:`Link.begin` starts the steps that need no media (the control
+  channel, the initial state, today's room and camera track) beforehand, in
+  the background, so they overlap the opening of the source and the sinks;
+  :meth:`Link.open` then finishes them.
 * :attr:`Link.closed` resolves with the error that ended it: the server
   closed the socket, the media connection failed, or the server sent an
   ``error`` before the first edited frame (the link did not start).
@@ -39,6 +43,7 @@ from ..errors import DecartError
 from ..protocol.server_errors import error_from_server
 from .signaling import Signaling
 from .race import Overtaken, unless
+from ..aio import cancelled
 
 T = TypeVar("T")
 
@@ -84,17 +89,34 @@ class Link(abc.ABC):
         """Whether a prompt or an image went to the server over this link (else a new link of today's protocol asks for passthrough)."""
         self.steps: dict[str, float] = {}
         """When (``time.monotonic()``) each step of :meth:`open` finished, by name: the breakdown ``decart bench`` reports."""
+        self._preparing: asyncio.Task[None] | None = None
 
     def step(self, name: str) -> None:
         """Note that the step ``name`` of opening this link finished now (the first time only)."""
         self.steps.setdefault(name, time.monotonic())
 
-    @abc.abstractmethod
+    def begin(self) -> None:
+        """Start the steps of :meth:`open` that need no media (:meth:`_prepare`) now, in the background; :meth:`open` waits for them."""
+        if self._preparing is None:
+            self._preparing = asyncio.ensure_future(self._prepare(sending=True))
+
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         """Connect, send the initial state, bring media up (``outbound``'s video, and ``audio`` if given); raise DecartError when it cannot.
 
         Without ``outbound`` the link only receives (a viewer's).
         """
+        if self._preparing is None:
+            self._preparing = asyncio.ensure_future(self._prepare(sending=outbound is not None))
+        await self._preparing
+        await self._start_media(outbound, audio)
+
+    @abc.abstractmethod
+    async def _prepare(self, *, sending: bool) -> None:
+        """The steps that need no media: the control channel and the initial state (``sending``: the link will send video)."""
+
+    @abc.abstractmethod
+    async def _start_media(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None) -> None:
+        """Bring media up once :meth:`_prepare` is done; :attr:`remote` is the edited track afterwards."""
 
     async def request_prompt(self, text: str, *, enhance: bool) -> str | None:
         """Apply a prompt; raises PromptRejected when the server refuses it. Returns the server's note on how it took it, if any."""
@@ -156,6 +178,8 @@ class Link(abc.ABC):
         """Release media, then the socket (the protocol's order); idempotent."""
         for watcher in self._watchers:
             watcher.cancel()
+        if self._preparing is not None:
+            await cancelled(self._preparing)  # begun and never opened (or still opening): its error is not this close's
         await self._close_media()
         await self.signaling.close()
 

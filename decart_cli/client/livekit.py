@@ -24,6 +24,9 @@ The frame path, one conversion each way, newest frame wins:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
+import importlib
 import logging
 import time
 from typing import Any
@@ -55,6 +58,20 @@ CODEC_NAMES = {"h264": "H.264", "vp8": "VP8", "vp9": "VP9"}
 """How the codecs of ``--codec`` are called in messages."""
 AUDIO_RATE = 48000
 """What :class:`~decart_cli.media.audio.AudioTrack` delivers: s16 stereo at this rate."""
+
+
+@functools.cache
+def preload() -> concurrent.futures.Future[Any]:
+    """Import LiveKit's client (``livekit.rtc``: about 0.13 s on 2 cores) in a thread, once per process.
+
+    The CLI calls it as soon as it knows a session speaks today's protocol,
+    so the import overlaps its own set-up (and a local server's start)
+    instead of delaying the room's join; :class:`LiveKitLink` waits for it.
+    """
+    executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="decart-livekit-import")
+    loading = executor.submit(importlib.import_module, "livekit.rtc")
+    executor.shutdown(wait=False)  # the thread ends with the import
+    return loading
 
 
 def pack_i420(frame: VideoFrame, buffer: bytearray, width: int, height: int) -> None:
@@ -102,9 +119,13 @@ class LiveKitLink(Link):
         self._sound_feeder: asyncio.Task[None] | None = None
         self._edited: LiveKitTrack | None = None
         self._codec_check: asyncio.Task[None] | None = None
+        self._camera: Any = None
+        """The published camera track's ``rtc.VideoSource`` (once published)."""
 
-    async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
+    async def _prepare(self, *, sending: bool) -> None:
+        """The control channel, the room (asked for, unless given) with the prompt sent alongside, the room joined; ``sending``: the camera track published and the prompt acknowledged."""
         initial: asyncio.Future[None] | None = None
+        loading = asyncio.wrap_future(preload())  # usually long done: the CLI started it
         if self.room_info is None:
             await self._connect_signaling()
             # livekit_join, and right behind it the prompt (the JS SDK's order): its
@@ -120,7 +141,12 @@ class LiveKitLink(Link):
             self.step("room assigned")
             self.watch_token = RoomToken(self.room_info.room_name).encode()
         try:
-            await self._join_room(outbound, audio, initial)
+            await loading
+            await self._join_room()
+            if sending:
+                await self._publish_camera()
+            if initial is not None:
+                await self.until_closed(initial)
         except BaseException:
             if initial is not None:
                 await cancelled(initial)
@@ -132,8 +158,8 @@ class LiveKitLink(Link):
         if self.state_sent:
             self.step("prompt acknowledged")
 
-    async def _join_room(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None, initial: asyncio.Future[None] | None) -> None:
-        """Join the room handed out, publish ``outbound`` (and ``audio``), then wait for ``initial`` (the prompt's acknowledgement)."""
+    async def _join_room(self) -> None:
+        """Join the room handed out, following the edited track it carries (:attr:`remote`)."""
         from livekit import rtc
 
         info = self.room_info
@@ -182,27 +208,36 @@ class LiveKitLink(Link):
             raise ConnectError(f"could not join the media room ({exc})", "check that UDP can reach the server") from None
         self.step("room joined")
         self.remote = remote
-        if outbound is None:  # a viewer: nothing to publish
-            self.owner.media_starting(self)
-            return
-        source = rtc.VideoSource(*self.size)
-        track = rtc.LocalVideoTrack.create_video_track("camera", source)
+
+    async def _publish_camera(self) -> None:
+        """Publish the camera track (``--codec``, the bitrate cap) before any frame: its encoder is ready when the first one comes."""
+        from livekit import rtc
+
+        self._camera = camera = rtc.VideoSource(*self.size)
+        track = rtc.LocalVideoTrack.create_video_track("camera", camera)
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA,
             video_codec=getattr(rtc.VideoCodec, self.codec.upper()),
             simulcast=False,
             video_encoding=rtc.VideoEncoding(max_bitrate=VP9_MAX_BITRATE if self.codec == "vp9" else MAX_BITRATE, max_framerate=self.fps),
         )
-        await self.until_closed(room.local_participant.publish_track(track, options))
+        await self.until_closed(self.room.local_participant.publish_track(track, options))
         self.step("camera published")
         # The codec the camera goes out with is checked alongside, without holding media up.
         self._codec_check = asyncio.create_task(self._confirm_codec(), name="decart-livekit-codec")
-        if initial is not None:
-            await self.until_closed(initial)
+
+    async def _start_media(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None) -> None:
+        """Feed ``outbound`` to the published camera track (and ``audio`` to a microphone track); a viewer only receives."""
+        from livekit import rtc
+
         self.owner.media_starting(self)
+        if outbound is None:  # a viewer: nothing to publish
+            return
+        assert self._camera is not None
+        room = self.room
         # Only now: a frame the source takes before the track is published never reaches the
         # server, and the sound's alignment counts from the source's first frame.
-        self._feeder = asyncio.create_task(self._feed(outbound, source), name="decart-livekit-feed")
+        self._feeder = asyncio.create_task(self._feed(outbound, self._camera), name="decart-livekit-feed")
         if audio is not None:
             sound = rtc.AudioSource(AUDIO_RATE, 2)
             microphone = rtc.LocalAudioTrack.create_audio_track("microphone", sound)

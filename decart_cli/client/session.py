@@ -9,10 +9,13 @@ signal, or an error::
                                               │
     window / recorder / vcam ◀── Relay ◀──────┘   (sinks.py)
 
-1. the source (and the sound to record), the sinks (:mod:`.sinks`), the
-   local server when its caller gave one;
-2. the :class:`~.connection.Connection`: a link with the wanted prompt, its
-   edited track into the relay, reconnects, what ends the session;
+1. the virtual camera; then, while the source opens in a thread (a camera
+   can take a second), the local server when its caller gave one and the
+   first link's steps that need no media (:meth:`~.connection.Connection.begin`:
+   the socket, the wanted prompt acknowledged, today's room and camera
+   track); then the sound to record and the other sinks (:mod:`.sinks`);
+2. the :class:`~.connection.Connection`: that link's media, its edited
+   track into the relay, reconnects, what ends the session;
 3. the recorder, the sound, the window; then what the user changes while it
    runs (:class:`~.controls.Controls`: typed lines, cue sheets, window keys)
    and the status line (:class:`~decart_cli.ui.status.StatusTicker`).
@@ -48,7 +51,7 @@ from ..media.audio import AudioInput, Microphone, file_has_audio
 from ..media.pairing import InputTap, PairedTrack, Pairing
 from ..media.recorder import Recorder
 from ..media.relay import Relay
-from ..media.sources import SourceTrack, open_source
+from ..media.sources import SourceTrack, check_source, open_source
 from ..media.visible import FirstVisible
 from ..models import Model
 from ..ui.reporter import ConsoleReporter, SessionStats
@@ -95,6 +98,10 @@ class LocalServer(Protocol):
 
     async def start(self) -> str:
         """Start; return the base URL to connect to."""
+        ...
+
+    def announce(self) -> None:
+        """Tell the user the session edits with it (called once the source is open, so a bad input's error comes alone)."""
         ...
 
     async def stop(self) -> None: ...
@@ -162,18 +169,8 @@ class EditSession:
         """Run until the session ends; return its stats. Raises DecartError on failure."""
         cfg = self.config
         async with contextlib.AsyncExitStack() as stack:
-            # Opening a camera can take seconds: keep the loop free meanwhile.
-            source = await asyncio.to_thread(open_source, cfg.source)
-            stack.callback(source.stop)
-            audio_in = self._open_audio(source) if cfg.output is not None else None
-            self._sound = audio_in is not None
-            self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps, audio=audio_in is not None, captions=True) if cfg.output is not None else None
+            check_source(cfg.source)  # a mistyped path fails here, before anything starts
             loop = asyncio.get_running_loop()
-            if recorder is not None:
-                recorder.on_warning = from_thread(loop, self.reporter.warning)
-                # The recording is what the session is for: when writing fails, it stops at once.
-                recorder.on_failure = from_thread(loop, lambda _error: self.request_stop("the recording failed", hurry=True))
-            stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
             vcam = None
             if cfg.vcam is not None:
                 width, height = self.model.size
@@ -182,23 +179,41 @@ class EditSession:
                 await vcam.start()  # no driver: the session does not start
                 stack.push_async_callback(vcam.stop)
                 self.reporter.event(f"virtual camera: {vcam.opened_device} ({width}x{height} at {self.model.fps:g} fps)", "green")
-            window = None
-            if cfg.show:
-                window = self._window = new_window(f"decart - {self.model.name} - ? for keys", cfg.screen)
-
+            # Opening a camera can take seconds: in a thread, while the server
+            # starts and the first link connects (Connection.begin).
+            opening = loop.run_in_executor(None, open_source, cfg.source)
+            stack.callback(_stop_when_open, opening)
             base_url = cfg.url
             if base_url is None:
                 if self.local_server is None:
                     raise ValueError("EditConfig.url is None and no local server was given")
-                base_url = await self.local_server.start()
                 stack.push_async_callback(self.local_server.stop)
+                base_url = await self.local_server.start()
             if self._record is not None:
                 self._record.server = p.display_url(base_url) if cfg.url is not None else "the local server (embedded)"
             connection = self.connection = Connection(
                 cfg, self.model, stop=self.stop, wanted=self.wanted, stats=self.stats, reporter=self.reporter,
-                recorder=recorder, record=self._record, probe=self.probe, sound=self._sound, banner=self._show_banner,
+                record=self._record, probe=self.probe, banner=self._show_banner,
             )
             connection.aim(base_url)
+            stack.push_async_callback(connection.close)  # a source or sink that fails to open ends the link begun
+            connection.begin()
+            source = await opening
+            if cfg.url is None and self.local_server is not None:
+                self.local_server.announce()
+
+            audio_in = self._open_audio(source) if cfg.output is not None else None
+            self._sound = audio_in is not None
+            self._recorder = recorder = Recorder(cfg.output, fps=self.model.fps, audio=audio_in is not None, captions=True) if cfg.output is not None else None
+            if recorder is not None:
+                recorder.on_warning = from_thread(loop, self.reporter.warning)
+                # The recording is what the session is for: when writing fails, it stops at once.
+                recorder.on_failure = from_thread(loop, lambda _error: self.request_stop("the recording failed", hurry=True))
+            stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
+            window = None
+            if cfg.show:
+                window = self._window = new_window(f"decart - {self.model.name} - ? for keys", cfg.screen)
+
             self.reporter.start(self.stats)
             stack.callback(self.reporter.stop)
             outbound = self.probe.wrap_source(source) if self.probe is not None else source
@@ -219,7 +234,7 @@ class EditSession:
             wire(relay, recorder=recorder, window=window, vcam=vcam, shown=shown)
             stack.push_async_callback(connection.close)
 
-            await connection.connect(outbound, relay)
+            await connection.connect(outbound, relay, recorder=recorder, sound=self._sound)
             if recorder is not None:
                 stack.push_async_callback(recorder.stop)
                 await recorder.start()
@@ -398,6 +413,19 @@ class EditSession:
     async def _cancel_tasks(self) -> None:
         await cancelled(*self._tasks)
         self._tasks.clear()
+
+
+def _stop_when_open(opening: asyncio.Future[SourceTrack]) -> None:
+    """Stop the source being opened in a thread: now if it is open, else once it is (its error, if any, is the session's)."""
+
+    def stop(future: asyncio.Future[SourceTrack]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            future.result().stop()
+
+    if opening.done():
+        stop(opening)
+    else:
+        opening.add_done_callback(stop)
 
 
 def _input_elapsed(source: SourceTrack) -> float | None:

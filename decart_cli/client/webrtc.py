@@ -37,11 +37,13 @@ class WebRTCLink(Link):
     def encoded_source(self) -> Any:
         return self.media.encoded_source() if self.media is not None else None
 
-    async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
+    async def _prepare(self, *, sending: bool) -> None:
         await self._connect_signaling()
         await self.until_closed(self.owner.initial_state(self))
         if self.state_sent:
             self.step("prompt acknowledged")
+
+    async def _start_media(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None) -> None:
         loopback = p.is_loopback_host(p.url_host(self.url))
         self.media = media = MediaConnection(self.signaling, loopback=loopback, ice_servers=self.ice_servers, timeout=self.connect_timeout)
         self.media_failure = SessionClosed("the media connection to the server failed")
