@@ -154,3 +154,45 @@ def test_a_camera_that_fails_to_open_is_the_one_error_and_the_link_begun_is_clos
     (error,) = console_error
     assert isinstance(error, SourceError) and "delivered no picture" in str(error), repr(error)
     assert left == 0
+
+
+class SlowLocalServer:
+    """A local server (the session's LocalServer seam) that takes 10 s to start: a real Server behind a wait."""
+
+    def __init__(self) -> None:
+        self.server = Server(ServeConfig(host="127.0.0.1", port=0))
+        self.stopped = False
+        self.announced = False
+
+    async def start(self) -> str:
+        await asyncio.sleep(10)
+        await self.server.start()
+        return self.server.url
+
+    def announce(self) -> None:
+        self.announced = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+        await self.server.stop()
+
+
+def test_a_camera_failing_while_the_local_server_starts_is_said_at_once(slow_camera: type[SlowCamera]) -> None:
+    """A source that fails while the local server is still starting ends the session then, with the source's error; the server is stopped, never announced."""
+    slow_camera.dead = True
+    local = SlowLocalServer()
+
+    async def main() -> tuple[BaseException | None, float]:
+        config = EditConfig(source=SourceConfig(spec="0", width=1280, height=704, fps=25), url=None, prompt="invert the colors", read_stdin=False)
+        session = EditSession(config, get_model(config.model), ConsoleReporter(Console(file=io.StringIO()), live=False), local_server=local)
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(session.run(), 30)
+        except BaseException as exc:  # noqa: BLE001 - the test looks at it
+            return exc, time.monotonic() - started
+        return None, time.monotonic() - started
+
+    error, took = asyncio.run(main())
+    assert isinstance(error, SourceError) and "delivered no picture" in str(error), repr(error)
+    assert took < OPEN_SECONDS + 3, took  # not the server's 10 s
+    assert local.stopped and not local.announced

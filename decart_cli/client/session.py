@@ -38,7 +38,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 import av
 from aiortc import MediaStreamTrack
@@ -61,6 +61,7 @@ from .controls import Controls, play_cues
 from .ends import Ends, StopRequest
 from .link import Link
 from ..aio import cancelled
+from .race import Overtaken, unless
 from .record import PromptEntry, SessionRecord
 from .sinks import from_thread, new_vcam, new_window, wire
 from .stdin import read_lines
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from ..ui.prompt_line import PromptLine
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SessionProbe(Protocol):
@@ -188,7 +190,7 @@ class EditSession:
                 if self.local_server is None:
                     raise ValueError("EditConfig.url is None and no local server was given")
                 stack.push_async_callback(self.local_server.stop)
-                base_url = await self.local_server.start()
+                base_url = await _unless_source_fails(self.local_server.start(), opening)
             if self._record is not None:
                 self._record.server = p.display_url(base_url) if cfg.url is not None else "the local server (embedded)"
             connection = self.connection = Connection(
@@ -413,6 +415,21 @@ class EditSession:
     async def _cancel_tasks(self) -> None:
         await cancelled(*self._tasks)
         self._tasks.clear()
+
+
+async def _unless_source_fails(awaitable: Awaitable[T], opening: asyncio.Future[SourceTrack]) -> T:
+    """Await ``awaitable`` unless opening the source fails first: then raise the source's error (a bad input is said at once)."""
+
+    async def failed() -> None:
+        await asyncio.wait({opening})  # not cancelled with this: the source is stopped once open (_stop_when_open)
+        if opening.exception() is None:
+            await asyncio.get_running_loop().create_future()  # it opened: never
+
+    try:
+        return await unless(awaitable, {failed(): "source"})
+    except Overtaken:
+        opening.result()
+        raise
 
 
 def _stop_when_open(opening: asyncio.Future[SourceTrack]) -> None:
