@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import signal
 import ssl
 from pathlib import Path
 from typing import Optional
@@ -15,7 +14,7 @@ from ..config import DEFAULT_PORT, ServeConfig
 from ..errors import DecartError, UsageError
 from ..protocol import is_loopback_host
 from ..server import Server
-from . import allow_local_engines, app, configure_editing_process, configure_media, err_console, setup_logging, user_errors
+from . import allow_local_engines, app, configure_editing_process, configure_media, err_console, run_stoppable, setup_logging, user_errors
 from .options import at_least
 
 _DEFAULTS = ServeConfig()
@@ -78,7 +77,7 @@ def serve(
         tls_cert=None if tls_cert is None else str(tls_cert),
         tls_key=None if tls_key is None else str(tls_key),
     )
-    asyncio.run(_serve(config, open_page=open_page))
+    run_stoppable(Serving(config, open_page=open_page))
 
 
 def _read_key(api_key: str | None, path: Path | None) -> str | None:
@@ -111,7 +110,23 @@ def page_url(server_url: str) -> str:
     return f"{'https' if scheme == 'wss' else 'http'}://{host}:{port}/"
 
 
-async def _serve(config: ServeConfig, *, open_page: bool = False) -> None:
+class Serving:
+    """``decart serve`` run until a stop is asked (by :func:`run_stoppable`, which routes SIGINT / SIGTERM to :meth:`request_stop`)."""
+
+    def __init__(self, config: ServeConfig, *, open_page: bool = False) -> None:
+        self.config = config
+        self.open_page = open_page
+        self._stop = asyncio.Event()
+
+    def request_stop(self, reason: str = "stopped", *, hurry: bool = False) -> None:
+        """Stop serving: clients of today's protocol are told why, every socket is closed (a second press changes nothing; the third leaves at once)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        await _serve(self.config, self._stop, open_page=self.open_page)
+
+
+async def _serve(config: ServeConfig, stop: asyncio.Event, *, open_page: bool = False) -> None:
     server = Server(config)
     try:
         await server.start()
@@ -121,13 +136,6 @@ async def _serve(config: ServeConfig, *, open_page: bool = False) -> None:
         if exc.errno == errno.EADDRINUSE:
             raise DecartError(f"port {config.port} on {config.host} is already in use", "pick another with --port, or --port 0") from None
         raise DecartError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc})", "check --host and --port") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
     auth = "clients must present the API key" if config.api_key else "any API key accepted"
     bound = ", ".join(server.bound_urls)
     err_console.print(f"decart serve: listening on {bound} ({auth}); the browser page is {page_url(server.url)}; Ctrl-C to stop", soft_wrap=True, highlight=False, markup=False)
