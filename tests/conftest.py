@@ -68,6 +68,18 @@ def start_decart(
         )
 
 
+def press_ctrl_c(proc: subprocess.Popen[str], presses: int = 1, gap: float = 0.0, *, timeout: float = 30.0) -> str:
+    """Send ``presses`` SIGINTs ``gap`` seconds apart, as a person pressing Ctrl-C; wait for the child to end (killed in any case) and return its stderr."""
+    try:
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(gap)
+        _, stderr = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+    return stderr or ""
+
+
 @dataclass
 class ServeProcess:
     """A running `decart serve` child and what it printed."""

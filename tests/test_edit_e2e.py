@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import bar_means, child_env, decart_window, decode, halves_clip, mean_bgr, run_decart, screenshot, start_decart, wait_for, write_clip
+from conftest import bar_means, child_env, decart_window, decode, halves_clip, mean_bgr, press_ctrl_c, run_decart, screenshot, start_decart, wait_for, write_clip
 from decart_cli.media.sources import TestPattern
 
 LEFT = (30, 30, 200)  # BGR: red-ish
@@ -167,14 +167,8 @@ def test_ctrl_c_at_any_moment(tmp_path: Path) -> None:
             "edit", "-i", "sample", "-p", "add sunglasses", "-o", str(out), "--no-show", "--duration", "30",
             stderr=subprocess.PIPE, console_script=True,  # the console script, as users start it
         )
-        try:
-            time.sleep(delay)
-            for _ in range(presses):
-                proc.send_signal(signal.SIGINT)
-                time.sleep(gap)
-            _, stderr = proc.communicate(timeout=30)
-        finally:
-            proc.kill()
+        time.sleep(delay)
+        stderr = press_ctrl_c(proc, presses, gap)
         where = f"Ctrl-C x{presses} at {delay} s: exit {proc.returncode}\n{stderr}"
         assert "Traceback" not in stderr and "Task was destroyed" not in stderr, where
         summary = SUMMARY.search(stderr)
