@@ -47,15 +47,21 @@ class Owner:
         self.messages.append(message)
 
 
-def url_of(base: str) -> str:
-    model = get_model(DEFAULT_MODEL)
+def url_of(base: str, model_name: str = DEFAULT_MODEL) -> str:
+    model = get_model(model_name)
     return p.stream_url(base, api_key="test", model=model.name, path=model.path)
 
 
-async def open_link(base: str, owner: Owner) -> tuple[WebRTCLink, object]:
+async def open_link(base: str, owner: Owner, model: str = DEFAULT_MODEL) -> tuple[WebRTCLink, object]:
+    """A legacy link to ``base`` for ``model``, opened with the test pattern (link and source closed again if it fails)."""
     source = open_source(SourceConfig(spec="test", width=320, height=192, fps=25))
-    link = WebRTCLink(url_of(base), owner, connect_timeout=15, ack_timeout=15)
-    await link.open(source)
+    link = WebRTCLink(url_of(base, model), owner, connect_timeout=15, ack_timeout=15)
+    try:
+        await link.open(source)
+    except BaseException:
+        await link.close()
+        source.stop()
+        raise
     return link, source
 
 
