@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import cv2
@@ -23,6 +23,7 @@ from decart_cli.client.wanted import prompt_line
 from decart_cli.config import SourceConfig
 from decart_cli.errors import PromptRejected
 from decart_cli.media.sources import open_source
+from decart_cli.models import DEFAULT_MODEL
 from scripted_server import Link as ProxyLink
 from scripted_server import Raw, kind, message, scripted_server
 from test_link import Owner, open_link, url_of
@@ -31,13 +32,21 @@ from test_link import Owner, open_link, url_of
 class Refusing:
     """The proxy's script: refuse the prompts in :attr:`refused` (text: why), and keep every prompt and message kind the client sent."""
 
-    def __init__(self, refused: dict[str, str] | None = None) -> None:
+    def __init__(self, refused: dict[str, str] | None = None, *, images_accepted: int | None = None) -> None:
         self.refused = refused or {}
+        self.images_accepted = images_accepted
+        """Refuse every image after this many (None: pass them all on)."""
         self.kinds: list[str] = []
         self.prompts: list[str] = []
+        self.images = 0
 
     async def from_client(self, link: ProxyLink, raw: Raw) -> None:
         self.kinds.append(kind(raw))
+        if kind(raw) == "set_image" and json.loads(raw).get("image_data"):
+            self.images += 1
+            if self.images_accepted is not None and self.images > self.images_accepted:
+                await link.to_client(message("set_image_ack", success=False, error="image too large"))
+                return
         if kind(raw) == "prompt":
             text = json.loads(raw)["prompt"]
             self.prompts.append(text)
@@ -72,6 +81,20 @@ def printed(owner: Owner) -> str:
 async def closing(link: WebRTCLink, source: object) -> None:
     await link.close()
     source.stop()  # type: ignore[attr-defined]
+
+
+async def reconnected(url: str, owner: Reconnecting, meanwhile: Awaitable[None] | None = None, model: str = DEFAULT_MODEL) -> Reconnecting:
+    """Open a link, close it, await ``meanwhile`` (what is typed while reconnecting), open the next one (a reconnect): media starts on both."""
+    link, source = await open_link(url, owner, model)
+    await closing(link, source)
+    if meanwhile is not None:
+        await meanwhile
+    link, source = await open_link(url, owner, model)  # the reconnect: whatever it refuses is not fatal
+    try:
+        assert owner.media_started == 2
+    finally:
+        await closing(link, source)
+    return owner
 
 
 def typed_on_a_link(server, script: Refusing, line: str) -> Owner:  # type: ignore[no-untyped-def]
@@ -120,21 +143,50 @@ def test_a_refused_prompt_on_a_reconnect_keeps_the_last_accepted_one(server) -> 
 
     async def main(url: str) -> Reconnecting:
         owner = Reconnecting("invert the colors")
-        link, source = await open_link(url, owner)
-        await closing(link, source)
-        await owner.wanted.set_prompt("paint it purple", None)  # typed while reconnecting
-        link, source = await open_link(url, owner)  # the reconnect: not fatal
-        try:
-            assert owner.media_started == 2
-        finally:
-            await closing(link, source)
-        return owner
+        return await reconnected(url, owner, owner.wanted.set_prompt("paint it purple", None))
 
     with refusing(server, script) as url:
         owner = asyncio.run(main(url))
     assert script.prompts == ["invert the colors", "paint it purple", "invert the colors"]
     assert "prompt refused: not today (keeping: invert the colors)" in printed(owner)
     assert owner.wanted.prompt == owner.stats.prompt == "invert the colors"
+
+
+def test_an_image_refused_on_a_reconnect_is_dropped_and_the_prompt_goes_alone(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """apply(initial=False): an image the new link refuses warns "(going on without the image)", and the prompt is sent alone and accepted."""
+    script = Refusing(images_accepted=1)
+    picture = tmp_path / "face.png"
+    cv2.imwrite(str(picture), np.full((32, 48, 3), 120, np.uint8))
+
+    async def main(url: str) -> Reconnecting:
+        owner = Reconnecting("invert the colors")
+        await owner.wanted.set_image(str(picture), None)
+        return await reconnected(url, owner, model="lucy_2_rt")  # a legacy model that takes a reference image
+
+    with refusing(server, script) as url:
+        owner = asyncio.run(main(url))
+    assert script.images == 2 and script.prompts == ["invert the colors"]  # the second time, the prompt alone
+    assert "image refused: image too large (going on without the image)" in printed(owner)
+    assert owner.wanted.image is None and owner.stats.prompt == "invert the colors"
+
+
+def test_an_image_sent_as_the_link_drops_is_kept_for_the_next_one(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """set_image on a link that has just closed says "image kept until reconnected: ..." (as a prompt does) when the session reconnects."""
+    picture = tmp_path / "face.png"
+    cv2.imwrite(str(picture), np.full((32, 48, 3), 120, np.uint8))
+
+    async def main() -> Owner:
+        owner = Owner(None)
+        owner.wanted.reconnects = True
+        link, source = await open_link(server.url, owner)
+        await closing(link, source)
+        assert link.closed.done()
+        await owner.wanted.set_image(str(picture), link)
+        assert owner.wanted.image is not None
+        return owner
+
+    shown = printed(asyncio.run(main()))
+    assert f"image kept until reconnected: {picture}" in shown, shown
 
 
 def test_a_prompt_typed_with_no_link_is_kept_for_the_next_one(server) -> None:  # type: ignore[no-untyped-def]

@@ -66,19 +66,29 @@ class WantedEdit:
     async def apply(self, link: Link, *, initial: bool) -> None:
         """Send the prompt (and image) to a new link, acknowledged, before media starts.
 
-        The first time a refused prompt is fatal; on a reconnect it is a
-        warning and the last prompt the server accepted is tried instead.
+        The first time a refused prompt or image is fatal. On a reconnect it
+        is a warning: a refused image is dropped and the prompt sent alone; a
+        refused prompt gives way to the last one the server accepted.
         """
         wanted = self.prompt
         if self.image is not None:
             # One set_image carries the image and the prompt, as the service expects.
             if wanted:
                 self.on_sent(wanted)
-            await link.request_image(self.image, prompt=wanted, enhance=self.enhance)
-            if wanted:
-                self.on_answer(wanted, None)
-            self._applied(wanted, initial)
-            return
+            try:
+                await link.request_image(self.image, prompt=wanted, enhance=self.enhance)
+            except PromptRejected as exc:
+                if wanted:
+                    self.on_answer(wanted, exc.message)
+                if initial:
+                    raise
+                self.reporter.warning(f"{self.reporter.describe(exc)} (going on without the image)")
+                self.image = None
+            else:
+                if wanted:
+                    self.on_answer(wanted, None)
+                self._applied(wanted, initial)
+                return
         if not wanted:
             return
         try:
@@ -144,6 +154,9 @@ class WantedEdit:
             self.reporter.warning(f"{exc.message} (the previous image stays)")
             return
         except DecartError as exc:
-            self.reporter.warning(exc.message)
+            if link.closed.done() and self.reconnects and not isinstance(exc, AuthError):
+                self.reporter.event(f"image kept until reconnected: {argument}", "yellow")
+            else:
+                self.reporter.warning(exc.message)
             return
         self.reporter.event(f"image: {argument}", "green")
