@@ -95,18 +95,18 @@ class Link(abc.ABC):
         """Note that the step ``name`` of opening this link finished now (the first time only)."""
         self.steps.setdefault(name, time.monotonic())
 
-    def begin(self) -> None:
-        """Start the steps of :meth:`open` that need no media (:meth:`_prepare`) now, in the background; :meth:`open` waits for them."""
+    def begin(self, *, sending: bool = True) -> None:
+        """Start the steps of :meth:`open` that need no media (:meth:`_prepare`) now, in the background; :meth:`open` waits for them (a second call changes nothing)."""
         if self._preparing is None:
-            self._preparing = asyncio.ensure_future(self._prepare(sending=True))
+            self._preparing = asyncio.ensure_future(self._prepare(sending=sending))
 
     async def open(self, outbound: MediaStreamTrack | None, audio: MediaStreamTrack | None = None) -> None:
         """Connect, send the initial state, bring media up (``outbound``'s video, and ``audio`` if given); raise DecartError when it cannot.
 
         Without ``outbound`` the link only receives (a viewer's).
         """
-        if self._preparing is None:
-            self._preparing = asyncio.ensure_future(self._prepare(sending=outbound is not None))
+        self.begin(sending=outbound is not None)
+        assert self._preparing is not None
         await self._preparing
         await self._start_media(outbound, audio)
 

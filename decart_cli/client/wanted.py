@@ -127,12 +127,16 @@ class WantedEdit:
             self.reporter.warning(f"{self.reporter.describe(exc)} (the previous edit stays)")
             return
         except DecartError as exc:
-            if link.closed.done() and self.reconnects and not isinstance(exc, AuthError):
+            if self._kept_for_next_link(link, exc):
                 self.reporter.event(f"prompt kept until reconnected: {text}", "yellow")
             else:
                 self.reporter.warning(exc.message)
             return
         self._applied(text, initial=True, note=note)
+
+    def _kept_for_next_link(self, link: Link, error: DecartError) -> bool:
+        """Whether ``error`` came from ``link`` dropping while the session reconnects (what was sent is then kept for the next link)."""
+        return link.closed.done() and self.reconnects and not isinstance(error, AuthError)
 
     async def set_image(self, argument: str, link: Link | None) -> None:
         """``/image FILE`` (or ``none``): load, then send or keep for the next link, as :meth:`set_prompt`."""
@@ -154,7 +158,7 @@ class WantedEdit:
             self.reporter.warning(f"{exc.message} (the previous image stays)")
             return
         except DecartError as exc:
-            if link.closed.done() and self.reconnects and not isinstance(exc, AuthError):
+            if self._kept_for_next_link(link, exc):
                 self.reporter.event(f"image kept until reconnected: {argument}", "yellow")
             else:
                 self.reporter.warning(exc.message)
