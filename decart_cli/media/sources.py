@@ -104,7 +104,7 @@ def open_source(cfg: SourceConfig) -> SourceTrack:
     Nothing is captured or played until the first ``recv()``: a file starts
     at its beginning when the stream starts, however long connecting took.
     """
-    check_source(cfg)
+    _check_format(cfg)  # a file's path is checked as it is opened (_open_file)
     spec = cfg.spec.strip()
     if spec == "test":
         return SourceTrack(cfg, _TestPatternReader(cfg))
@@ -120,8 +120,16 @@ def check_source(cfg: SourceConfig) -> None:
     """Raise :class:`~decart_cli.errors.SourceError` now for what needs no opening: the size, the rate, a file's path (missing, a directory, a pipe, unreadable).
 
     Cheap (a ``stat``), so a caller can run it on the event loop before it
-    starts anything else; :func:`open_source` runs it too.
+    starts anything else; :func:`open_source` makes the same checks.
     """
+    _check_format(cfg)
+    spec = cfg.spec.strip()
+    if spec not in ("test", "sample") and camera_of(spec) is None:
+        _check_file(spec)
+
+
+def _check_format(cfg: SourceConfig) -> None:
+    """SourceError for a frame size or rate no source can be fitted to."""
     if cfg.width <= 0 or cfg.height <= 0 or cfg.width % 2 or cfg.height % 2:
         raise SourceError(
             f"invalid frame size {cfg.width}x{cfg.height}",
@@ -129,9 +137,6 @@ def check_source(cfg: SourceConfig) -> None:
         )
     if not (cfg.fps > 0 and math.isfinite(cfg.fps)):
         raise SourceError(f"invalid frame rate {cfg.fps}", hint="the frame rate must be a positive number")
-    spec = cfg.spec.strip()
-    if spec not in ("test", "sample") and camera_of(spec) is None:
-        _check_file(spec)
 
 
 def _check_file(spec: str) -> Path:
