@@ -89,36 +89,35 @@ def slow_camera(monkeypatch: pytest.MonkeyPatch) -> type[SlowCamera]:
     return SlowCamera
 
 
-def run_session(tmp_path: Path, *, duration: float = 2.0, probe: Steps | None = None) -> tuple[EditSession, str, float, BaseException | None]:
-    """A session from camera 0 to a real local server; (session, what it printed, when it started, its error)."""
-    console = Console(file=io.StringIO(), width=200)
-
-    async def main() -> tuple[EditSession, float, BaseException | None]:
-        server = Server(ServeConfig(host="127.0.0.1", port=0))
-        await server.start()
-        try:
-            config = EditConfig(
-                source=SourceConfig(spec="0", width=1280, height=704, fps=25), url=server.url, prompt="invert the colors",
-                output=tmp_path / "out.mp4", duration=duration, read_stdin=False,
-            )
-            session = EditSession(config, get_model(config.model), ConsoleReporter(console, live=False), probe=probe)
-            started = time.monotonic()
-            try:
-                await asyncio.wait_for(session.run(), 60)
-            except BaseException as exc:  # noqa: BLE001 - the test looks at it
-                return session, started, exc
-            return session, started, None
-        finally:
-            await server.stop()
-
-    session, started, error = asyncio.run(main())
-    return session, console.file.getvalue(), started, error
+async def camera_session(
+    url: str | None, console: Console, *, probe: Steps | None = None, local_server: SlowLocalServer | None = None, output: Path | None = None, duration: float | None = None,
+) -> tuple[EditSession, BaseException | None, float]:
+    """Run a session from camera 0 with "invert the colors" to ``url`` (None: ``local_server``); (the session, its error, the seconds it took)."""
+    config = EditConfig(source=SourceConfig(spec="0", width=1280, height=704, fps=25), url=url, prompt="invert the colors", read_stdin=False, output=output, duration=duration)
+    session = EditSession(config, get_model(config.model), ConsoleReporter(console, live=False), local_server=local_server, probe=probe)
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(session.run(), 60)
+    except BaseException as exc:  # noqa: BLE001 - the test looks at it
+        return session, exc, time.monotonic() - started
+    return session, None, time.monotonic() - started
 
 
 def test_the_prompt_is_acknowledged_while_the_camera_still_opens(tmp_path: Path, slow_camera: type[SlowCamera]) -> None:
     """The first link's socket and prompt are done before a camera that takes a second has opened; the session then runs as usual."""
     probe = Steps()
-    session, shown, started, error = run_session(tmp_path, probe=probe)
+    console = Console(file=io.StringIO(), width=200)
+
+    async def main() -> tuple[EditSession, BaseException | None, float]:
+        server = Server(ServeConfig(host="127.0.0.1", port=0))
+        await server.start()
+        try:
+            return await camera_session(server.url, console, probe=probe, output=tmp_path / "out.mp4", duration=2.0)
+        finally:
+            await server.stop()
+
+    session, error, _ = asyncio.run(main())
+    shown = console.file.getvalue()
     assert error is None, shown
     assert probe.link is not None and slow_camera.opened_at is not None
     steps = probe.link.steps
@@ -127,31 +126,24 @@ def test_the_prompt_is_acknowledged_while_the_camera_still_opens(tmp_path: Path,
     assert session.stats.frames_received > 10, shown
 
 
-def test_a_camera_that_fails_to_open_is_the_one_error_and_the_link_begun_is_closed(tmp_path: Path, slow_camera: type[SlowCamera]) -> None:
+def test_a_camera_that_fails_to_open_is_the_one_error_and_the_link_begun_is_closed(slow_camera: type[SlowCamera]) -> None:
     """When the camera fails after the link began, the camera's error ends the session, and the server sees the socket close."""
     slow_camera.dead = True
-    console_error: list[BaseException | None] = []
 
-    async def main() -> int:
+    async def main() -> tuple[BaseException | None, int]:
         server = Server(ServeConfig(host="127.0.0.1", port=0))
         await server.start()
         try:
-            config = EditConfig(source=SourceConfig(spec="0", width=1280, height=704, fps=25), url=server.url, prompt="invert the colors", read_stdin=False)
-            session = EditSession(config, get_model(config.model), ConsoleReporter(Console(file=io.StringIO()), live=False))
-            try:
-                await asyncio.wait_for(session.run(), 30)
-            except BaseException as exc:  # noqa: BLE001 - the test looks at it
-                console_error.append(exc)
+            _, error, _ = await camera_session(server.url, Console(file=io.StringIO()))
             for _ in range(100):  # the server notices the socket closing
                 if not server.sessions:
                     break
                 await asyncio.sleep(0.05)
-            return len(server.sessions)
+            return error, len(server.sessions)
         finally:
             await server.stop()
 
-    left = asyncio.run(main())
-    (error,) = console_error
+    error, left = asyncio.run(main())
     assert isinstance(error, SourceError) and "delivered no picture" in str(error), repr(error)
     assert left == 0
 
@@ -182,17 +174,7 @@ def test_a_camera_failing_while_the_local_server_starts_is_said_at_once(slow_cam
     slow_camera.dead = True
     local = SlowLocalServer()
 
-    async def main() -> tuple[BaseException | None, float]:
-        config = EditConfig(source=SourceConfig(spec="0", width=1280, height=704, fps=25), url=None, prompt="invert the colors", read_stdin=False)
-        session = EditSession(config, get_model(config.model), ConsoleReporter(Console(file=io.StringIO()), live=False), local_server=local)
-        started = time.monotonic()
-        try:
-            await asyncio.wait_for(session.run(), 30)
-        except BaseException as exc:  # noqa: BLE001 - the test looks at it
-            return exc, time.monotonic() - started
-        return None, time.monotonic() - started
-
-    error, took = asyncio.run(main())
+    _, error, took = asyncio.run(camera_session(None, Console(file=io.StringIO()), local_server=local))
     assert isinstance(error, SourceError) and "delivered no picture" in str(error), repr(error)
     assert took < OPEN_SECONDS + 3, took  # not the server's 10 s
     assert local.stopped and not local.announced
