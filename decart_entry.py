@@ -3,9 +3,10 @@
 Loading takes most of a second (OpenCV, PyAV, aiortc, the server). Python's
 own SIGINT handler would raise KeyboardInterrupt in the middle of an import
 and print its traceback; while loading, an interrupt here ends the program
-with exit code 130 and no output instead. Once loaded, the CLI handles
-Ctrl-C itself (:func:`decart_cli.cli.user_errors`, the session's signal
-handlers). This module lives outside the package because importing
+with exit code 130 and no output instead. Loading ends where the command
+starts: building the command and parsing its arguments are loading too.
+From there the CLI handles Ctrl-C itself (:func:`decart_cli.cli.user_errors`,
+the session's signal handlers). This module lives outside the package because importing
 ``decart_cli`` is itself the first slow step (it loads OpenCV).
 """
 
@@ -24,15 +25,13 @@ def _stop_loading(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    """Load the CLI (an interrupt meanwhile: exit 130, quietly), then run it."""
+    """Load the CLI and run it (an interrupt before the command starts: exit 130, quietly)."""
     quiet = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when SIGINT is ignored (a background job)
     if quiet:
         signal.signal(signal.SIGINT, _stop_loading)
     from decart_cli.cli import main as run
 
-    if quiet:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.exit(run())
+    sys.exit(run())  # the command, once it starts, takes Ctrl-C over (decart_cli.cli.user_errors)
 
 
 if __name__ == "__main__":

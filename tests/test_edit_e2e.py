@@ -182,6 +182,43 @@ def test_ctrl_c_at_any_moment(tmp_path: Path) -> None:
     assert not outcomes[0] and outcomes[5], outcomes  # both kinds of moment were met
 
 
+SIGINT_AT_IMPORT = """\
+import importlib.abc, os, signal, sys
+
+class SigintAt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == os.environ["SIGINT_AT"]:
+            sys.meta_path.remove(self)
+            print(f"SIGINT at import of {name}", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, SigintAt())
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "said"),
+    [
+        ("decart_cli.cli.edit", ""),  # loading: the commands' modules
+        ("decart_cli.cli.help", ""),  # between loading and the command: building the command for click
+        ("decart_cli.media.window", "error: interrupted"),  # the command has started, before any media
+    ],
+)
+def test_ctrl_c_at_each_step_of_starting(tmp_path: Path, module: str, said: str) -> None:
+    """A Ctrl-C delivered exactly as a given module is imported (loading, building the command, the command begun): exit 130 and no traceback."""
+    (tmp_path / "sitecustomize.py").write_text(SIGINT_AT_IMPORT)
+    proc = start_decart(
+        "edit", "-i", "test", "-p", "add sunglasses", "-o", str(tmp_path / "out.mp4"), "--no-show", "--duration", "2",
+        stderr=subprocess.PIPE, console_script=True, env=child_env(PYTHONPATH=str(tmp_path), SIGINT_AT=module),
+    )
+    _, stderr = proc.communicate(timeout=60)
+    assert stderr.startswith(f"SIGINT at import of {module}\n"), stderr  # the signal was sent where the test means
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert stderr.split("\n", 1)[1].strip() == said, stderr
+    assert not (tmp_path / "out.mp4").exists()
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_sigkill_mid_recording_loses_at_most_a_second(server, tmp_path: Path, suffix: str) -> None:
     """SIGKILL mid-recording: the file decodes and holds what the recorder had received, give or take 25 frames (1 s)."""

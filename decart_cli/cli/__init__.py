@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -134,6 +135,7 @@ def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _ctrl_c_interrupts()
             return fn(*args, **kwargs)
         except DecartError as exc:
             raise fail(exc.user_message(FIXES), exc.exit_code) from None
@@ -141,6 +143,17 @@ def user_errors(fn: F) -> F:
             raise fail("interrupted", 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _ctrl_c_interrupts() -> None:
+    """From here on, Ctrl-C raises KeyboardInterrupt (worded by :func:`user_errors`), unless it is ignored (a background job).
+
+    Until the command starts, the handler is ``decart_entry``'s, which ends a
+    program still loading (importing, building the command, parsing its
+    arguments) quietly with exit code 130.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Stoppable(Protocol):
