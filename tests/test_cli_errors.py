@@ -270,6 +270,15 @@ def test_version_names_decart_and_the_media_libraries() -> None:
         assert f"aiortc {version('aiortc')}" in line
 
 
+def test_a_bad_input_is_said_without_loading_the_server(tmp_path: Path) -> None:
+    """The CLI loads without the server (its modules, aiohttp): `decart edit -i MISSING` says its error before any of them is imported."""
+    probe = tmp_path / "sitecustomize.py"  # at exit, which of the server's modules were loaded
+    probe.write_text("import atexit, sys\natexit.register(lambda: print('loaded:', sorted(m for m in ('decart_cli.server', 'aiohttp') if m in sys.modules), file=sys.stderr))\n")
+    result = run_decart("edit", "-i", str(tmp_path / "missing.mp4"), "-p", "x", "-o", str(tmp_path / "out.mp4"), env=child_env(PYTHONPATH=str(tmp_path)))
+    assert result.returncode == 2 and "no such file" in result.stderr, result.stderr
+    assert "loaded: []" in result.stderr, result.stderr
+
+
 def test_readme_tables_end_before_their_text() -> None:
     """In the README a table is followed by a blank line, so the next sentence is a paragraph, not a broken table row."""
     lines = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8").splitlines()

@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from ..ui.reporter import ConsoleReporter, render_summary
 from .fixes import COPYABLE, FIXES, NOTICES
 from . import app, configure_editing_process, configure_media, prepare_windows, run_stoppable, setup_logging, user_errors
 from .options import at_least
+
+if TYPE_CHECKING:
+    from ..server import Server
 
 
 TRANSPORTS = ("auto", "webrtc", "livekit")
@@ -277,20 +280,23 @@ class EmbeddedServer:
     """The local server `decart edit` runs in-process when it has no server to talk to (no key, or --local)."""
 
     def __init__(self, reporter: ConsoleReporter) -> None:
-        from ..server import Server
-
-        self._server = Server(ServeConfig(host="127.0.0.1", port=0))
+        self._server: Server | None = None
         self._reporter = reporter
 
     async def start(self) -> str:
+        from ..server import Server  # here, not at load: the session checks its source first, and a bad one's error comes without loading the server
+
+        self._server = Server(ServeConfig(host="127.0.0.1", port=0))
         await self._server.start()
         return self._server.url
 
     def announce(self) -> None:
+        assert self._server is not None, "announced before start"
         self._reporter.notice(f"no API key: editing with the local server at {self._server.url} (set DECART_API_KEY for the hosted service)")
 
     async def stop(self) -> None:
-        await self._server.stop()
+        if self._server is not None:
+            await self._server.stop()
 
 
 @app.command()

@@ -13,7 +13,6 @@ import typer
 from ..config import DEFAULT_PORT, ServeConfig
 from ..errors import DecartError, UsageError
 from ..protocol import is_loopback_host
-from ..server import Server
 from . import allow_local_engines, app, configure_editing_process, configure_media, err_console, run_stoppable, setup_logging, user_errors
 from .options import at_least
 
@@ -127,6 +126,8 @@ class Serving:
 
 
 async def _serve(config: ServeConfig, stop: asyncio.Event, *, open_page: bool = False) -> None:
+    from ..server import Server  # here, not at the top: every other command loads without the server (aiohttp, aiortc, the engine)
+
     server = Server(config)
     try:
         await server.start()
