@@ -183,14 +183,18 @@ def test_ctrl_c_at_any_moment(tmp_path: Path) -> None:
 
 
 SIGINT_AT_IMPORT = """\
-import importlib.abc, os, signal, sys
+import atexit, importlib.abc, os, signal, sys
+
+def press():
+    os.kill(os.getpid(), signal.SIGINT)
 
 class SigintAt(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name == os.environ["SIGINT_AT"]:
             sys.meta_path.remove(self)
             print(f"SIGINT at import of {name}", file=sys.stderr, flush=True)
-            os.kill(os.getpid(), signal.SIGINT)
+            atexit.register(press)  # a second press as the program leaves
+            press()
         return None
 
 sys.meta_path.insert(0, SigintAt())
@@ -206,7 +210,7 @@ sys.meta_path.insert(0, SigintAt())
     ],
 )
 def test_ctrl_c_at_each_step_of_starting(tmp_path: Path, module: str, said: str) -> None:
-    """A Ctrl-C delivered exactly as a given module is imported (loading, building the command, the command begun): exit 130 and no traceback."""
+    """A Ctrl-C delivered exactly as a given module is imported (loading, building the command, the command begun), and another as the program leaves: exit 130 and no traceback."""
     (tmp_path / "sitecustomize.py").write_text(SIGINT_AT_IMPORT)
     proc = start_decart(
         "edit", "-i", "test", "-p", "add sunglasses", "-o", str(tmp_path / "out.mp4"), "--no-show", "--duration", "2",

@@ -197,6 +197,31 @@ def test_no_frames_leaves_no_file(tmp_path: Path) -> None:
     assert not (tmp_path / "empty.mp4").exists()
 
 
+def test_abandon_removes_the_file_it_began_and_not_one_it_never_touched(tmp_path: Path) -> None:
+    """abandon() drops what is queued and removes a file the recorder began; a file it never opened is left as it was."""
+    begun, untouched = tmp_path / "begun.mp4", tmp_path / "untouched.mp4"
+    untouched.write_bytes(b"the user's own")
+
+    async def main() -> None:
+        recorder = Recorder(begun)
+        for i in range(5):
+            recorder.write(make_frame(i))
+        for _ in range(100):
+            if recorder.t0 is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert begun.exists()
+        await recorder.abandon()
+        recorder.write(make_frame(5))  # after: refused
+        await recorder.stop()  # idempotent
+        idle = Recorder(untouched)
+        await idle.abandon()
+
+    asyncio.run(main())
+    assert not begun.exists()
+    assert untouched.read_bytes() == b"the user's own"
+
+
 def test_bad_suffix_is_a_usage_error(tmp_path: Path) -> None:
     """Recording to .avi fails in the constructor with a one-line message and a hint."""
     with pytest.raises(UsageError) as info:

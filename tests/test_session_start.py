@@ -22,8 +22,9 @@ from rich.console import Console
 from decart_cli.client.link import Link
 from decart_cli.client.session import EditSession
 from decart_cli.config import EditConfig, ServeConfig, SourceConfig
-from decart_cli.errors import SourceError
+from decart_cli.errors import Interrupted, SourceError
 from decart_cli.media import sources
+from decart_cli.media.recorder import Recorder
 from decart_cli.models import get_model
 from decart_cli.server import Server
 from decart_cli.ui.reporter import ConsoleReporter
@@ -178,3 +179,36 @@ def test_a_camera_failing_while_the_local_server_starts_is_said_at_once(slow_cam
     assert isinstance(error, SourceError) and "delivered no picture" in str(error), repr(error)
     assert took < OPEN_SECONDS + 3, took  # not the server's 10 s
     assert local.stopped and not local.announced
+
+
+def test_a_stop_as_the_first_frame_reaches_the_file_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C as the first edited frame reaches the recorder, before the session sees it: "interrupted before the first edited frame", and no file (none is named)."""
+    session: EditSession | None = None
+    for name in ("write", "write_encoded"):  # the moment: the recorder has the frame (received, or decoded), the session has not counted it yet
+        original = getattr(Recorder, name)
+
+        def pressed_now(self: Recorder, *args: object, _original=original, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+            _original(self, *args, **kwargs)
+            assert session is not None
+            session.request_stop("interrupted")
+
+        monkeypatch.setattr(Recorder, name, pressed_now)
+    out = tmp_path / "out.mp4"
+
+    async def main() -> BaseException | None:
+        nonlocal session
+        server = Server(ServeConfig(host="127.0.0.1", port=0))
+        await server.start()
+        config = EditConfig(source=SourceConfig(spec="test", width=1280, height=704, fps=25), url=server.url, prompt="invert the colors", read_stdin=False, output=out)
+        session = EditSession(config, get_model(config.model), ConsoleReporter(Console(file=io.StringIO()), live=False))
+        try:
+            await asyncio.wait_for(session.run(), 60)
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            return exc
+        finally:
+            await server.stop()
+        return None
+
+    error = asyncio.run(main())
+    assert isinstance(error, Interrupted) and "before the first edited frame" in str(error), repr(error)
+    assert not out.exists()

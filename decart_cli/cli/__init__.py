@@ -140,6 +140,7 @@ def user_errors(fn: F) -> F:
         except DecartError as exc:
             raise fail(exc.user_message(FIXES), exc.exit_code) from None
         except KeyboardInterrupt:
+            _ignore_signals()  # leaving: a second press must not raise again on the way out (exit -2, the code lost)
             raise fail("interrupted", 130) from None
 
     return wrapper  # type: ignore[return-value]

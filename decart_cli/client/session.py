@@ -46,7 +46,7 @@ from av import VideoFrame
 
 from .. import protocol as p
 from ..config import EditConfig
-from ..errors import AudioError, DecartError
+from ..errors import AudioError, DecartError, Interrupted
 from ..media.audio import AudioInput, Microphone, file_has_audio
 from ..media.pairing import InputTap, PairedTrack, Pairing
 from ..media.recorder import Recorder
@@ -269,7 +269,12 @@ class EditSession:
             self._spawn(ticker.run(), "decart-status")
             stack.push_async_callback(self._cancel_tasks)
 
-            await connection.first_frame()
+            try:
+                await connection.first_frame()
+            except Interrupted:
+                if recorder is not None:
+                    await recorder.abandon()  # stopped before anything was edited: no file, as the error says
+                raise
             self.stats.media_started = time.monotonic()
             ends = Ends(self.stop, source, window, duration=cfg.duration, started=self.stats.media_started)
             try:

@@ -253,6 +253,23 @@ class Recorder:
                 await task
         await asyncio.get_running_loop().run_in_executor(None, self.close)
 
+    async def abandon(self) -> None:
+        """Stop and keep nothing: what is queued is dropped, and a file this recorder began is removed.
+
+        For a session stopped before its first edited frame: frames that came
+        after the stop are all the file could hold, and no summary names it.
+        """
+        with self._cond:
+            self._closing = True  # later frames are refused (see _put)
+            self._queue.clear()
+            self._audio_queue.clear()
+            self._caption_queue.clear()
+        with contextlib.suppress(DecartError):  # a failure to write what is being removed anyway
+            await self.stop()
+        if self.t0 is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+
     # ------------------------------------------------------------------ plain API
 
     def write(self, frame: Any) -> None:
