@@ -1,6 +1,6 @@
 """The ``decart`` command's entry point: Ctrl-C while the program loads stops it quietly.
 
-Loading takes most of a second (OpenCV, PyAV, aiortc, the server). Python's
+Loading takes a few tenths of a second (OpenCV and NumPy above all). Python's
 own SIGINT handler would raise KeyboardInterrupt in the middle of an import
 and print its traceback; while loading, an interrupt here ends the program
 with exit code 130 and no output instead. Loading ends where the command

@@ -126,7 +126,7 @@ class Serving:
 
 
 async def _serve(config: ServeConfig, stop: asyncio.Event, *, open_page: bool = False) -> None:
-    from ..server import Server  # here, not at the top: every other command loads without the server (aiohttp, aiortc, the engine)
+    from ..server import Server  # here, not at the top: every other command loads without the server (its modules, aiohttp)
 
     server = Server(config)
     try:
