@@ -46,7 +46,7 @@ from av import VideoFrame
 
 from .. import protocol as p
 from ..config import EditConfig
-from ..errors import AudioError, DecartError, Interrupted
+from ..errors import AudioError, DecartError
 from ..media.audio import AudioInput, Microphone, file_has_audio
 from ..media.pairing import InputTap, PairedTrack, Pairing
 from ..media.recorder import Recorder
@@ -212,6 +212,8 @@ class EditSession:
                 # The recording is what the session is for: when writing fails, it stops at once.
                 recorder.on_failure = from_thread(loop, lambda _error: self.request_stop("the recording failed", hurry=True))
             stack.callback(self._final_counts, source, recorder)  # runs after the sinks have stopped
+            if recorder is not None:
+                stack.push_async_callback(self._keep_only_if_edited, recorder)
             window = None
             if cfg.show:
                 window = self._window = new_window(f"decart - {self.model.name} - ? for keys", cfg.screen)
@@ -269,12 +271,7 @@ class EditSession:
             self._spawn(ticker.run(), "decart-status")
             stack.push_async_callback(self._cancel_tasks)
 
-            try:
-                await connection.first_frame()
-            except Interrupted:
-                if recorder is not None:
-                    await recorder.abandon()  # stopped before anything was edited: no file, as the error says
-                raise
+            await connection.first_frame()
             self.stats.media_started = time.monotonic()
             ends = Ends(self.stop, source, window, duration=cfg.duration, started=self.stats.media_started)
             try:
@@ -290,6 +287,16 @@ class EditSession:
             if recorder is not None:
                 await recorder.stop()
         return self.stats
+
+    async def _keep_only_if_edited(self, recorder: Recorder) -> None:
+        """A session that ended before its first edited frame keeps no recording (no summary names one).
+
+        Frames can still reach the file then: the recorder takes a link's
+        frames as received, before the session counts the first one decoded,
+        so a stop or failure in between leaves it a frame or two.
+        """
+        if self.stats.media_started is None:
+            await recorder.abandon()
 
     def _final_counts(self, source: SourceTrack, recorder: Recorder | None) -> None:
         """Settle the stats once everything has stopped, however the session ended; write the session record."""

@@ -256,8 +256,9 @@ class Recorder:
     async def abandon(self) -> None:
         """Stop and keep nothing: what is queued is dropped, and a file this recorder began is removed.
 
-        For a session stopped before its first edited frame: frames that came
-        after the stop are all the file could hold, and no summary names it.
+        For a session that ended before its first edited frame: the file
+        could hold only a frame or two that came as it ended, and no summary
+        names it.
         """
         with self._cond:
             self._closing = True  # later frames are refused (see _put)
